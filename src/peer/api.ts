@@ -1,0 +1,92 @@
+// The peer engine's public shapes: what the extension and the terminal peer see of a running peer.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface PeerOptions {
+  /** Starting peer name; must be a valid peer name (docs/protocol.md). */
+  peerName: string;
+  /** Index server as "host:port" ("[::1]:7870" for IPv6) or {host, port}. */
+  index: string | { host: string; port: number };
+  /** TCP port of this peer's content server; 0 = any free port. Default 0. */
+  listenPort?: number;
+  /** Address the content server binds; default '::' (all interfaces, dual-stack) falling back to '0.0.0.0'. */
+  listenHost?: string;
+  /** Folder downloads go to when download() is not given one. */
+  downloadFolder: string;
+  /** Register downloaded content so this peer becomes a source. Default true. */
+  shareDownloads?: boolean;
+  /** 32 random bytes proving this peer owns its peer name; default: fresh random per start. */
+  secret?: Buffer;
+  /** UDP request timeout of the first try, doubled on each retry. Default 500 ms. */
+  requestTimeoutMs?: number;
+  /** UDP tries per request before TIMEOUT. Default 5. */
+  requestTries?: number;
+  /** Content server upload limit in bytes per second for each connection; 0 = unlimited. Default 0. */
+  uploadRateLimit?: number;
+  /** A download source sending nothing for this long fails with STALLED. Default 15000 ms. */
+  stallTimeoutMs?: number;
+  /** Re-hash and re-register a shared file that changes; de-register it when deleted. Default true. */
+  watchShares?: boolean;
+  /** Receives every log line; the engine never writes to the console itself. */
+  log?: (level: LogLevel, message: string) => void;
+}
+
+/** One of this peer's own registrations (the menu's L). */
+export interface Share {
+  contentName: string;
+  path: string; // absolute path of the shared file
+  size: number;
+  sha256: string; // lower-case hex
+  registeredAt: Date;
+}
+
+/** One entry of the online list (the menu's O): one source of one content. */
+export interface OnlineItem {
+  peerName: string;
+  contentName: string;
+  host: string;
+  port: number;
+  size: number;
+  sha256: string; // lower-case hex; all zeros for classic registrations
+}
+
+export interface DownloadProgress {
+  contentName: string;
+  received: number;
+  total: number;
+  bytesPerSecond: number;
+  sources: number; // sources in use right now
+}
+
+export interface DownloadOptions {
+  /** Folder to save into; default PeerOptions.downloadFolder. */
+  folder?: string;
+  /** Pick the content with this hash (hex) when sources differ; default: the hash most sources have. */
+  sha256?: string;
+  /** Only download from this peer (clicking a source in the tree). */
+  fromPeer?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: DownloadProgress) => void;
+  /** Register the downloaded file as a source; default PeerOptions.shareDownloads. */
+  share?: boolean;
+}
+
+export interface DownloadResult {
+  path: string; // final absolute path
+  contentName: string;
+  size: number;
+  sha256: string;
+  sources: string[]; // peer names that sent bytes
+  resumedFrom: number; // bytes that were already in the .part file
+  shared: boolean; // registered as a source afterwards
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'stopped';
+
+/** Events a Peer emits (Node EventEmitter). */
+export interface PeerEvents {
+  'shares-changed': (shares: Share[]) => void;
+  'online-changed': (items: OnlineItem[]) => void;
+  state: (state: ConnectionState, detail?: string) => void;
+  log: (level: LogLevel, message: string) => void;
+}

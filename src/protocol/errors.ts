@@ -1,0 +1,151 @@
+// The one error type of P2P Share, shared by codec, index server, peer engine, terminal peer and extension.
+
+/**
+ * Every failure has a code. Codes 1..99 may cross the wire inside an E PDU (their number is the wire
+ * code); codes 100 and up are local to one process but use the same type so every layer reports
+ * failures the same way.
+ */
+export const ErrorCodes = {
+  // On the wire (E PDU), index server or content server to peer.
+  MALFORMED: 1,
+  UNKNOWN_TYPE: 2,
+  TOO_LARGE: 3,
+  BAD_NAME: 4,
+  NAME_TAKEN: 5,
+  NOT_OWNER: 6,
+  NOT_FOUND: 7,
+  NOT_REGISTERED: 8,
+  BAD_COOKIE: 9,
+  RATE_LIMITED: 10,
+  PEER_LIMIT: 11,
+  INDEX_FULL: 12,
+  CLASSIC_DISABLED: 13,
+  NOT_SHARED: 14,
+  BAD_RANGE: 15,
+  BAD_ADDRESS: 16,
+  BUSY: 17,
+  INTERNAL: 18,
+  // Local to one process.
+  TIMEOUT: 100,
+  UNREACHABLE: 101,
+  SOURCE_GONE: 102,
+  HASH_MISMATCH: 103,
+  STALLED: 104,
+  CANCELLED: 105,
+  NO_SOURCES: 106,
+  IO: 107,
+  DISK_FULL: 108,
+  FILE_NOT_FOUND: 109,
+  NOT_A_FILE: 110,
+  BAD_PATH: 111,
+  BAD_SETTING: 112,
+  CLOSED: 113,
+  PROTOCOL: 114,
+  UNKNOWN: 199,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+const byNumber = new Map<number, ErrorCode>(
+  (Object.keys(ErrorCodes) as ErrorCode[]).map((k) => [ErrorCodes[k], k]),
+);
+
+/** Words for each code: the only place that turns a code into something a person reads. */
+const WORDS: Record<ErrorCode, string> = {
+  MALFORMED: 'The message is malformed',
+  UNKNOWN_TYPE: 'Unknown message type',
+  TOO_LARGE: 'The message is too large',
+  BAD_NAME: 'The name is not allowed',
+  NAME_TAKEN: 'That peer name is already used by another peer; choose another peer name',
+  NOT_OWNER: 'Only the peer that registered this content can remove it',
+  NOT_FOUND: 'No peer shares that content',
+  NOT_REGISTERED: 'Could not remove: that content is not registered under this peer name',
+  BAD_COOKIE: 'The handshake cookie is missing or expired',
+  RATE_LIMITED: 'Too many requests from this address; slow down',
+  PEER_LIMIT: 'This peer has registered the most content the index server allows',
+  INDEX_FULL: 'The index server is full',
+  CLASSIC_DISABLED: 'This index server does not accept classic 101-byte PDUs',
+  NOT_SHARED: 'That content is not shared by this peer',
+  BAD_RANGE: 'The requested byte range is outside the content',
+  BAD_ADDRESS: 'The address is not valid for this sender',
+  BUSY: 'The server is busy; try again',
+  INTERNAL: 'Internal server error',
+  TIMEOUT: 'The index server did not answer',
+  UNREACHABLE: 'Could not connect',
+  SOURCE_GONE: 'The source closed the connection before sending all the content',
+  HASH_MISMATCH: 'The downloaded bytes do not match the registered SHA-256',
+  STALLED: 'The source stopped sending data',
+  CANCELLED: 'Cancelled',
+  NO_SOURCES: 'No source could provide the content',
+  IO: 'File system error',
+  DISK_FULL: 'The disk is full',
+  FILE_NOT_FOUND: 'File not found',
+  NOT_A_FILE: 'Not a regular file',
+  BAD_PATH: 'The path is not allowed',
+  BAD_SETTING: 'Invalid setting',
+  CLOSED: 'The peer has stopped',
+  PROTOCOL: 'The other side broke the protocol',
+  UNKNOWN: 'Unknown error',
+};
+
+export function describeCode(code: ErrorCode): string {
+  return WORDS[code];
+}
+
+export function codeFromWire(n: number): ErrorCode {
+  return byNumber.get(n) ?? 'UNKNOWN';
+}
+
+export class P2PError extends Error {
+  override readonly name = 'P2PError';
+  constructor(
+    readonly code: ErrorCode,
+    detail?: string,
+    override readonly cause?: unknown,
+  ) {
+    super(detail ? `${WORDS[code]}: ${detail}` : WORDS[code]);
+  }
+
+  get wireCode(): number {
+    return ErrorCodes[this.code];
+  }
+
+  /** True for failures worth retrying (another source, another attempt). */
+  get transient(): boolean {
+    return ['TIMEOUT', 'UNREACHABLE', 'SOURCE_GONE', 'STALLED', 'BUSY', 'RATE_LIMITED', 'BAD_COOKIE'].includes(this.code);
+  }
+}
+
+/** Turns anything thrown (Node system errors included) into a P2PError with a code. */
+export function toP2PError(err: unknown, context?: string): P2PError {
+  if (err instanceof P2PError) return err;
+  const e = err as NodeJS.ErrnoException | undefined;
+  const where = context ? `${context}: ` : '';
+  switch (e?.code) {
+    case 'ENOENT':
+      return new P2PError('FILE_NOT_FOUND', where + (e.path ?? e.message), err);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new P2PError('DISK_FULL', where + e.message, err);
+    case 'EISDIR':
+      return new P2PError('NOT_A_FILE', where + (e.path ?? e.message), err);
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return new P2PError('UNREACHABLE', where + e.message, err);
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new P2PError('SOURCE_GONE', where + e.message, err);
+    case 'ABORT_ERR':
+      return new P2PError('CANCELLED', context, err);
+    case 'EACCES':
+    case 'EPERM':
+    case 'EEXIST':
+    case 'EMFILE':
+    case 'EIO':
+      return new P2PError('IO', where + e.message, err);
+  }
+  if (e instanceof Error && e.name === 'AbortError') return new P2PError('CANCELLED', context, err);
+  return new P2PError('UNKNOWN', where + (e instanceof Error ? e.message : String(err)), err);
+}

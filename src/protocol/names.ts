@@ -1,0 +1,45 @@
+// Rules for peer names and content names (docs/protocol.md, "Names"); each broken rule says which.
+import { P2PError } from './errors';
+import { MAX_NAME_BYTES } from './messages';
+
+// C0, DEL and C1 controls.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+const NOT_PORTABLE = /[<>:"|?*]/u;
+const DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/iu;
+
+function checkCommon(name: unknown, kind: string): string {
+  if (typeof name !== 'string') throw new P2PError('BAD_NAME', `${kind} must be text`);
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes === 0) throw new P2PError('BAD_NAME', `${kind} is empty`);
+  if (bytes > MAX_NAME_BYTES) throw new P2PError('BAD_NAME', `${kind} is ${bytes} bytes; the limit is ${MAX_NAME_BYTES}`);
+  if (/[\ud800-\udfff]/u.test(name)) throw new P2PError('BAD_NAME', `${kind} is not valid Unicode`);
+  if (CONTROL.test(name)) throw new P2PError('BAD_NAME', `${kind} contains a control character`);
+  if (name.trim() !== name) throw new P2PError('BAD_NAME', `${kind} starts or ends with white space`);
+  return name;
+}
+
+/** Throws BAD_NAME unless `name` is a valid peer name. */
+export function validatePeerName(name: unknown): string {
+  return checkCommon(name, 'peer name');
+}
+
+/** Throws BAD_NAME unless `name` is a valid content name: a portable base file name. */
+export function validateContentName(name: unknown): string {
+  const n = checkCommon(name, 'content name');
+  if (n.includes('/') || n.includes('\\')) throw new P2PError('BAD_NAME', `content name "${n}" contains a path separator`);
+  if (n === '.' || n === '..') throw new P2PError('BAD_NAME', `content name "${n}" is a directory reference`);
+  if (NOT_PORTABLE.test(n)) throw new P2PError('BAD_NAME', `content name "${n}" contains one of < > : " | ? *`);
+  if (n.endsWith('.')) throw new P2PError('BAD_NAME', `content name "${n}" ends with a dot`);
+  if (DEVICE.test(n)) throw new P2PError('BAD_NAME', `content name "${n}" is a reserved device name`);
+  return n;
+}
+
+/** True when `name` passes validateContentName. */
+export function isValidContentName(name: unknown): boolean {
+  try {
+    validateContentName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
