@@ -3,7 +3,7 @@ import { P2PError } from './errors';
 import { ContentHeader, DownloadRequest, HASH_BYTES, TcpError, VERSION } from './messages';
 import { Reader, TruncatedError, Writer } from './wire';
 
-/** Largest D a content server needs to buffer: type, version, str(255), hash, offset, length. */
+/** Largest D: a content server holding this many bytes always has a whole D (or an error). */
 export const MAX_D_BYTES = 2 + 1 + 255 + HASH_BYTES + 8 + 8;
 export const C_HEADER_BYTES = 2 + 8 + 8 + 8;
 
@@ -46,7 +46,7 @@ export function encodeDownloadRequest(m: DownloadRequest): Buffer {
 
 /** Decodes a D from the start of `buf`; null when incomplete; throws P2PError when malformed. */
 export function tryDecodeDownloadRequest(buf: Buffer): Decoded<DownloadRequest> | null {
-  const d = attempt(buf, (r) => {
+  return attempt(buf, (r) => {
     start(r, ['D']);
     return {
       type: 'D' as const,
@@ -56,8 +56,6 @@ export function tryDecodeDownloadRequest(buf: Buffer): Decoded<DownloadRequest> 
       length: r.u64('length'),
     };
   });
-  if (!d && buf.length >= MAX_D_BYTES) throw new P2PError('MALFORMED', 'D request never completes');
-  return d;
 }
 
 export function encodeContentHeader(m: Omit<ContentHeader, 'type'>): Buffer {

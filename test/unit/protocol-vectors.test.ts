@@ -1,0 +1,80 @@
+// Reads the test vectors out of docs/protocol.md and checks each one both ways against the codec.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as p from '../../src/protocol';
+
+const DOC = path.resolve(__dirname, '../../../docs/protocol.md');
+
+type CodecName = 'indexRequest' | 'indexReply' | 'classicRequest' | 'classicReply' | 'downloadRequest' | 'contentResponse';
+
+const codecs: Record<CodecName, { encode(v: any): Buffer; decode(b: Buffer): unknown }> = {
+  indexRequest: { encode: p.encodeIndexRequest, decode: p.decodeIndexRequest },
+  indexReply: { encode: p.encodeIndexReply, decode: p.decodeIndexReply },
+  classicRequest: { encode: p.encodeClassicRequest, decode: p.decodeClassicRequest },
+  classicReply: { encode: p.encodeClassicReply, decode: p.decodeClassicReply },
+  downloadRequest: {
+    encode: p.encodeDownloadRequest,
+    decode: (b) => whole(b, p.tryDecodeDownloadRequest(b)),
+  },
+  contentResponse: {
+    encode: (m) => (m.type === 'C' ? p.encodeContentHeader(m) : p.encodeTcpError(m.code, m.message)),
+    decode: (b) => whole(b, p.tryDecodeContentResponse(b)),
+  },
+};
+
+/** A stream decoder must take exactly the vector's bytes. */
+function whole(b: Buffer, d: { msg: unknown; bytes: number } | null): unknown {
+  assert.ok(d, 'decoder reported the vector as incomplete');
+  assert.equal(d.bytes, b.length, 'decoder did not consume exactly the vector');
+  return d.msg;
+}
+
+/** JSON form of a decoded value: Buffers as lower-case hex, like the document writes them. */
+function asJson(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v, (_k, x) => (x && x.type === 'Buffer' && Array.isArray(x.data) ? Buffer.from(x.data).toString('hex') : x)));
+}
+
+/** Turns the document's hex strings back into Buffers for the fields that are bytes. */
+function withBuffers(v: any): any {
+  if (Array.isArray(v)) return v.map(withBuffers);
+  if (v && typeof v === 'object') {
+    const out: any = {};
+    for (const [k, x] of Object.entries(v)) out[k] = ['cookie', 'secret', 'sha256'].includes(k) ? Buffer.from(x as string, 'hex') : withBuffers(x);
+    return out;
+  }
+  return v;
+}
+
+interface Vector { name: string; codec: CodecName; value: unknown; hex: Buffer; declaredLength: number }
+
+function readVectors(): Vector[] {
+  const text = fs.readFileSync(DOC, 'utf8');
+  const section = text.slice(text.indexOf('## Test vectors'));
+  const re = /### (.+)\n\nCodec `(\w+)`, (\d+) bytes\.\n\n```json\n([\s\S]*?)\n```\n\n```hex\n([\s\S]*?)\n```/g;
+  const out: Vector[] = [];
+  for (const m of section.matchAll(re)) {
+    out.push({ name: m[1], codec: m[2] as CodecName, declaredLength: Number(m[3]), value: JSON.parse(m[4]), hex: Buffer.from(m[5].replace(/\s+/g, ''), 'hex') });
+  }
+  return out;
+}
+
+describe('docs/protocol.md test vectors', () => {
+  const vectors = readVectors();
+
+  it('the document holds a vector for every PDU of the contract', () => {
+    const seen = new Set(vectors.map((v) => `${v.codec}:${(v.value as { type: string }).type}`));
+    for (const t of ['H', 'R', 'T', 'S', 'O']) assert.ok(seen.has(`indexRequest:${t}`), `no ${t} request vector`);
+    for (const t of ['H', 'A', 'E', 'S', 'O']) assert.ok(seen.has(`indexReply:${t}`), `no ${t} reply vector`);
+    for (const t of ['R', 'S', 'T', 'O']) assert.ok(seen.has(`classicRequest:${t}`), `no classic ${t} vector`);
+    for (const t of ['D', 'C', 'E']) assert.ok(seen.has(`downloadRequest:${t}`) || seen.has(`contentResponse:${t}`), `no TCP ${t} vector`);
+  });
+
+  for (const v of vectors) {
+    describe(v.name, () => {
+      it('has the length the document states', () => assert.equal(v.hex.length, v.declaredLength));
+      it('decodes to the documented value', () => assert.deepEqual(asJson(codecs[v.codec].decode(v.hex)), v.value));
+      it('encodes to the documented bytes', () => assert.equal(codecs[v.codec].encode(withBuffers(v.value)).toString('hex'), v.hex.toString('hex')));
+    });
+  }
+});
