@@ -107,7 +107,7 @@ export function encodeClassicReply(m: ClassicReply): Buffer {
  * Fills an O reply with as many whole lines as fit in 100 bytes, starting at `offset` of `all`,
  * leaving room for the "+N" continuation line when entries remain.
  */
-export function classicOnlinePage(all: { peerName: string; contentName: string }[], offset: number): ClassicOnlineReply {
+export function classicOnlinePage(all: ArrayLike<{ peerName: string; contentName: string }>, offset: number): ClassicOnlineReply {
   const lines: ClassicOnlineReply['lines'] = [];
   let used = 0;
   let i = offset;

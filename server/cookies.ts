@@ -1,0 +1,45 @@
+// Stateless handshake cookies (docs/protocol.md, H): an HMAC of the source address and a 120 s time window.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { COOKIE_BYTES } from '../src/protocol/messages';
+import { ipToBytes } from '../src/protocol/wire';
+
+/** Length of one cookie window; the current and the previous window are accepted. */
+export const COOKIE_WINDOW_SECONDS = 120;
+
+export class CookieJar {
+  private readonly key: Buffer;
+
+  /** `key` is random by default, so a restart invalidates every cookie handed out before it. */
+  constructor(
+    private readonly now: () => number = Date.now,
+    key?: Buffer,
+  ) {
+    this.key = key ?? randomBytes(32);
+  }
+
+  /** The cookie for `ip`:`port` in the current window. */
+  issue(ip: string, port: number): Buffer {
+    return this.compute(this.window(), ip, port);
+  }
+
+  /** True when `cookie` was issued to `ip`:`port` in the current or the previous window. */
+  verify(cookie: Buffer, ip: string, port: number): boolean {
+    if (cookie.length !== COOKIE_BYTES) return false;
+    const w = this.window();
+    return timingSafeEqual(cookie, this.compute(w, ip, port)) || (w > 0 && timingSafeEqual(cookie, this.compute(w - 1, ip, port)));
+  }
+
+  private window(): number {
+    return Math.floor(this.now() / 1000 / COOKIE_WINDOW_SECONDS);
+  }
+
+  private compute(window: number, ip: string, port: number): Buffer {
+    const addr = ipToBytes(ip);
+    const msg = Buffer.allocUnsafe(4 + 1 + addr.length + 2);
+    msg.writeUInt32BE(window >>> 0, 0);
+    msg[4] = addr.length === 4 ? 4 : 6;
+    addr.copy(msg, 5);
+    msg.writeUInt16BE(port, 5 + addr.length);
+    return createHmac('sha256', this.key).update(msg).digest().subarray(0, COOKIE_BYTES);
+  }
+}

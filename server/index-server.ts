@@ -1,0 +1,499 @@
+// The UDP index server: one socket, every datagram classified and decoded by src/protocol, answered by the Registry.
+import { createHash } from 'node:crypto';
+import * as dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
+import { classifyDatagram, decodeIndexReply, decodeIndexRequest, encodeErrorWithin, encodeIndexReply, peekRequestId } from '../src/protocol/udp';
+import { decodeClassicReply, decodeClassicRequest, encodeClassicReply } from '../src/protocol/classic';
+import { ErrorCode, ErrorCodes, P2PError, describeCode } from '../src/protocol/errors';
+import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, HELLO_BYTES, IndexReply, IndexRequest, MAX_DATAGRAM } from '../src/protocol/messages';
+import { classicPort } from './classic-address';
+import { CookieJar } from './cookies';
+import { LogFn, LogLevel } from './log';
+import { ExpiredEntry, Registry, formatHostPort, ownerOfIp, ownerOfSecret } from './registry';
+import { RateLimiter } from './rate-limiter';
+import { ReplyCache, requestFingerprint } from './reply-cache';
+import { MemoryStore, RegistryStore } from './store';
+
+export interface IndexServerOptions {
+  /** Address to bind: '127.0.0.1' (default), '0.0.0.0', '::1' or '::' (dual-stack). */
+  host?: string;
+  /** UDP port; 0 = any free port. Default 7870. */
+  port?: number;
+  /** Lease of a registration after its last R. Default 120. */
+  ttlSeconds?: number;
+  /** Accept classic 101-byte PDUs. Default true. */
+  classic?: boolean;
+  maxEntries?: number;
+  maxPerPeer?: number;
+  /** Per source IP (IPv6: per /64); false turns limiting off. Default { perSecond: 2000, burst: 4000 }. */
+  rateLimit?: { perSecond: number; burst: number } | false;
+  /** How often expired leases, cached replies and idle rate buckets are swept. Default min(1000, ttl/4). */
+  sweepIntervalMs?: number;
+  /** Memory bound of the reply cache in bytes. Default 32 MiB. */
+  replyCacheBytes?: number;
+  /** Where registrations live. Default a fresh MemoryStore. */
+  store?: RegistryStore;
+  /** Clock in ms, for leases, cookie windows, the reply cache and rate buckets. Default Date.now. */
+  now?: () => number;
+  /** Receives every log line. Default: silent. */
+  log?: LogFn;
+}
+
+export interface IndexServerStats {
+  datagrams: number;
+  bytesIn: number;
+  replies: number;
+  bytesOut: number;
+  /** Oversize datagrams and anything else dropped without a reply. */
+  dropped: number;
+  rateLimited: number;
+  retries: number;
+  internalErrors: number;
+}
+
+/** Entries a single sweep removes before yielding to the event loop; the rest follow right after. */
+const SWEEP_BATCH = 50_000;
+
+/**
+ * Events: 'listening' ({host, port}), 'request' (type, source "ip:port", outcome), 'expired'
+ * (ExpiredEntry[]), 'error' is never emitted: socket errors are logged, never fatal.
+ */
+export class IndexServer extends EventEmitter {
+  readonly registry: Registry;
+  readonly classic: boolean;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly now: () => number;
+  private readonly log: LogFn;
+  private readonly cookies: CookieJar;
+  private readonly replies: ReplyCache;
+  private readonly limiter?: RateLimiter;
+  private readonly sweepIntervalMs: number;
+  private socket?: dgram.Socket;
+  private bound?: { host: string; port: number };
+  private sweepTimer?: NodeJS.Timeout;
+  private sweepMore?: NodeJS.Immediate;
+  private starting?: Promise<{ host: string; port: number }>;
+  private closing?: Promise<void>;
+  private readonly counters: IndexServerStats = {
+    datagrams: 0, bytesIn: 0, replies: 0, bytesOut: 0, dropped: 0, rateLimited: 0, retries: 0, internalErrors: 0,
+  };
+  private readonly afterSend = (err: Error | null): void => {
+    if (err) this.log('debug', `send failed: ${err.message}`);
+  };
+
+  constructor(opts: IndexServerOptions = {}) {
+    super();
+    this.host = opts.host ?? '127.0.0.1';
+    this.port = opts.port ?? 7870;
+    if (!Number.isInteger(this.port) || this.port < 0 || this.port > 0xffff) {
+      throw new P2PError('BAD_SETTING', `port must be 0..65535, got ${opts.port}`);
+    }
+    this.classic = opts.classic ?? true;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? (() => undefined);
+    this.registry = new Registry(opts.store ?? new MemoryStore(), {
+      ttlSeconds: opts.ttlSeconds,
+      maxEntries: opts.maxEntries,
+      maxPerPeer: opts.maxPerPeer,
+      now: this.now,
+    });
+    this.cookies = new CookieJar(this.now);
+    this.replies = new ReplyCache({ now: this.now, maxBytes: opts.replyCacheBytes });
+    const rate = opts.rateLimit ?? { perSecond: 2000, burst: 4000 };
+    if (rate) {
+      if (!(rate.perSecond > 0) || !(rate.burst >= 1)) {
+        throw new P2PError('BAD_SETTING', `rate limit needs perSecond > 0 and burst >= 1, got ${rate.perSecond}/s burst ${rate.burst}`);
+      }
+      this.limiter = new RateLimiter({ ...rate, now: this.now });
+    }
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.max(10, Math.min(1000, this.registry.ttlSeconds * 250));
+    if (!(this.sweepIntervalMs > 0)) throw new P2PError('BAD_SETTING', `sweepIntervalMs must be positive, got ${opts.sweepIntervalMs}`);
+  }
+
+  /** The bound address once started, else undefined. */
+  get address(): { host: string; port: number } | undefined {
+    return this.bound ? { ...this.bound } : undefined;
+  }
+
+  get stats(): IndexServerStats {
+    return { ...this.counters };
+  }
+
+  /** Binds the socket. Rejects with ADDRESS_IN_USE when the port is taken, BAD_SETTING for other bind failures. */
+  start(): Promise<{ host: string; port: number }> {
+    if (this.closing) return Promise.reject(new P2PError('CLOSED', 'the index server was closed'));
+    this.starting ??= this.bind();
+    return this.starting;
+  }
+
+  private bind(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4' });
+      this.socket = socket;
+      const onBindError = (err: NodeJS.ErrnoException): void => {
+        socket.close();
+        this.socket = undefined;
+        const where = `udp ${formatHostPort(this.host, this.port)}`;
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new P2PError('ADDRESS_IN_USE', where, err)
+            : new P2PError('BAD_SETTING', `cannot listen on ${where}: ${err.message}`, err),
+        );
+      };
+      socket.once('error', onBindError);
+      socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
+      socket.bind(this.port, this.host, () => {
+        socket.off('error', onBindError);
+        socket.on('error', (err) => this.log('error', `socket error: ${err.message}`));
+        try {
+          // A larger receive buffer rides out bursts; the kernel may cap it, which is fine.
+          socket.setRecvBufferSize(4 * 1024 * 1024);
+        } catch {
+          /* the default buffer still works */
+        }
+        const a = socket.address();
+        this.bound = { host: a.address, port: a.port };
+        this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
+        this.sweepTimer.unref();
+        this.log('info', `listening on udp ${formatHostPort(a.address, a.port)}`);
+        this.emit('listening', { ...this.bound });
+        resolve({ ...this.bound });
+      });
+    });
+  }
+
+  /** Stops answering and releases the socket; safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.starting?.catch(() => undefined);
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      if (this.sweepMore) clearImmediate(this.sweepMore);
+      const socket = this.socket;
+      this.socket = undefined;
+      if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+      this.replies.clear();
+      this.limiter?.clear();
+      if (this.bound) this.log('info', `stopped listening on udp ${formatHostPort(this.bound.host, this.bound.port)}`);
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Removes registrations whose lease ended (emitting 'expired'), stale cached replies and idle
+   * rate buckets. Runs on a timer; public so callers with an injected clock can force it.
+   */
+  sweep(): ExpiredEntry[] {
+    const gone = this.registry.sweep(SWEEP_BATCH);
+    if (gone.length === SWEEP_BATCH && !this.sweepMore && this.socket) {
+      this.sweepMore = setImmediate(() => {
+        this.sweepMore = undefined;
+        this.sweep();
+      });
+    }
+    this.replies.sweep();
+    this.limiter?.sweep();
+    if (gone.length > 0) {
+      for (const e of gone) this.log('debug', `expired ${e.peerName} ${e.contentName} at ${formatHostPort(e.host, e.port)}`);
+      this.log('info', `lease ended for ${gone.length} registration${gone.length === 1 ? '' : 's'}; ${this.registry.size} left`);
+      this.emit('expired', gone);
+    }
+    return gone;
+  }
+
+  private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      this.counters.datagrams++;
+      this.counters.bytesIn += buf.length;
+      this.handle(buf, rinfo);
+    } catch (err) {
+      // Never let one datagram take the server down: a bug becomes E INTERNAL and a log line.
+      this.counters.internalErrors++;
+      this.log('error', `internal error on a ${buf.length}-byte datagram from ${formatHostPort(rinfo.address, rinfo.port)}: ${(err as Error)?.stack ?? err}`);
+      try {
+        this.sendError(buf, rinfo, new P2PError('INTERNAL', 'the failure was logged'));
+      } catch {
+        /* already logged; nothing more to do for this datagram */
+      }
+    }
+  }
+
+  private handle(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    const kind = classifyDatagram(buf);
+    if (kind === 'oversize') {
+      this.counters.dropped++;
+      return;
+    }
+    const ip = normalizeIp(rinfo.address);
+    if (this.limiter) {
+      const decision = this.limiter.take(ip);
+      if (decision !== 'ok') {
+        this.counters.rateLimited++;
+        if (decision === 'notify') {
+          this.log('info', `rate limiting ${ip}`);
+          this.sendError(buf, rinfo, new P2PError('RATE_LIMITED', `more than ${this.limiter.perSecond} requests a second from ${ip}`));
+        } else this.counters.dropped++;
+        return;
+      }
+    }
+    if (kind === 'classic') this.handleClassic(buf, ip, rinfo);
+    else this.handleNew(buf, ip, rinfo);
+  }
+
+  private handleNew(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
+    let req: IndexRequest;
+    try {
+      req = decodeIndexRequest(buf);
+    } catch (err) {
+      if (!(err instanceof P2PError)) throw err;
+      if (err.code === 'UNKNOWN_TYPE' && isIndexReply(buf)) {
+        this.ignoreReply(buf, ip, rinfo);
+        return;
+      }
+      this.sendError(buf, rinfo, err);
+      this.done('?', ip, rinfo, 'debug', `undecodable (${err.message})`, `E ${err.code}`);
+      return;
+    }
+    if (req.type === 'H') {
+      if (isHelloReply(buf)) {
+        this.ignoreReply(buf, ip, rinfo);
+        return;
+      }
+      this.send(encodeIndexReply({ type: 'H', requestId: req.requestId, cookie: this.cookies.issue(ip, rinfo.port) }), rinfo);
+      this.done('H', ip, rinfo, 'debug', '', 'H');
+      return;
+    }
+    if (!this.cookies.verify(req.cookie, ip, rinfo.port)) {
+      this.sendError(buf, rinfo, new P2PError('BAD_COOKIE', 'send H for a new cookie'));
+      this.done(req.type, ip, rinfo, 'debug', describe(req), 'E BAD_COOKIE');
+      return;
+    }
+    // The cookie sits at bytes 6..22 of every R/T/S/O; a retry after a re-handshake carries a new one.
+    const fingerprint = requestFingerprint(buf, HEADER_BYTES, HELLO_BYTES);
+    const cached = this.replies.get(ip, rinfo.port, req.requestId, fingerprint);
+    if (cached) {
+      this.counters.retries++;
+      this.send(cached, rinfo);
+      this.done(req.type, ip, rinfo, 'debug', describe(req), `${String.fromCharCode(cached[0])} (repeated for a retry)`);
+      return;
+    }
+    let reply: Buffer;
+    let outcome: string;
+    try {
+      const r = this.execute(req, ip);
+      reply = encodeIndexReply(r);
+      outcome = r.type;
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      reply = encodeErrorWithin(req.requestId, err.wireCode, wireMessage(err), MAX_DATAGRAM)!;
+      outcome = `E ${err.code}`;
+    }
+    this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
+    this.send(reply, rinfo);
+    this.done(req.type, ip, rinfo, req.type === 'R' || req.type === 'T' ? 'info' : 'debug', describe(req), outcome);
+  }
+
+  private execute(req: Exclude<IndexRequest, { type: 'H' }>, ip: string): IndexReply {
+    switch (req.type) {
+      case 'R': {
+        const { refreshed } = this.registry.register({
+          peerName: req.peerName,
+          contentName: req.contentName,
+          owner: ownerOfSecret(createHash('sha256').update(req.secret).digest()),
+          host: ip,
+          port: req.tcpPort,
+          size: req.size,
+          sha256: req.sha256,
+        });
+        return { type: 'A', requestId: req.requestId, leaseSeconds: this.registry.ttlSeconds, message: refreshed ? 'refreshed' : 'registered' };
+      }
+      case 'T': {
+        const secretOwner = ownerOfSecret(createHash('sha256').update(req.secret).digest());
+        const n = this.registry.deregister(req.peerName, req.contentName, secretOwner);
+        return { type: 'A', requestId: req.requestId, leaseSeconds: 0, message: `removed ${n} registration${n === 1 ? '' : 's'}` };
+      }
+      case 'S':
+        return { type: 'S', requestId: req.requestId, sources: this.registry.search(req.contentName) };
+      case 'O': {
+        const { entries, next } = this.registry.page(req.cursor);
+        return { type: 'O', requestId: req.requestId, next, entries };
+      }
+    }
+  }
+
+  private handleClassic(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
+    const type = `classic ${String.fromCharCode(buf[0])}`;
+    if (!this.classic) {
+      if (isClassicReply(buf)) {
+        this.ignoreReply(buf, ip, rinfo); // two servers with classic off would trade CLASSIC_DISABLED forever
+        return;
+      }
+      this.sendError(buf, rinfo, new P2PError('CLASSIC_DISABLED', 'send new-form PDUs (docs/protocol.md)'));
+      this.done(type, ip, rinfo, 'debug', '', 'E CLASSIC_DISABLED');
+      return;
+    }
+    let reply: ClassicReply;
+    let what = '';
+    try {
+      let req: ClassicRequest;
+      try {
+        req = decodeClassicRequest(buf);
+      } catch (err) {
+        if (err instanceof P2PError && err.code === 'UNKNOWN_TYPE' && isClassicReply(buf)) {
+          this.ignoreReply(buf, ip, rinfo);
+          return;
+        }
+        throw err;
+      }
+      if (req.type === 'S' && isClassicReply(buf)) {
+        this.ignoreReply(buf, ip, rinfo);
+        return;
+      }
+      switch (req.type) {
+        case 'R': {
+          what = `${req.peerName} ${req.contentName}`;
+          const port = classicPort(req.address, ip);
+          const { refreshed } = this.registry.register({
+            peerName: req.peerName,
+            contentName: req.contentName,
+            owner: ownerOfIp(ip),
+            host: ip,
+            port,
+            size: 0,
+          });
+          reply = { type: 'A', message: `${refreshed ? 'refreshed' : 'registered'} ${req.contentName} at ${formatHostPort(ip, port)}` };
+          break;
+        }
+        case 'T': {
+          what = `${req.peerName} ${req.contentName}`;
+          const n = this.registry.deregister(req.peerName, req.contentName, ownerOfIp(ip));
+          reply = { type: 'A', message: `removed ${n} registration${n === 1 ? '' : 's'}` };
+          break;
+        }
+        case 'S':
+          what = `${req.peerName} ${req.contentName}`.trim();
+          reply = { type: 'S', ...this.registry.classicFind(req.contentName, req.peerName) };
+          break;
+        case 'O': {
+          what = `offset ${req.offset}`;
+          const page = this.registry.classicPage(req.offset);
+          // An empty O page is byte for byte an O request for offset 0: sent to another server it would be answered in kind.
+          if (page.lines.length === 0 && page.nextOffset === 0) {
+            throw new P2PError('NOT_FOUND', this.registry.size === 0 ? 'nothing is registered' : `nothing at offset ${req.offset}`);
+          }
+          reply = page;
+          break;
+        }
+      }
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      this.sendError(buf, rinfo, err);
+      this.done(type, ip, rinfo, type === 'classic R' || type === 'classic T' ? 'info' : 'debug', what, `E ${err.code}`);
+      return;
+    }
+    this.send(encodeClassicReply(reply), rinfo);
+    this.done(type, ip, rinfo, reply.type === 'A' ? 'info' : 'debug', what, reply.type);
+  }
+
+  /**
+   * An E to a sender that has not shown a valid cookie: a classic one (101 bytes) for a classic datagram,
+   * otherwise a new-form one cut to the request's size (no amplification); silent when nothing fits.
+   */
+  private sendError(request: Buffer, rinfo: dgram.RemoteInfo, err: P2PError): void {
+    if (classifyDatagram(request) === 'classic') {
+      this.send(encodeClassicReply({ type: 'E', message: err.message }), rinfo);
+      return;
+    }
+    const reply = encodeErrorWithin(peekRequestId(request) ?? 0, err.wireCode, wireMessage(err), Math.min(request.length, MAX_DATAGRAM));
+    if (reply) this.send(reply, rinfo);
+    else this.counters.dropped++;
+  }
+
+  /**
+   * Another server's reply (spoofed to come from it, or echoed back) is never answered: two servers
+   * that answer everything would otherwise ping-pong one datagram between them forever.
+   */
+  private ignoreReply(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
+    this.counters.dropped++;
+    this.done(`${buf.length === CLASSIC_SIZE ? 'classic ' : ''}${String.fromCharCode(buf[0])} reply`, ip, rinfo, 'debug', '', 'ignored');
+  }
+
+  private send(reply: Buffer, rinfo: dgram.RemoteInfo): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.counters.replies++;
+    this.counters.bytesOut += reply.length;
+    socket.send(reply, rinfo.port, rinfo.address, this.afterSend);
+  }
+
+  private done(type: string, ip: string, rinfo: dgram.RemoteInfo, level: LogLevel, what: string, outcome: string): void {
+    const source = formatHostPort(ip, rinfo.port);
+    this.log(level, `${type}${what ? ' ' + what : ''} from ${source} -> ${outcome}`);
+    this.emit('request', type, source, outcome);
+  }
+}
+
+/** A P2PError the protocol answers with E; anything else (INTERNAL included) is a bug for onDatagram to log. */
+function isRefusal(err: unknown): err is P2PError {
+  return err instanceof P2PError && err.code !== 'INTERNAL' && ErrorCodes[err.code] < 100;
+}
+
+/** A well-formed new-form A or E: a reply, not a request. */
+function isIndexReply(buf: Buffer): boolean {
+  try {
+    const r = decodeIndexReply(buf);
+    return r.type === 'A' || r.type === 'E';
+  } catch {
+    return false;
+  }
+}
+
+/** An H request pads with zeros where the H reply carries its (random) cookie. */
+function isHelloReply(buf: Buffer): boolean {
+  const r = decodeIndexReply(buf);
+  return r.type === 'H' && r.cookie.some((b) => b !== 0);
+}
+
+/**
+ * A classic A or E, or a classic S with an address (a request leaves bytes 40-99 empty). A classic O
+ * reply always has lines (an empty page is sent as E), and lines are no offset, so it gets an E,
+ * which is never answered: that exchange ends there too.
+ */
+function isClassicReply(buf: Buffer): boolean {
+  try {
+    const r = decodeClassicReply(buf);
+    return r.type === 'A' || r.type === 'E' || (r.type === 'S' && r.address !== '');
+  } catch {
+    return false;
+  }
+}
+
+/** What a request is about, for the log line. */
+function describe(req: Exclude<IndexRequest, { type: 'H' }>): string {
+  switch (req.type) {
+    case 'R':
+      return `${req.peerName} ${req.contentName}`;
+    case 'T':
+      return req.contentName === '' ? `${req.peerName} (all)` : `${req.peerName} ${req.contentName}`;
+    case 'S':
+      return req.contentName;
+    case 'O':
+      return `cursor ${req.cursor}`;
+  }
+}
+
+/**
+ * The E message on the wire: the detail only, since the receiver turns the code into words itself
+ * (describeCode); the words alone when there is no detail.
+ */
+function wireMessage(err: P2PError): string {
+  const words = describeCode(err.code as ErrorCode);
+  return err.message.startsWith(`${words}: `) ? err.message.slice(words.length + 2) : err.message;
+}
+
+/** IPv4-mapped IPv6 sources (on a dual-stack socket) are IPv4 peers: store and compare them as such. */
+export function normalizeIp(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  return mapped ? mapped[1] : address;
+}

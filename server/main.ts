@@ -1,0 +1,222 @@
+// The p2p-index-server command: flags and environment into IndexServer options, logging, clean shutdown on signals.
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { P2PError } from '../src/protocol/errors';
+import { IndexServer, IndexServerOptions } from './index-server';
+import { LogLevel, createLogger, parseLogLevel } from './log';
+
+export const EXIT_OK = 0;
+/** Could not run: the port is taken, the address cannot be bound. */
+export const EXIT_FAILED = 1;
+/** Bad flag or value: the command line (or environment) must be fixed. */
+export const EXIT_USAGE = 2;
+
+const USAGE = `Usage: p2p-index-server [options]
+
+The P2P Share index server: keeps, over UDP, the directory of which peer shares what.
+
+Options:
+  --host ADDRESS        address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)
+  --port N              UDP port, 0 = any free port (default 7870)
+  --ttl SECONDS         lease of a registration after its last refresh (default 120)
+  --no-classic          refuse the classic 101-byte PDUs
+  --max-entries N       registrations in total (default 1000000)
+  --max-per-peer N      registrations under one peer name (default 10000)
+  --rate-limit N        requests a second per source address, 0 = no limit (default 2000)
+  --log-level LEVEL     error, warn, info or debug (default info)
+  -h, --help            show this help
+  -v, --version         show the version
+
+Environment (flags win): P2P_INDEX_HOST, P2P_INDEX_PORT, P2P_INDEX_TTL, P2P_INDEX_CLASSIC (0 or 1),
+P2P_INDEX_LOG_LEVEL.
+`;
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Aborting stops a running server cleanly (the entry module wires SIGINT and SIGTERM to it). */
+  signal?: AbortSignal;
+  /** Called once the server listens, for callers that embed the CLI. */
+  onListening?: (server: IndexServer) => void;
+}
+
+export type CliCommand =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'run'; logLevel: LogLevel; options: IndexServerOptions };
+
+/** Reads flags over environment variables; throws BAD_SETTING naming the flag or variable at fault. */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        ttl: { type: 'string' },
+        'no-classic': { type: 'boolean' },
+        'max-entries': { type: 'string' },
+        'max-per-peer': { type: 'string' },
+        'rate-limit': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    }));
+  } catch (err) {
+    throw new P2PError('BAD_SETTING', (err as Error).message, err);
+  }
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+
+  const pick = (flag: string | undefined, name: string, envName: string): [string, string] | undefined => {
+    if (flag !== undefined) return [flag, `--${name}`];
+    const fromEnv = env[envName];
+    return fromEnv !== undefined && fromEnv !== '' ? [fromEnv, envName] : undefined;
+  };
+  const options: IndexServerOptions = {};
+
+  const host = pick(values.host, 'host', 'P2P_INDEX_HOST');
+  if (host) options.host = parseHost(...host);
+  const port = pick(values.port, 'port', 'P2P_INDEX_PORT');
+  options.port = port ? parseWhole(...port, 0, 0xffff) : 7870;
+  const ttl = pick(values.ttl, 'ttl', 'P2P_INDEX_TTL');
+  if (ttl) options.ttlSeconds = parseWhole(...ttl, 1, 0xffff_ffff);
+  if (values['no-classic']) options.classic = false;
+  else if (env.P2P_INDEX_CLASSIC !== undefined && env.P2P_INDEX_CLASSIC !== '') {
+    if (!/^[01]$/.test(env.P2P_INDEX_CLASSIC.trim())) {
+      throw new P2PError('BAD_SETTING', `P2P_INDEX_CLASSIC must be 0 or 1, got "${env.P2P_INDEX_CLASSIC}"`);
+    }
+    options.classic = env.P2P_INDEX_CLASSIC.trim() === '1';
+  }
+  if (values['max-entries'] !== undefined) options.maxEntries = parseWhole(values['max-entries'], '--max-entries', 1, Number.MAX_SAFE_INTEGER);
+  if (values['max-per-peer'] !== undefined) options.maxPerPeer = parseWhole(values['max-per-peer'], '--max-per-peer', 1, Number.MAX_SAFE_INTEGER);
+  if (values['rate-limit'] !== undefined) {
+    const perSecond = parseWhole(values['rate-limit'], '--rate-limit', 0, 1e9);
+    options.rateLimit = perSecond === 0 ? false : { perSecond, burst: perSecond * 2 };
+  }
+  const level = pick(values['log-level'], 'log-level', 'P2P_INDEX_LOG_LEVEL');
+  let logLevel: LogLevel = 'info';
+  if (level) {
+    try {
+      logLevel = parseLogLevel(level[0]);
+    } catch (err) {
+      throw new P2PError('BAD_SETTING', `${level[1]}: ${(err as P2PError).message.replace(/^[^:]*: /, '')}`);
+    }
+  }
+  return { kind: 'run', logLevel, options };
+}
+
+function parseWhole(text: string, what: string, min: number, max: number): number {
+  const t = text.trim();
+  const n = /^\d{1,16}$/.test(t) ? Number(t) : NaN;
+  if (!(n >= min && n <= max)) throw new P2PError('BAD_SETTING', `${what} must be a whole number ${min}..${max}, got "${text}"`);
+  return n;
+}
+
+function parseHost(text: string, what: string): string {
+  const t = text.trim();
+  if (t === 'localhost') return '127.0.0.1';
+  const bare = t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1) : t;
+  if (!isIP(bare)) throw new P2PError('BAD_SETTING', `${what} must be an IP address such as 127.0.0.1, 0.0.0.0, ::1 or ::, got "${text}"`);
+  return bare;
+}
+
+/** The version in this package's package.json, found from wherever this file runs (out/server or dist). */
+export function packageVersion(): string {
+  for (let dir = __dirname, i = 0; i < 5; dir = dirname(dir), i++) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'p2p-share' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
+
+/**
+ * Runs the command; resolves with the process exit code: after --help/--version at once, otherwise
+ * when `io.signal` aborts and the server has closed.
+ */
+export async function main(argv: string[] = process.argv.slice(2), io: CliIo = processIo()): Promise<number> {
+  let cmd: CliCommand;
+  try {
+    cmd = parseCli(argv, io.env);
+  } catch (err) {
+    io.stderr(`p2p-index-server: ${cliMessage(err)}\nTry "p2p-index-server --help".\n`);
+    return EXIT_USAGE;
+  }
+  if (cmd.kind === 'help') {
+    io.stdout(USAGE);
+    return EXIT_OK;
+  }
+  if (cmd.kind === 'version') {
+    io.stdout(`p2p-index-server ${packageVersion()}\n`);
+    return EXIT_OK;
+  }
+  const log = createLogger({ level: cmd.logLevel, write: io.stderr });
+  let server: IndexServer;
+  try {
+    server = new IndexServer({ ...cmd.options, log });
+  } catch (err) {
+    io.stderr(`p2p-index-server: ${cliMessage(err)}\n`);
+    return EXIT_USAGE;
+  }
+  const stopped = new Promise<string>((resolve) => {
+    if (io.signal?.aborted) resolve(String(io.signal.reason ?? 'abort'));
+    io.signal?.addEventListener('abort', () => resolve(String(io.signal?.reason ?? 'abort')), { once: true });
+  });
+  try {
+    await server.start();
+  } catch (err) {
+    log('error', cliMessage(err));
+    await server.close();
+    return EXIT_FAILED;
+  }
+  io.onListening?.(server);
+  const why = await stopped;
+  log('info', `${why}: shutting down`);
+  await server.close();
+  return EXIT_OK;
+}
+
+function cliMessage(err: unknown): string {
+  if (err instanceof P2PError && err.code === 'BAD_SETTING') return err.message.replace(/^Invalid setting: /, '');
+  return err instanceof Error ? err.message : String(err);
+}
+
+function processIo(): CliIo {
+  return {
+    env: process.env,
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+  };
+}
+
+if (require.main === module) {
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    // A second signal while closing means the user wants out now.
+    if (++signals > 1) process.exit(EXIT_FAILED);
+    stop.abort(name);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2), { ...processIo(), signal: stop.signal }).then(
+    (code) => {
+      process.exitCode = code;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+    (err) => {
+      process.stderr.write(`p2p-index-server: ${(err as Error)?.stack ?? err}\n`);
+      process.exit(EXIT_FAILED);
+    },
+  );
+}

@@ -1,0 +1,287 @@
+// The index's rules over its store: names, ownership, refresh, caps, leases, search and paged listing.
+import { randomInt } from 'node:crypto';
+import { P2PError } from '../src/protocol/errors';
+import {
+  CLASSIC_NAME_BYTES, ClassicOnlineReply, HASH_BYTES, MAX_DATAGRAM, OnlineEntry, Source,
+} from '../src/protocol/messages';
+import { validateContentName, validatePeerName } from '../src/protocol/names';
+import { classicOnlinePage } from '../src/protocol/classic';
+import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../src/protocol/udp';
+import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
+
+export interface RegistryOptions {
+  /** Lease of a registration after its last R. Default 120. */
+  ttlSeconds?: number;
+  /** Registrations in total. Default 1 000 000. */
+  maxEntries?: number;
+  /** Registrations under one peer name. Default 10 000. */
+  maxPerPeer?: number;
+  /** Clock in ms; injectable so tests move time instead of sleeping. */
+  now?: () => number;
+}
+
+export interface Registration {
+  peerName: string;
+  contentName: string;
+  owner: Owner;
+  host: string;
+  port: number;
+  size: number;
+  /** Absent for classic registrations, which carry no hash. */
+  sha256?: Buffer;
+}
+
+/** What a sweep removed, for logs and the server's 'expired' event. */
+export interface ExpiredEntry {
+  peerName: string;
+  contentName: string;
+  host: string;
+  port: number;
+}
+
+/** Classic registrations carry no hash: every one shares this all-zero value. */
+const ZERO_HASH = '\0'.repeat(HASH_BYTES);
+/** Room in a classic S reply for "host:port". */
+const CLASSIC_ADDRESS_BYTES = 60;
+/** Random probes a search makes into a content's sources before it settles for what it has. */
+const SAMPLE_PROBES = 256;
+/** A classic O page holds at most 25 lines ("a\tb\n" is 4 of its 100 bytes); one more to see where it ends. */
+const CLASSIC_PAGE_WINDOW = 32;
+
+export function ownerOfSecret(secretDigest: Buffer): Owner {
+  return { kind: 'secret', digest: secretDigest.toString('latin1') };
+}
+
+export function ownerOfIp(ip: string): Owner {
+  return { kind: 'ip', ip };
+}
+
+/** "host:port", with brackets around an IPv6 host so the port stays unambiguous. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class Registry {
+  readonly ttlSeconds: number;
+  readonly maxEntries: number;
+  readonly maxPerPeer: number;
+  private readonly now: () => number;
+
+  constructor(
+    readonly store: RegistryStore = new MemoryStore(),
+    opts: RegistryOptions = {},
+  ) {
+    this.ttlSeconds = opts.ttlSeconds ?? 120;
+    this.maxEntries = opts.maxEntries ?? 1_000_000;
+    this.maxPerPeer = opts.maxPerPeer ?? 10_000;
+    this.now = opts.now ?? Date.now;
+    checkWhole('ttlSeconds', this.ttlSeconds, 1, 0xffff_ffff);
+    checkWhole('maxEntries', this.maxEntries, 1, Number.MAX_SAFE_INTEGER);
+    checkWhole('maxPerPeer', this.maxPerPeer, 1, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Entries held, including any whose lease ended since the last sweep. */
+  get size(): number {
+    return this.store.size;
+  }
+
+  /**
+   * R: adds a registration or refreshes the same peer's one (docs/protocol.md, rules in order:
+   * names, ownership, refresh, caps). Throws P2PError.
+   */
+  register(r: Registration): { refreshed: boolean; entry: RegistryEntry } {
+    validatePeerName(r.peerName);
+    validateContentName(r.contentName);
+    if (!Number.isInteger(r.port) || r.port < 1 || r.port > 0xffff) {
+      throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${r.port}`);
+    }
+    const owner = this.store.ownerOf(r.peerName);
+    if (owner && !sameOwner(owner, r.owner)) throw nameTaken(r.peerName);
+    const fields = {
+      host: r.host,
+      port: r.port,
+      size: r.size,
+      hash: r.sha256 ? hashText(r.sha256) : ZERO_HASH,
+      expiresAt: this.now() + this.ttlSeconds * 1000,
+    };
+    const existing = this.store.get(r.peerName, r.contentName);
+    if (existing) {
+      this.store.update(existing, fields);
+      return { refreshed: true, entry: existing };
+    }
+    const held = this.store.countOf(r.peerName);
+    if (held >= this.maxPerPeer) {
+      throw new P2PError('PEER_LIMIT', `peer "${r.peerName}" has ${held} registrations; the limit is ${this.maxPerPeer}`);
+    }
+    if (this.store.size >= this.maxEntries) {
+      throw new P2PError('INDEX_FULL', `the index holds ${this.store.size} registrations; the limit is ${this.maxEntries}`);
+    }
+    return { refreshed: false, entry: this.store.add(r.peerName, r.contentName, r.owner, fields) };
+  }
+
+  /**
+   * T: removes one registration, or every one of the peer when contentName is ''. Returns how many.
+   * A classic owner that is not the registering IP gets NOT_OWNER; a secret that does not match, NAME_TAKEN.
+   */
+  deregister(peerName: string, contentName: string, owner: Owner): number {
+    validatePeerName(peerName);
+    if (contentName !== '') validateContentName(contentName);
+    const bound = this.store.ownerOf(peerName);
+    if (!bound) throw notRegistered(peerName, contentName);
+    if (!sameOwner(bound, owner)) {
+      if (owner.kind === 'ip') throw new P2PError('NOT_OWNER', `peer "${peerName}" was not registered from ${owner.ip}`);
+      throw nameTaken(peerName);
+    }
+    if (contentName === '') {
+      const all = this.store.entriesOf(peerName);
+      for (const e of all) this.store.remove(e);
+      return all.length;
+    }
+    const entry = this.store.get(peerName, contentName);
+    if (!entry) throw notRegistered(peerName, contentName);
+    this.store.remove(entry);
+    return 1;
+  }
+
+  /**
+   * S: live sources of a content that fit in `room` bytes: all of them when they fit, otherwise a
+   * random selection. Throws NOT_FOUND when there is none.
+   */
+  search(contentName: string, room = MAX_DATAGRAM - SOURCES_OVERHEAD): Source[] {
+    validateContentName(contentName);
+    const all = this.store.sourcesOf(contentName);
+    const now = this.now();
+    const out: Source[] = [];
+    let used = 0;
+    const take = (e: RegistryEntry): void => {
+      if (e.expiresAt <= now) return;
+      const s = toSource(e);
+      const bytes = sourceBytes(s);
+      if (used + bytes > room) return;
+      out.push(s);
+      used += bytes;
+    };
+    // The largest possible source is 1+255+19+8+32 bytes, so this many always fit without sampling.
+    if (all.length * 315 <= room) for (const e of all) take(e);
+    else {
+      const tried = new Set<number>();
+      for (let probe = 0; probe < SAMPLE_PROBES && tried.size < all.length && room - used >= 48; probe++) {
+        const i = randomInt(all.length);
+        if (tried.has(i)) continue;
+        tried.add(i);
+        take(all[i]);
+      }
+    }
+    if (out.length === 0) throw new P2PError('NOT_FOUND', `nobody shares "${contentName}"`);
+    return out;
+  }
+
+  /**
+   * O: live entries with seq >= cursor, in registration order, as many as fit in `room` bytes.
+   * `next` is the seq of the first entry left out, 0 when this page reaches the end.
+   */
+  page(cursor: number, room = MAX_DATAGRAM - PAGE_OVERHEAD): { entries: OnlineEntry[]; next: number } {
+    const now = this.now();
+    const entries: OnlineEntry[] = [];
+    let used = 0;
+    for (const e of this.store.fromSeq(cursor)) {
+      if (e.expiresAt <= now) continue;
+      const item = toOnlineEntry(e);
+      const bytes = entryBytes(item);
+      if (used + bytes > room) return { entries, next: e.seq };
+      entries.push(item);
+      used += bytes;
+    }
+    return { entries, next: 0 };
+  }
+
+  /**
+   * Classic S: one source whose names and address fit the 101-byte reply; a named peer's own entry
+   * when peerName is given. Classic registrations are preferred, since a classic client speaks only
+   * the original TCP form.
+   */
+  classicFind(contentName: string, peerName: string): { peerName: string; contentName: string; address: string } {
+    validateContentName(contentName);
+    if (peerName !== '') validatePeerName(peerName);
+    const now = this.now();
+    const fits = (e: RegistryEntry): boolean =>
+      e.expiresAt > now &&
+      Buffer.byteLength(e.peerName) <= CLASSIC_NAME_BYTES &&
+      Buffer.byteLength(e.contentName) <= CLASSIC_NAME_BYTES &&
+      formatHostPort(e.host, e.port).length <= CLASSIC_ADDRESS_BYTES;
+    let found: RegistryEntry | undefined;
+    if (peerName !== '') {
+      const e = this.store.get(peerName, contentName);
+      if (e && fits(e)) found = e;
+    } else {
+      const all = this.store.sourcesOf(contentName);
+      const start = all.length > 1 ? randomInt(all.length) : 0;
+      for (let k = 0; k < all.length && k < SAMPLE_PROBES; k++) {
+        const e = all[(start + k) % all.length];
+        if (!fits(e)) continue;
+        if (e.owner.kind === 'ip') {
+          found = e;
+          break;
+        }
+        found ??= e;
+      }
+    }
+    if (!found) {
+      throw new P2PError('NOT_FOUND', peerName ? `peer "${peerName}" does not share "${contentName}"` : `nobody shares "${contentName}"`);
+    }
+    return { peerName: found.peerName, contentName: found.contentName, address: formatHostPort(found.host, found.port) };
+  }
+
+  /** Classic O: the page at a positional offset, with "+N" when entries remain. */
+  classicPage(offset: number): ClassicOnlineReply {
+    // classicOnlinePage reads only `length` and the indexes it walks, so a window of the list
+    // starting at `offset` is enough; no copy of the whole index per page.
+    const view: { length: number; [i: number]: { peerName: string; contentName: string } } = { length: this.store.size };
+    let i = offset;
+    for (const e of this.store.fromPosition(offset)) {
+      view[i++] = { peerName: e.peerName, contentName: e.contentName };
+      if (i - offset >= CLASSIC_PAGE_WINDOW) break;
+    }
+    return classicOnlinePage(view, offset);
+  }
+
+  /** Removes up to `limit` registrations whose lease has ended. */
+  sweep(limit = Number.MAX_SAFE_INTEGER): ExpiredEntry[] {
+    return this.store.takeExpired(this.now(), limit).map((e) => ({
+      peerName: e.peerName,
+      contentName: e.contentName,
+      host: e.host,
+      port: e.port,
+    }));
+  }
+}
+
+function hashText(sha256: Buffer): string {
+  if (sha256.length !== HASH_BYTES) throw new P2PError('MALFORMED', `sha256 must be ${HASH_BYTES} bytes, got ${sha256.length}`);
+  // latin1 maps each byte to one char; the result is a flat one-byte string (see EntryFields.hash).
+  return sha256.toString('latin1');
+}
+
+function toSource(e: RegistryEntry): Source {
+  return { peerName: e.peerName, host: e.host, port: e.port, size: e.size, sha256: Buffer.from(e.hash, 'latin1') };
+}
+
+function toOnlineEntry(e: RegistryEntry): OnlineEntry {
+  // A literal, not a spread of toSource(): this runs for every entry of every O page.
+  return { peerName: e.peerName, contentName: e.contentName, host: e.host, port: e.port, size: e.size, sha256: Buffer.from(e.hash, 'latin1') };
+}
+
+function nameTaken(peerName: string): P2PError {
+  return new P2PError('NAME_TAKEN', `peer name "${peerName}" is registered by another peer`);
+}
+
+function notRegistered(peerName: string, contentName: string): P2PError {
+  return new P2PError(
+    'NOT_REGISTERED',
+    contentName === '' ? `peer "${peerName}" has no registrations` : `peer "${peerName}" has not registered "${contentName}"`,
+  );
+}
+
+function checkWhole(what: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new P2PError('BAD_SETTING', `${what} must be a whole number ${min}..${max}, got ${v}`);
+}

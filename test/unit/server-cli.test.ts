@@ -1,0 +1,197 @@
+// The p2p-index-server command as a real child process: flags, environment, logging, exit codes, signals.
+import { strict as assert } from 'node:assert';
+import { ChildProcess, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { ErrorCodes, decodeClassicReply, encodeClassicRequest } from '../../src/protocol';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCli } from '../../server/main';
+import { IndexServer } from '../../server/index-server';
+import { UdpProbe } from '../support/index-server';
+
+const MAIN = path.resolve(__dirname, '../../server/main.js');
+const VERSION = (require('../../../package.json') as { version: string }).version;
+
+/** A running p2p-index-server child, with its output collected and lines awaitable. */
+class ServerProcess {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+      for (const w of [...this.waiters]) {
+        const m = this.stderr.match(w.re);
+        if (m) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(m);
+        }
+      }
+    });
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static run(args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
+    // A clean environment, so a P2P_INDEX_* variable of the developer's shell cannot change the test.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('P2P_INDEX_')));
+    return new ServerProcess(spawn(process.execPath, [MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  /** Resolves when stderr matches `re`; rejects if the process exits first. */
+  waitFor(re: RegExp): Promise<RegExpMatchArray> {
+    const m = this.stderr.match(re);
+    if (m) return Promise.resolve(m);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ re, resolve });
+      void this.exited.then(() => reject(new Error(`exited before printing ${re}; stderr:\n${this.stderr}`)));
+    });
+  }
+
+  async port(): Promise<number> {
+    return Number((await this.waitFor(/info {2}listening on udp 127\.0\.0\.1:(\d+)\n/))[1]);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+describe('p2p-index-server command', function () {
+  this.timeout(30_000);
+  let procs: ServerProcess[];
+  let probes: UdpProbe[];
+
+  function run(args: string[], env?: NodeJS.ProcessEnv): ServerProcess {
+    const p = ServerProcess.run(args, env);
+    procs.push(p);
+    return p;
+  }
+
+  beforeEach(function () {
+    procs = [];
+    probes = [];
+  });
+
+  afterEach(async function () {
+    await Promise.all(probes.map((p) => p.close()));
+    for (const p of procs) p.kill();
+    await Promise.all(procs.map((p) => p.exited));
+  });
+
+  it('logs "listening on udp HOST:PORT" with --port 0, answers requests, and exits 0 on SIGTERM', async function () {
+    const proc = run(['--port', '0', '--log-level', 'info']);
+    const port = await proc.port();
+    assert.ok(port > 0);
+    const probe = await UdpProbe.open({ host: '127.0.0.1', port });
+    probes.push(probe);
+    const cookie = await probe.handshake();
+    const reply = await probe.ask({
+      type: 'R', requestId: probe.id(), cookie, secret: Buffer.alloc(32, 7), tcpPort: 4000, size: 3, sha256: Buffer.alloc(32, 1), peerName: 'sam', contentName: 'Text.txt',
+    });
+    assert.equal(reply.type, 'A');
+    await proc.waitFor(new RegExp(`info {2}R sam Text\\.txt from 127\\.0\\.0\\.1:${probe.localPort} -> A\\n`));
+    proc.child.kill('SIGTERM');
+    assert.deepEqual(await proc.exited, { code: EXIT_OK, signal: null });
+    assert.match(proc.stderr, /SIGTERM: shutting down/);
+    assert.match(proc.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info {2}listening on udp/m);
+  });
+
+  it('exits 0 on SIGINT too', async function () {
+    const proc = run(['--port', '0']);
+    await proc.port();
+    proc.child.kill('SIGINT');
+    assert.deepEqual(await proc.exited, { code: EXIT_OK, signal: null });
+  });
+
+  it('prints usage for --help and the package version for --version', async function () {
+    const help = run(['--help']);
+    assert.deepEqual(await help.exited, { code: EXIT_OK, signal: null });
+    assert.match(help.stdout, /^Usage: p2p-index-server/);
+    for (const flag of ['--host', '--port', '--ttl', '--no-classic', '--max-entries', '--max-per-peer', '--rate-limit', '--log-level']) {
+      assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
+    }
+    const version = run(['-v']);
+    assert.deepEqual(await version.exited, { code: EXIT_OK, signal: null });
+    assert.equal(version.stdout, `p2p-index-server ${VERSION}\n`);
+  });
+
+  it('exits 2 with one clear line for a bad flag or value', async function () {
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [['--bogus'], {}, /Unknown option '--bogus'/],
+      [['--port', 'seventy'], {}, /--port must be a whole number 0\.\.65535, got "seventy"/],
+      [['--ttl', '0'], {}, /--ttl must be a whole number/],
+      [['--log-level', 'loud'], {}, /--log-level: log level must be one of error, warn, info, debug/],
+      [['--host', 'example.com'], {}, /--host must be an IP address/],
+      [[], { P2P_INDEX_PORT: '-1' }, /P2P_INDEX_PORT must be a whole number/],
+      [[], { P2P_INDEX_CLASSIC: 'yes' }, /P2P_INDEX_CLASSIC must be 0 or 1/],
+      [['extra'], {}, /Unexpected argument 'extra'/],
+    ];
+    await Promise.all(
+      cases.map(async ([args, env, why]) => {
+        const proc = run(args, env);
+        const { code } = await proc.exited;
+        assert.equal(code, EXIT_USAGE, `${args.join(' ')} ${JSON.stringify(env)}: ${proc.stderr}`);
+        assert.match(proc.stderr.split('\n')[0], why);
+        assert.match(proc.stderr.split('\n')[0], /^p2p-index-server: /);
+      }),
+    );
+  });
+
+  it('exits 1 with a clear error when the port is in use', async function () {
+    const first = run(['--port', '0']);
+    const port = await first.port();
+    const second = run(['--port', String(port)]);
+    assert.equal((await second.exited).code, EXIT_FAILED);
+    assert.match(second.stderr, new RegExp(`error Another program is already using that address and port: udp 127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('takes settings from P2P_INDEX_* variables, and flags win over them', async function () {
+    const proc = run(['--port', '0', '--log-level', 'debug'], { P2P_INDEX_PORT: '1', P2P_INDEX_CLASSIC: '0', P2P_INDEX_LOG_LEVEL: 'error' });
+    const port = await proc.port(); // --port 0 won over P2P_INDEX_PORT=1; the info line shows --log-level won too
+    const probe = await UdpProbe.open({ host: '127.0.0.1', port });
+    probes.push(probe);
+    const raw = await probe.roundTrip(encodeClassicRequest({ type: 'O', offset: 0 }));
+    const reply = decodeClassicReply(raw);
+    assert.equal(reply.type, 'E', 'P2P_INDEX_CLASSIC=0 turned classic off');
+    await proc.waitFor(/debug classic O from 127\.0\.0\.1:\d+ -> E CLASSIC_DISABLED/);
+  });
+
+  it('--no-classic and --rate-limit 0 reach the server', async function () {
+    const cmd = parseCli(['--no-classic', '--rate-limit', '0', '--ttl', '30', '--max-entries', '5', '--max-per-peer', '2', '--host', '::1'], {});
+    assert.deepEqual(cmd, {
+      kind: 'run',
+      logLevel: 'info',
+      options: { host: '::1', port: 7870, ttlSeconds: 30, classic: false, maxEntries: 5, maxPerPeer: 2, rateLimit: false },
+    });
+    const limited = parseCli(['--rate-limit', '50'], { P2P_INDEX_HOST: '0.0.0.0', P2P_INDEX_TTL: '60' });
+    assert.deepEqual(limited.kind === 'run' && limited.options, { host: '0.0.0.0', port: 7870, ttlSeconds: 60, rateLimit: { perSecond: 50, burst: 100 } });
+  });
+
+  it('main() runs in-process until its signal aborts, resolving with the exit code', async function () {
+    const lines: string[] = [];
+    const stop = new AbortController();
+    let listening!: (server: IndexServer) => void;
+    const started = new Promise<IndexServer>((resolve) => (listening = resolve));
+    const exitCode = main(['--port', '0', '--max-per-peer', '1'], {
+      env: {},
+      stdout: () => undefined,
+      stderr: (l) => lines.push(l),
+      signal: stop.signal,
+      onListening: listening,
+    });
+    const server = await started;
+    const probe = await UdpProbe.open({ host: '127.0.0.1', port: server.address!.port });
+    probes.push(probe);
+    const cookie = await probe.handshake();
+    const ask = (content: string) =>
+      probe.ask({ type: 'R', requestId: probe.id(), cookie, secret: Buffer.alloc(32), tcpPort: 1, size: 0, sha256: Buffer.alloc(32), peerName: 'p', contentName: content });
+    assert.equal((await ask('a')).type, 'A');
+    const second = await ask('b');
+    assert.equal(second.type === 'E' && second.code, ErrorCodes.PEER_LIMIT, '--max-per-peer reached the server');
+    stop.abort('test over');
+    assert.equal(await exitCode, EXIT_OK);
+    assert.ok(lines.some((l) => l.includes('test over: shutting down')), lines.join(''));
+    assert.ok(lines.some((l) => l.includes('stopped listening')), lines.join(''));
+  });
+});
