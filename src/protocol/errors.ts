@@ -41,6 +41,8 @@ export const ErrorCodes = {
   BAD_SETTING: 112,
   CLOSED: 113,
   PROTOCOL: 114,
+  BAD_COMMAND: 115,
+  ADDRESS_IN_USE: 116,
   UNKNOWN: 199,
 } as const;
 
@@ -85,6 +87,8 @@ const WORDS: Record<ErrorCode, string> = {
   BAD_SETTING: 'Invalid setting',
   CLOSED: 'The peer has stopped',
   PROTOCOL: 'The other side broke the protocol',
+  BAD_COMMAND: 'Not a valid command',
+  ADDRESS_IN_USE: 'Another program is already using that address and port',
   UNKNOWN: 'Unknown error',
 };
 
