@@ -101,14 +101,24 @@ export class Reader {
   }
 }
 
+/** Writes a PDU in place into one buffer (grown by doubling), so encoding allocates almost nothing. */
 export class Writer {
-  private readonly parts: Buffer[] = [];
+  private buf: Buffer;
   private len = 0;
 
-  private push(b: Buffer): this {
-    this.parts.push(b);
-    this.len += b.length;
-    return this;
+  constructor(capacity = 256) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  private room(n: number): number {
+    const at = this.len;
+    if (at + n > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, at + n));
+      this.buf.copy(grown, 0, 0, at);
+      this.buf = grown;
+    }
+    this.len += n;
+    return at;
   }
 
   get length(): number {
@@ -117,48 +127,61 @@ export class Writer {
 
   u8(v: number): this {
     checkInt(v, 0xff, 'u8');
-    return this.push(Buffer.of(v));
+    const at = this.room(1);
+    this.buf[at] = v;
+    return this;
   }
 
   u16(v: number): this {
     checkInt(v, 0xffff, 'u16');
-    const b = Buffer.allocUnsafe(2);
-    b.writeUInt16BE(v);
-    return this.push(b);
+    const at = this.room(2);
+    this.buf.writeUInt16BE(v, at);
+    return this;
   }
 
   u32(v: number): this {
     checkInt(v, 0xffffffff, 'u32');
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32BE(v);
-    return this.push(b);
+    const at = this.room(4);
+    this.buf.writeUInt32BE(v, at);
+    return this;
   }
 
   u64(v: number): this {
     checkInt(v, Number.MAX_SAFE_INTEGER, 'u64');
-    const b = Buffer.allocUnsafe(8);
-    b.writeBigUInt64BE(BigInt(v));
-    return this.push(b);
+    const at = this.room(8);
+    // Two u32 halves: exact for every integer up to 2^53-1 and cheaper than a BigInt.
+    this.buf.writeUInt32BE(Math.floor(v / 0x100000000), at);
+    this.buf.writeUInt32BE(v >>> 0, at + 4);
+    return this;
   }
 
   fixed(b: Buffer, n: number, what: string): this {
     if (!Buffer.isBuffer(b) || b.length !== n) throw new P2PError('MALFORMED', `${what} must be ${n} bytes`);
-    return this.push(b);
+    const at = this.room(n); // before reading this.buf: room() may replace it
+    b.copy(this.buf, at);
+    return this;
   }
 
   str(s: string, what = 'string'): this {
-    const b = Buffer.from(s, 'utf8');
-    if (b.length > MAX_NAME_BYTES) throw new P2PError('TOO_LARGE', `${what} is ${b.length} bytes, the limit is ${MAX_NAME_BYTES}`);
-    return this.u8(b.length).push(b);
+    const n = Buffer.byteLength(s, 'utf8');
+    if (n > MAX_NAME_BYTES) throw new P2PError('TOO_LARGE', `${what} is ${n} bytes, the limit is ${MAX_NAME_BYTES}`);
+    this.u8(n);
+    const at = this.room(n);
+    this.buf.write(s, at, n, 'utf8');
+    return this;
   }
 
   addr(host: string, port: number): this {
     const bytes = ipToBytes(host);
-    return this.u8(bytes.length === 4 ? 4 : 6).push(bytes).u16(port);
+    this.u8(bytes.length === 4 ? 4 : 6);
+    const at = this.room(bytes.length);
+    bytes.copy(this.buf, at);
+    return this.u16(port);
   }
 
+  /** The encoded bytes, in a buffer of their own (the writer's spare capacity is not kept alive). */
   toBuffer(): Buffer {
-    return Buffer.concat(this.parts, this.len);
+    return Buffer.from(this.buf.subarray(0, this.len));
   }
 }
 
@@ -174,11 +197,20 @@ export function decodeUtf8(b: Uint8Array, what: string): string {
   }
 }
 
-/** 4 bytes for IPv4 (and IPv4-mapped IPv6), 16 for IPv6. */
+const v4Cache = new Map<string, Buffer>();
+
+/** 4 bytes for IPv4 (and IPv4-mapped IPv6), 16 for IPv6. The result must not be written to. */
 export function ipToBytes(host: string): Buffer {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
   if (mapped) host = mapped[1];
-  if (isIPv4(host)) return Buffer.from(host.split('.').map(Number));
+  if (isIPv4(host)) {
+    const cached = v4Cache.get(host);
+    if (cached) return cached;
+    const b = Buffer.from(host.split('.').map(Number));
+    if (v4Cache.size >= 4096) v4Cache.clear(); // bounded: a server sees many hosts
+    v4Cache.set(host, b);
+    return b;
+  }
   if (isIPv6(host)) return ipv6ToBytes(host);
   throw new P2PError('BAD_ADDRESS', `not an IP address: ${host}`);
 }
