@@ -1,4 +1,5 @@
 // The peer engine's public shapes: what the extension and the terminal peer see of a running peer.
+import type { P2PError } from '../protocol/errors';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
@@ -79,6 +80,7 @@ export interface DownloadResult {
   sources: string[]; // peer names that sent bytes
   resumedFrom: number; // bytes that were already in the .part file
   shared: boolean; // registered as a source afterwards
+  reused?: boolean; // the complete file was already in the folder; nothing was transferred
 }
 
 export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'stopped';
@@ -89,4 +91,6 @@ export interface PeerEvents {
   'online-changed': (items: OnlineItem[]) => void;
   state: (state: ConnectionState, detail?: string) => void;
   log: (level: LogLevel, message: string) => void;
+  /** The index refused to refresh or re-register a share (e.g. NAME_TAKEN after an index restart). */
+  'share-error': (contentName: string, error: P2PError) => void;
 }

@@ -1,0 +1,462 @@
+// The peer's UDP conversation with one index server: handshake cookie, request ids, retries with backoff.
+import * as dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { P2PError, codeFromWire, toP2PError } from '../protocol/errors';
+import { COOKIE_BYTES, IndexReply, OnlineEntry, Source } from '../protocol/messages';
+import { decodeIndexReply, encodeIndexRequest } from '../protocol/udp';
+import { ipToBytes } from '../protocol/wire';
+import { HostPort, formatAddress } from './address';
+import type { LogLevel } from './api';
+
+export interface IndexClientOptions {
+  /** The index server; a host name is resolved once, on the first request. */
+  address: HostPort;
+  /** Wait for the first try of a request; doubled on each retry. Default 500 ms. */
+  requestTimeoutMs?: number;
+  /** Sends of one request before it fails with TIMEOUT. Default 5. */
+  requestTries?: number;
+  /** Requests waiting for a reply at once; more queue up. Default 16. */
+  maxInFlight?: number;
+  /**
+   * A cookie older than this is renewed before use. The server accepts a cookie for at least 120 s
+   * (docs/protocol.md, H); renewing a little earlier saves a BAD_COOKIE round trip. Default 100 000 ms.
+   */
+  cookieMaxAgeMs?: number;
+  /**
+   * Local IP to send from. The index registers the R datagram's source IP as this peer's address, so a
+   * peer whose content server listens on one specific IP must also send from it. Ignored when its family
+   * differs from the index server's.
+   */
+  localAddress?: string;
+  log?: (level: LogLevel, message: string) => void;
+}
+
+export interface RequestOptions {
+  /** Aborting rejects the request with CANCELLED and stops its retries. */
+  signal?: AbortSignal;
+  /** Overrides requestTries for this request. */
+  tries?: number;
+  /** Overrides requestTimeoutMs for this request. */
+  timeoutMs?: number;
+}
+
+/** Most pages online() walks before it decides the server is looping. */
+const MAX_ONLINE_PAGES = 100_000;
+
+interface Pending {
+  expect: string;
+  resolve(reply: IndexReply): void;
+  fail(err: P2PError): void;
+}
+
+interface Target {
+  ip: string;
+  bytes: Buffer;
+  port: number;
+  family: 4 | 6;
+}
+
+type Build = (requestId: number, cookie: Buffer) => Buffer;
+
+/** Rejects with CANCELLED when `signal` aborts first. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new P2PError('CANCELLED', what));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new P2PError('CANCELLED', what));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export class IndexClient {
+  readonly address: string;
+  private readonly server: HostPort;
+  private readonly timeoutMs: number;
+  private readonly tries: number;
+  private readonly maxInFlight: number;
+  private readonly cookieMaxAgeMs: number;
+  private readonly localAddress?: string;
+  private readonly log: (level: LogLevel, message: string) => void;
+
+  private nextId = Math.floor(Math.random() * 0x1_0000_0000);
+  private readonly pending = new Map<number, Pending>();
+  private inFlight = 0;
+  /** Requests waiting for a free slot, first come first served. */
+  private readonly slotWaiters: Array<{ wake(): void; fail(err: P2PError): void }> = [];
+  private target?: Promise<Target>;
+  private socket?: Promise<dgram.Socket>;
+  private cookie?: { value: Buffer; at: number };
+  private cookieRequest?: Promise<Buffer>;
+  private closed = false;
+  private closing?: Promise<void>;
+
+  constructor(options: IndexClientOptions) {
+    this.server = { host: options.address.host, port: options.address.port };
+    this.address = formatAddress(this.server);
+    this.timeoutMs = options.requestTimeoutMs ?? 500;
+    this.tries = options.requestTries ?? 5;
+    this.maxInFlight = options.maxInFlight ?? 16;
+    this.cookieMaxAgeMs = options.cookieMaxAgeMs ?? 100_000;
+    this.localAddress = options.localAddress;
+    this.log = options.log ?? (() => undefined);
+    if (!(this.timeoutMs > 0)) throw new P2PError('BAD_SETTING', `request timeout must be positive, got ${this.timeoutMs}`);
+    if (!Number.isInteger(this.tries) || this.tries < 1) throw new P2PError('BAD_SETTING', `request tries must be a whole number of at least 1, got ${this.tries}`);
+    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new P2PError('BAD_SETTING', `maxInFlight must be at least 1, got ${this.maxInFlight}`);
+  }
+
+  /** Gets a fresh cookie: proves the index server answers (Peer uses it as a reachability probe). */
+  async handshake(options: RequestOptions = {}): Promise<void> {
+    this.cookie = undefined;
+    await this.getCookie(options);
+  }
+
+  /** R: registers (or refreshes) one content; resolves with the lease in seconds. */
+  async register(
+    peerName: string,
+    secret: Buffer,
+    tcpPort: number,
+    contentName: string,
+    size: number,
+    sha256: Buffer,
+    options: RequestOptions = {},
+  ): Promise<number> {
+    const reply = await this.request(
+      'R',
+      (requestId, cookie) => encodeIndexRequest({ type: 'R', requestId, cookie, secret, tcpPort, size, sha256, peerName, contentName }),
+      'A',
+      options,
+    );
+    return reply.type === 'A' ? reply.leaseSeconds : 0;
+  }
+
+  /** T: removes one content of this peer, or every one when contentName is ''. */
+  async deregister(peerName: string, secret: Buffer, contentName: string, options: RequestOptions = {}): Promise<void> {
+    await this.request('T', (requestId, cookie) => encodeIndexRequest({ type: 'T', requestId, cookie, secret, peerName, contentName }), 'A', options);
+  }
+
+  /** S: every live source of one content; E NOT_FOUND when nobody shares it. */
+  async search(contentName: string, options: RequestOptions = {}): Promise<Source[]> {
+    const reply = await this.request('S', (requestId, cookie) => encodeIndexRequest({ type: 'S', requestId, cookie, contentName }), 'S', options);
+    return reply.type === 'S' ? reply.sources : [];
+  }
+
+  /** O: the whole online list, page after page until the server says next = 0. */
+  async online(options: RequestOptions = {}): Promise<OnlineEntry[]> {
+    const all: OnlineEntry[] = [];
+    let cursor = 0;
+    for (let page = 0; page < MAX_ONLINE_PAGES; page++) {
+      const reply = await this.request('O', (requestId, cookie) => encodeIndexRequest({ type: 'O', requestId, cookie, cursor }), 'O', options);
+      if (reply.type !== 'O') break;
+      all.push(...reply.entries);
+      if (reply.next === 0) return all;
+      // The cursor is a registration sequence number: it only moves forward, or the walk would never end.
+      if (reply.next <= cursor) throw new P2PError('PROTOCOL', `index server ${this.address} sent O cursor ${reply.next} after ${cursor}`);
+      cursor = reply.next;
+    }
+    throw new P2PError('PROTOCOL', `index server ${this.address} sent more than ${MAX_ONLINE_PAGES} pages of the online list`);
+  }
+
+  /** Stops every request in progress (CLOSED) and closes the socket. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    const closed = new P2PError('CLOSED', `the connection to index server ${this.address} was closed`);
+    for (const waiting of [...this.pending.values()]) waiting.fail(closed);
+    for (const waiter of this.slotWaiters.splice(0)) waiter.fail(closed);
+    const socket = this.socket;
+    this.socket = undefined;
+    this.closing = (async () => {
+      const s = await socket?.catch(() => undefined);
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    })();
+    return this.closing;
+  }
+
+  // ---- requests ----
+
+  /** One request that needs a cookie: handshakes first, and once more when the server says BAD_COOKIE. */
+  private async request(type: string, build: Build, expect: string, options: RequestOptions): Promise<IndexReply> {
+    this.checkOpen();
+    let cookie = await this.getCookie(options);
+    let reply = await this.exchange(type, (id) => build(id, cookie), expect, options);
+    if (reply.type === 'E' && codeFromWire(reply.code) === 'BAD_COOKIE') {
+      // The server restarted (new key) or the cookie aged out: handshake again and retry once, with a
+      // new request id, since the server would answer the old id from its reply cache.
+      this.log('debug', `index server ${this.address} refused the cookie; handshaking again`);
+      if (this.cookie?.value === cookie) this.cookie = undefined;
+      cookie = await this.getCookie(options);
+      reply = await this.exchange(type, (id) => build(id, cookie), expect, options);
+    }
+    if (reply.type === 'E') throw new P2PError(codeFromWire(reply.code), reply.message || undefined);
+    return reply;
+  }
+
+  /** The current cookie, or a new one; concurrent callers share one H. */
+  private getCookie(options: RequestOptions): Promise<Buffer> {
+    if (this.cookie && Date.now() - this.cookie.at < this.cookieMaxAgeMs) return Promise.resolve(this.cookie.value);
+    if (!this.cookieRequest) {
+      // The shared H must not die with the first caller's signal; each caller races its own signal below.
+      const shared = { tries: options.tries, timeoutMs: options.timeoutMs };
+      this.cookieRequest = this.exchange('H', (requestId) => encodeIndexRequest({ type: 'H', requestId }), 'H', shared)
+        .then((reply) => {
+          if (reply.type === 'E') throw new P2PError(codeFromWire(reply.code), reply.message || undefined);
+          if (reply.type !== 'H' || reply.cookie.length !== COOKIE_BYTES) throw new P2PError('PROTOCOL', 'H reply without a cookie');
+          this.cookie = { value: reply.cookie, at: Date.now() };
+          return reply.cookie;
+        })
+        .finally(() => {
+          this.cookieRequest = undefined;
+        });
+      this.cookieRequest.catch(() => undefined); // every caller handles it; none may be left when it fails
+    }
+    return raceSignal(this.cookieRequest, options.signal, `handshake with index server ${this.address}`);
+  }
+
+  /**
+   * Sends one datagram and waits for the reply with the same id, re-sending the same bytes (same id:
+   * the server answers a repeat from its reply cache, so nothing is done twice) with doubled waits.
+   */
+  private async exchange(type: string, build: (requestId: number) => Buffer, expect: string, options: RequestOptions): Promise<IndexReply> {
+    const tries = options.tries ?? this.tries;
+    const firstWait = options.timeoutMs ?? this.timeoutMs;
+    const signal = options.signal;
+    if (signal?.aborted) throw new P2PError('CANCELLED', `${type} to index server ${this.address}`);
+    const target = await raceSignal(this.resolveTarget(), signal, `${type} to index server ${this.address}`);
+    await this.acquireSlot(signal);
+    const requestId = this.takeRequestId();
+    try {
+      const datagram = build(requestId);
+      let lastSendError: P2PError | undefined;
+      let wait = firstWait;
+      for (let attempt = 1; attempt <= tries; attempt++) {
+        this.checkOpen();
+        if (signal?.aborted) throw new P2PError('CANCELLED', `${type} to index server ${this.address}`);
+        const reply = this.awaitReply(requestId, expect, wait, signal);
+        reply.catch(() => undefined); // it may reject (abort, close) while the send is still pending
+        try {
+          await this.send(datagram, target);
+        } catch (err) {
+          if (this.closed) throw new P2PError('CLOSED', `the connection to index server ${this.address} was closed`);
+          // A failed send (no route, interface down) is like a lost datagram: the next try may work.
+          lastSendError = toP2PError(err, `sending to index server ${this.address}`);
+          this.log('debug', lastSendError.message);
+        }
+        const got = await reply;
+        if (got) return got;
+        if (attempt < tries) {
+          this.log(
+            attempt === 1 ? 'debug' : 'warn',
+            `index server ${this.address} did not answer ${type} within ${wait} ms; try ${attempt + 1} of ${tries}`,
+          );
+        }
+        wait *= 2;
+      }
+      const why = lastSendError ? ` (${lastSendError.message})` : '';
+      throw new P2PError('TIMEOUT', `no answer from index server ${this.address} after ${tries} ${tries === 1 ? 'try' : 'tries'}${why}`);
+    } finally {
+      this.pending.delete(requestId);
+      this.releaseSlot();
+    }
+  }
+
+  /** Resolves with the reply, or undefined after `waitMs`; rejects on abort or close. */
+  private awaitReply(requestId: number, expect: string, waitMs: number, signal?: AbortSignal): Promise<IndexReply | undefined> {
+    return new Promise<IndexReply | undefined>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(new P2PError('CANCELLED', `request to index server ${this.address}`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve(undefined);
+      }, waitMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(requestId, {
+        expect,
+        resolve: (r) => {
+          done();
+          resolve(r);
+        },
+        fail: (err) => {
+          done();
+          reject(err);
+        },
+      });
+    });
+  }
+
+  private onDatagram(buf: Buffer, from: dgram.RemoteInfo, target: Target): void {
+    // Only the index server may answer; anything else on this port is noise or an attack.
+    let fromBytes: Buffer;
+    try {
+      fromBytes = ipToBytes(from.address);
+    } catch {
+      return;
+    }
+    if (from.port !== target.port || !fromBytes.equals(target.bytes)) {
+      this.log('debug', `ignored a datagram from ${from.address}:${from.port}, which is not the index server ${this.address}`);
+      return;
+    }
+    let reply: IndexReply;
+    try {
+      reply = decodeIndexReply(buf);
+    } catch (err) {
+      this.log('warn', `ignored a malformed reply from index server ${this.address}: ${toP2PError(err).message}`);
+      return;
+    }
+    const waiting = this.pending.get(reply.requestId);
+    if (!waiting) return; // a late answer to a try we already gave up on, or a duplicate
+    if (reply.type !== waiting.expect && reply.type !== 'E') {
+      this.log('warn', `ignored a ${reply.type} reply from index server ${this.address} to a request expecting ${waiting.expect}`);
+      return;
+    }
+    waiting.resolve(reply);
+  }
+
+  // ---- socket, address, ids, slots ----
+
+  private resolveTarget(): Promise<Target> {
+    if (!this.target) {
+      this.target = this.lookupTarget();
+      // A failed name lookup is retried on the next request (the network may come back).
+      this.target.catch(() => (this.target = undefined));
+    }
+    return this.target;
+  }
+
+  private async lookupTarget(): Promise<Target> {
+    const { host, port } = this.server;
+    let ip = host;
+    let family = isIP(host) as 0 | 4 | 6;
+    if (family === 0) {
+      try {
+        const found = await lookup(host);
+        ip = found.address;
+        family = found.family as 4 | 6;
+      } catch (err) {
+        throw new P2PError('UNREACHABLE', `cannot resolve the index server host "${host}": ${(err as Error).message}`, err);
+      }
+    }
+    return { ip, port, family: family as 4 | 6, bytes: ipToBytes(ip) };
+  }
+
+  private ensureSocket(target: Target): Promise<dgram.Socket> {
+    this.checkOpen(); // never open a new socket once closed
+    if (!this.socket) {
+      this.socket = this.openSocket(target);
+      // A socket that failed to open is replaced on the next send.
+      this.socket.catch(() => (this.socket = undefined));
+    }
+    return this.socket;
+  }
+
+  private async openSocket(target: Target): Promise<dgram.Socket> {
+    const socket = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
+    socket.on('message', (buf, from) => this.onDatagram(buf, from, target));
+    socket.on('error', (err) => {
+      // A broken socket is replaced on the next send; requests in progress simply retry.
+      this.log('warn', `UDP socket to index server ${this.address} failed: ${err.message}`);
+      void this.socket?.then(
+        (current) => current === socket && (this.socket = undefined),
+        () => undefined,
+      );
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+    });
+    const local = this.localAddress && isIP(this.localAddress) === target.family ? this.localAddress : undefined;
+    if (this.localAddress && !local) {
+      this.log('debug', `not sending from ${this.localAddress}: the index server ${this.address} is IPv${target.family}`);
+    }
+    if (local) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind({ address: local, port: 0, exclusive: true }, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        throw toP2PError(err, `binding the UDP socket to ${local}`);
+      }
+    }
+    return socket;
+  }
+
+  private async send(datagram: Buffer, target: Target): Promise<void> {
+    const socket = await this.ensureSocket(target);
+    this.checkOpen();
+    await new Promise<void>((resolve, reject) => {
+      try {
+        socket.send(datagram, target.port, target.ip, (err) => (err ? reject(err) : resolve()));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  private takeRequestId(): number {
+    let id = this.nextId;
+    while (this.pending.has(id)) id = (id + 1) >>> 0;
+    this.nextId = (id + 1) >>> 0;
+    return id;
+  }
+
+  private acquireSlot(signal?: AbortSignal): Promise<void> {
+    this.checkOpen();
+    if (this.inFlight < this.maxInFlight) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.slotWaiters.indexOf(waiter);
+        if (at >= 0) this.slotWaiters.splice(at, 1);
+        reject(new P2PError('CANCELLED', `request to index server ${this.address}`));
+      };
+      const waiter = {
+        wake: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        fail: (err: P2PError) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.slotWaiters.push(waiter);
+    });
+  }
+
+  /** Hands the slot straight to the next waiter, so the count never dips and nobody is woken for nothing. */
+  private releaseSlot(): void {
+    const next = this.slotWaiters.shift();
+    if (next) next.wake();
+    else this.inFlight--;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new P2PError('CLOSED', `the connection to index server ${this.address} was closed`);
+  }
+}

@@ -1,0 +1,823 @@
+// The peer engine's facade: one running peer (shares, index registrations with leases, downloads) for the CLI and the extension.
+import { EventEmitter, setMaxListeners } from 'node:events';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { P2PError, toP2PError } from '../protocol/errors';
+import { OnlineEntry, SECRET_BYTES, Source } from '../protocol/messages';
+import { validateContentName, validatePeerName } from '../protocol/names';
+import { HostPort, formatAddress, parseAddress } from './address';
+import type {
+  ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, PeerEvents, PeerOptions, Share,
+} from './api';
+import { ContentServer } from './content-server';
+import { DownloadSource, Downloader } from './downloader';
+import { IndexClient, RequestOptions } from './index-client';
+import { PreparedShare, ShareBook } from './share-book';
+
+/** Handshake tries when a peer starts: about 1.5 s with the default 500 ms first timeout. */
+const STARTUP_PROBE_TRIES = 2;
+
+/** quit() waits at most this long for the index to acknowledge its T. */
+const QUIT_BUDGET_MS = 2000;
+/** Refresh interval before the index has told us a lease (the protocol's default lease is 120 s). */
+const DEFAULT_REFRESH_MS = 40_000;
+/** A registration that failed is tried again at most this long after, even with long leases. */
+const MAX_RETRY_MS = 15_000;
+/** Never refresh more often than this, whatever lease a misconfigured index hands out. */
+const MIN_REFRESH_MS = 200;
+const ZERO_HASH = '0'.repeat(64);
+
+/** One registration's lease: when to refresh it, and whether the index holds it right now. */
+interface Lease {
+  intervalMs: number;
+  registered: boolean;
+  timer?: NodeJS.Timeout;
+  refreshing?: Promise<void>;
+  abort?: AbortController;
+}
+
+interface Settings {
+  peerName: string;
+  index: HostPort;
+  listenPort: number;
+  listenHost?: string;
+  downloadFolder: string;
+  shareDownloads: boolean;
+  secret: Buffer;
+  requestTimeoutMs: number;
+  requestTries: number;
+  uploadRateLimit: number;
+  stallTimeoutMs?: number;
+  watchShares: boolean;
+  log?: (level: LogLevel, message: string) => void;
+}
+
+function badSetting(detail: string): P2PError {
+  return new P2PError('BAD_SETTING', detail);
+}
+
+/** Checks every option up front, so a bad setting fails start() with a message naming it. */
+function readOptions(opts: PeerOptions): Settings {
+  if (!opts || typeof opts !== 'object') throw badSetting('Peer.start needs an options object');
+  const peerName = validatePeerName(opts.peerName);
+  const index = parseAddress(opts.index as string | HostPort);
+  const listenPort = opts.listenPort ?? 0;
+  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
+    throw badSetting(`listen port must be a whole number from 0 to 65535, got ${String(opts.listenPort)}`);
+  }
+  if (opts.listenHost !== undefined && (typeof opts.listenHost !== 'string' || opts.listenHost.trim() === '')) {
+    throw badSetting('listen host must be an IP address or host name');
+  }
+  if (typeof opts.downloadFolder !== 'string' || opts.downloadFolder.trim() === '') throw badSetting('download folder is not set');
+  if (opts.secret !== undefined && (!Buffer.isBuffer(opts.secret) || opts.secret.length !== SECRET_BYTES)) {
+    throw badSetting(`secret must be ${SECRET_BYTES} bytes`);
+  }
+  const positive = (v: number | undefined, name: string, whole = false): void => {
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v) || (whole && !Number.isInteger(v))) {
+      throw badSetting(`${name} must be a positive ${whole ? 'whole ' : ''}number, got ${String(v)}`);
+    }
+  };
+  positive(opts.requestTimeoutMs, 'request timeout');
+  positive(opts.requestTries, 'request tries', true);
+  positive(opts.stallTimeoutMs, 'stall timeout');
+  const uploadRateLimit = opts.uploadRateLimit ?? 0;
+  if (typeof uploadRateLimit !== 'number' || !(uploadRateLimit >= 0) || !Number.isFinite(uploadRateLimit)) {
+    throw badSetting(`upload rate limit must be 0 (unlimited) or a positive number, got ${String(opts.uploadRateLimit)}`);
+  }
+  return {
+    peerName,
+    index,
+    listenPort,
+    listenHost: opts.listenHost?.trim(),
+    downloadFolder: path.resolve(opts.downloadFolder),
+    shareDownloads: opts.shareDownloads ?? true,
+    secret: opts.secret ? Buffer.from(opts.secret) : randomBytes(SECRET_BYTES),
+    requestTimeoutMs: opts.requestTimeoutMs ?? 500,
+    requestTries: opts.requestTries ?? 5,
+    uploadRateLimit,
+    stallTimeoutMs: opts.stallTimeoutMs,
+    watchShares: opts.watchShares ?? true,
+    log: opts.log,
+  };
+}
+
+function toItem(s: Source, contentName: string): OnlineItem {
+  return { peerName: s.peerName, contentName, host: s.host, port: s.port, size: s.size, sha256: s.sha256.toString('hex') };
+}
+
+function jitter(ms: number): number {
+  return Math.max(MIN_REFRESH_MS, Math.round(ms * (0.9 + Math.random() * 0.2)));
+}
+
+function isNetworkFailure(err: P2PError): boolean {
+  return err.code === 'TIMEOUT' || err.code === 'UNREACHABLE';
+}
+
+/** True when the index itself answered (an E reply), which proves it is reachable. */
+function isIndexAnswer(err: P2PError): boolean {
+  return err.wireCode < 100;
+}
+
+export interface Peer {
+  on<K extends keyof PeerEvents>(event: K, listener: PeerEvents[K]): this;
+  once<K extends keyof PeerEvents>(event: K, listener: PeerEvents[K]): this;
+  off<K extends keyof PeerEvents>(event: K, listener: PeerEvents[K]): this;
+  emit<K extends keyof PeerEvents>(event: K, ...args: Parameters<PeerEvents[K]>): boolean;
+}
+
+export class Peer extends EventEmitter {
+  private name: string;
+  private readonly secret: Buffer;
+  private indexAt: HostPort;
+  private index: IndexClient;
+  private readonly book: ShareBook;
+  private readonly content: ContentServer;
+  private readonly downloader: Downloader;
+  private readonly leases = new Map<string, Lease>();
+  private current: ConnectionState = 'connecting';
+  private currentDetail: string | undefined;
+  /** Operations that change registrations run one at a time, in call order. */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Aborted by quit(): every request and download in progress stops. */
+  private readonly lifetime = new AbortController();
+  private quitting?: Promise<void>;
+  private lastOnlineKey?: string;
+  private refreshesPaused = false;
+
+  /** Starts the content server and probes the index; resolves even when the index does not answer. */
+  static async start(options: PeerOptions): Promise<Peer> {
+    const settings = readOptions(options);
+    const peer = new Peer(settings);
+    try {
+      await peer.content.listen(settings.listenPort, settings.listenHost);
+    } catch (err) {
+      peer.book.close();
+      await peer.index.close();
+      throw toP2PError(err, 'starting the content server');
+    }
+    peer.logLine('info', `peer "${peer.name}" serving content on TCP port ${peer.listenPort}; index server ${peer.indexAddress}`);
+    // A short probe: an unreachable index must not hold up the editor or the terminal for the
+    // full retry schedule; later requests retry in full and flip the state when it answers.
+    await peer.probe(peer.index, false, STARTUP_PROBE_TRIES);
+    return peer;
+  }
+
+  private constructor(private readonly settings: Settings) {
+    super();
+    // Every request and download listens on this one signal; many at once are normal, not a leak.
+    setMaxListeners(0, this.lifetime.signal);
+    this.name = settings.peerName;
+    this.secret = settings.secret;
+    this.indexAt = settings.index;
+    this.book = new ShareBook({ watch: settings.watchShares, log: (l, m) => this.logLine(l, m) });
+    const failed = (what: string) => (err: unknown) => {
+      if (!this.quitting) this.logLine('error', `${what}: ${toP2PError(err).message}`);
+    };
+    this.book.on('share-changed', (share) => void this.onShareChanged(share).catch(failed(`re-registering "${share.contentName}"`)));
+    this.book.on('share-removed', (share) => void this.onShareRemoved(share).catch(failed(`de-registering "${share.contentName}"`)));
+    this.content = new ContentServer({
+      lookup: (name, hash) => this.book.lookup(name, hash),
+      uploadRateLimit: settings.uploadRateLimit,
+      log: (l, m) => this.logLine(l, m),
+    });
+    this.downloader = new Downloader({ stallTimeoutMs: settings.stallTimeoutMs, log: (l, m) => this.logLine(l, m) });
+    this.index = this.newIndexClient(settings.index);
+  }
+
+  // ---- getters ----
+
+  get peerName(): string {
+    return this.name;
+  }
+
+  /** TCP port of this peer's content server (0 after quit). */
+  get listenPort(): number {
+    return this.content.port;
+  }
+
+  /** "host:port" of the index server in use ("[::1]:7870" for IPv6). */
+  get indexAddress(): string {
+    return formatAddress(this.indexAt);
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  /** Why the state is what it is (the last error when 'unreachable'). */
+  get stateDetail(): string | undefined {
+    return this.currentDetail;
+  }
+
+  get downloadFolder(): string {
+    return this.settings.downloadFolder;
+  }
+
+  // ---- menu operations ----
+
+  /**
+   * Shares a file (menu R): hashes it, registers it at the index, serves it. The content name defaults to
+   * the file's base name. NAME_TAKEN when another peer owns this peer name: nothing is kept, and the caller
+   * should ask for another name (setPeerName). Re-registering a content name replaces that share.
+   */
+  async register(filePath: string, contentName?: string): Promise<Share> {
+    this.ensureOpen();
+    // Hashing may take long on a big file; other registration changes need not wait for it.
+    const prepared = await this.book.prepare(filePath, contentName, this.lifetime.signal).catch((e) => {
+      throw this.closedOr(e);
+    });
+    return this.exclusive(() => this.registerPrepared(prepared));
+  }
+
+  /**
+   * Stops sharing one content (menu T). The share is removed locally in every case; an error other than
+   * NOT_REGISTERED means the index may list it until its lease runs out.
+   */
+  async deregister(contentName: string): Promise<void> {
+    this.ensureOpen();
+    return this.exclusive(async () => {
+      const local = this.book.get(contentName);
+      if (!local) validateContentName(contentName);
+      await this.dropLease(contentName);
+      if (local) {
+        this.book.remove(contentName);
+        this.emitShares();
+      }
+      try {
+        await this.indexCall((c, o) => c.deregister(this.name, this.secret, contentName, o));
+        this.logLine('info', `de-registered "${contentName}"`);
+      } catch (err) {
+        const e = this.closedOr(err);
+        if (e.code === 'NOT_REGISTERED' && local) {
+          this.logLine('debug', `the index no longer listed "${contentName}"`);
+          return;
+        }
+        throw e;
+      }
+    });
+  }
+
+  /** This peer's shares, from memory (menu L). */
+  listLocal(): Share[] {
+    this.ensureOpen();
+    return this.book.list();
+  }
+
+  /** Every registration the index knows, all pages (menu O). Emits 'online-changed' when it differs from last time. */
+  async listOnline(): Promise<OnlineItem[]> {
+    this.ensureOpen();
+    const entries: OnlineEntry[] = await this.indexCall((c, o) => c.online(o));
+    const items = entries.map((e) => toItem(e, e.contentName));
+    const key = JSON.stringify(items);
+    if (key !== this.lastOnlineKey) {
+      this.lastOnlineKey = key;
+      this.emit('online-changed', items);
+    }
+    return items;
+  }
+
+  /** Every source of one content (menu S); empty when nobody shares it. */
+  async search(contentName: string): Promise<OnlineItem[]> {
+    this.ensureOpen();
+    validateContentName(contentName);
+    return (await this.sources(contentName)).map((s) => toItem(s, contentName));
+  }
+
+  /**
+   * Downloads one content from every peer that shares the chosen version (same SHA-256 and size), then,
+   * unless told not to, registers the file so this peer becomes a source too.
+   */
+  async download(contentName: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+    this.ensureOpen();
+    validateContentName(contentName);
+    const wantHash = opts.sha256?.toLowerCase();
+    if (wantHash !== undefined && !/^[0-9a-f]{64}$/.test(wantHash)) throw badSetting(`sha256 must be 64 hex digits, got "${opts.sha256}"`);
+    const folder = path.resolve(opts.folder ?? this.settings.downloadFolder);
+
+    const found = await this.sources(contentName);
+    const pick = this.pickSources(contentName, found, wantHash, opts.fromPeer);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.lifetime.signal]) : this.lifetime.signal;
+    this.logLine('info', `downloading "${contentName}" (${pick.size} bytes) from ${pick.sources.map((s) => s.peerName).join(', ')}`);
+    let fetched: Awaited<ReturnType<Downloader['fetch']>>;
+    try {
+      fetched = await this.downloader.fetch({
+        contentName,
+        sha256: pick.sha256,
+        size: pick.size,
+        sources: pick.sources,
+        folder,
+        signal,
+        onProgress: opts.onProgress,
+      });
+    } catch (err) {
+      throw opts.signal?.aborted ? toP2PError(err) : this.closedOr(err);
+    }
+    const result: DownloadResult = {
+      path: fetched.path,
+      contentName,
+      size: pick.size,
+      sha256: pick.sha256,
+      sources: fetched.sources,
+      resumedFrom: fetched.resumedFrom,
+      reused: fetched.reused,
+      shared: false,
+    };
+    this.logLine('info', `downloaded "${contentName}" to ${fetched.path}`);
+    if (opts.share ?? this.settings.shareDownloads) result.shared = await this.shareDownload(result);
+    return result;
+  }
+
+  /**
+   * Renames this peer: registers every share under the new name, then removes the old name's entries.
+   * NAME_TAKEN (or any failure) on the new name leaves everything under the old name and throws.
+   */
+  async setPeerName(newName: string): Promise<void> {
+    this.ensureOpen();
+    validatePeerName(newName);
+    return this.exclusive(async () => {
+      if (newName === this.name) return;
+      const oldName = this.name;
+      const shares = this.book.list();
+      if (shares.length === 0) {
+        this.name = newName;
+        this.logLine('info', `peer name is now "${newName}"`);
+        return;
+      }
+      await this.pauseRefreshes();
+      try {
+        const results = await this.registerAll(this.index, newName, shares);
+        const failed = results.find((r) => r.error)?.error;
+        if (failed) {
+          if (results.some((r) => r.lease !== undefined)) {
+            await this.bounded((c, o) => c.deregister(newName, this.secret, '', o), this.index, `removing the entries under "${newName}"`);
+          }
+          if (isNetworkFailure(failed)) this.setState('unreachable', failed.message);
+          throw this.closedOr(failed);
+        }
+        this.setState('connected');
+        this.name = newName;
+        for (const r of results) this.leaseRenewed(r.contentName, r.lease ?? 0);
+        await this.bounded((c, o) => c.deregister(oldName, this.secret, '', o), this.index, `removing the entries under "${oldName}"`);
+        this.logLine('info', `peer name is now "${newName}"; ${shares.length} share(s) registered under it`);
+      } finally {
+        this.resumeRefreshes();
+      }
+    });
+  }
+
+  /**
+   * Moves every share to another index server: R at the new one, then T at the old one (best effort).
+   * The switch happens even when the new index does not answer (state 'unreachable'; the shares register
+   * as soon as it does), but NAME_TAKEN there leaves everything at the old index and throws.
+   */
+  async setIndex(address: string | HostPort): Promise<void> {
+    this.ensureOpen();
+    const next = parseAddress(address);
+    return this.exclusive(async () => {
+      if (formatAddress(next) === formatAddress(this.indexAt)) return;
+      const client = this.newIndexClient(next);
+      const shares = this.book.list();
+      await this.pauseRefreshes();
+      try {
+        const results = await this.registerAll(client, this.name, shares);
+        const refusal = results.find((r) => r.error && !isNetworkFailure(r.error))?.error;
+        if (refusal) {
+          if (results.some((r) => r.lease !== undefined)) {
+            await this.bounded((c, o) => c.deregister(this.name, this.secret, '', o), client, `undoing the move to ${formatAddress(next)}`);
+          }
+          await client.close();
+          throw this.closedOr(refusal);
+        }
+        const old = this.index;
+        const oldAddress = this.indexAddress;
+        this.index = client;
+        this.indexAt = next;
+        this.lastOnlineKey = undefined;
+        for (const r of results) {
+          if (r.lease !== undefined) this.leaseRenewed(r.contentName, r.lease);
+          else this.leaseOf(r.contentName).registered = false;
+        }
+        if (shares.length > 0) await this.bounded((c, o) => c.deregister(this.name, this.secret, '', o), old, `leaving index server ${oldAddress}`);
+        await old.close();
+        this.logLine('info', `index server is now ${this.indexAddress}`);
+        // Announced even when the state word stays the same: it now describes another server.
+        const timeout = results.find((r) => r.error)?.error;
+        if (results.some((r) => r.lease !== undefined)) this.setState('connected', undefined, true);
+        else if (timeout) this.setState('unreachable', timeout.message, true);
+        else await this.probe(client, true);
+      } finally {
+        this.resumeRefreshes();
+      }
+    });
+  }
+
+  /**
+   * De-registers everything in one T (at most ~2 s, even when the index is gone), then closes the content
+   * server, the UDP socket and the watchers (menu Q). Idempotent; afterwards every method throws CLOSED.
+   */
+  quit(): Promise<void> {
+    if (this.quitting) return this.quitting;
+    this.lifetime.abort();
+    this.quitting = (async () => {
+      // Operations already queued see the abort and fail with CLOSED; then this one runs alone.
+      await this.tail.catch(() => undefined);
+      await this.pauseRefreshes();
+      this.book.close();
+      const shares = this.book.list();
+      if (shares.length > 0 || [...this.leases.values()].some((l) => l.registered)) {
+        const signal = AbortSignal.timeout(QUIT_BUDGET_MS);
+        await this.index
+          .deregister(this.name, this.secret, '', { signal, timeoutMs: Math.min(this.settings.requestTimeoutMs, QUIT_BUDGET_MS / 4) })
+          .then(() => this.logLine('info', `de-registered all ${shares.length} share(s) of "${this.name}"`))
+          .catch((err) => this.logLine('warn', `could not de-register at ${this.indexAddress} while quitting: ${toP2PError(err).message}`));
+      }
+      this.leases.clear();
+      await Promise.all([
+        this.content.close().catch((err) => this.logLine('warn', `closing the content server: ${toP2PError(err).message}`)),
+        this.index.close(),
+      ]);
+      this.setState('stopped');
+      this.logLine('info', `peer "${this.name}" stopped`);
+    })();
+    return this.quitting;
+  }
+
+  // ---- registration internals ----
+
+  /** R for a hashed file, then the share is kept; on any failure the previous state stays as it was. */
+  private async registerPrepared(prepared: PreparedShare): Promise<Share> {
+    const { contentName, size, sha256 } = prepared.share;
+    await this.stopRefresh(contentName);
+    let lease: number;
+    try {
+      lease = await this.indexCall((c, o) =>
+        c.register(this.name, this.secret, this.listenPort, contentName, size, Buffer.from(sha256, 'hex'), o),
+      );
+    } catch (err) {
+      // A share this one would have replaced is still registered: keep refreshing it.
+      if (this.book.get(contentName)) this.scheduleRefresh(contentName);
+      else this.leases.delete(contentName);
+      throw this.closedOr(err);
+    }
+    const share = this.book.put(prepared);
+    this.leaseRenewed(contentName, lease);
+    this.logLine('info', `registered "${contentName}" (${size} bytes) as "${this.name}"; lease ${lease} s`);
+    this.emitShares();
+    return share;
+  }
+
+  /** R of every share under `peerName` at `client`, in parallel (the client bounds how many at once). */
+  private async registerAll(
+    client: IndexClient,
+    peerName: string,
+    shares: Share[],
+  ): Promise<Array<{ contentName: string; lease?: number; error?: P2PError }>> {
+    const signal = this.lifetime.signal;
+    return Promise.all(
+      shares.map((s) =>
+        client
+          .register(peerName, this.secret, this.listenPort, s.contentName, s.size, Buffer.from(s.sha256, 'hex'), { signal })
+          .then(
+            (lease) => ({ contentName: s.contentName, lease }),
+            (err) => ({ contentName: s.contentName, error: toP2PError(err) }),
+          ),
+      ),
+    );
+  }
+
+  private async shareDownload(result: DownloadResult): Promise<boolean> {
+    const existing = this.book.get(result.contentName);
+    if (existing && existing.sha256 === result.sha256) return true;
+    if (existing) {
+      this.logLine('info', `not sharing the download of "${result.contentName}": this peer already shares another file under that name (${existing.path})`);
+      return false;
+    }
+    try {
+      await this.exclusive(async () => {
+        // Hashed again rather than trusted: the file is on disk now and may be touched before it is served.
+        const prepared = await this.book.prepare(result.path, result.contentName, this.lifetime.signal).catch(async (err) => {
+          throw this.closedOr(err);
+        });
+        this.ensureOpen();
+        if (prepared.share.sha256 !== result.sha256) {
+          throw new P2PError('HASH_MISMATCH', `${result.path} changed after it was downloaded`);
+        }
+        await this.registerPrepared(prepared);
+      });
+      return true;
+    } catch (err) {
+      this.logLine('warn', `downloaded "${result.contentName}" but could not share it: ${toP2PError(err).message}`);
+      return false;
+    }
+  }
+
+  private async onShareChanged(share: Share): Promise<void> {
+    await this.exclusive(async () => {
+      // A later change or removal supersedes this one.
+      if (this.quitting || this.book.get(share.contentName)?.sha256 !== share.sha256) return;
+      await this.stopRefresh(share.contentName);
+      try {
+        const lease = await this.indexCall((c, o) =>
+          c.register(this.name, this.secret, this.listenPort, share.contentName, share.size, Buffer.from(share.sha256, 'hex'), o),
+        );
+        this.leaseRenewed(share.contentName, lease);
+        this.logLine('info', `re-registered "${share.contentName}" with its new content (${share.size} bytes)`);
+      } catch (err) {
+        if (this.quitting) return;
+        this.reportRefreshFailure(share.contentName, toP2PError(err));
+        this.leaseFailed(share.contentName);
+      }
+      this.emitShares();
+    });
+  }
+
+  private async onShareRemoved(share: Share): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.quitting) return;
+      await this.dropLease(share.contentName);
+      this.emitShares();
+      try {
+        await this.indexCall((c, o) => c.deregister(this.name, this.secret, share.contentName, o));
+        this.logLine('info', `de-registered "${share.contentName}": its file is gone`);
+      } catch (err) {
+        const e = toP2PError(err);
+        if (e.code !== 'NOT_REGISTERED' && !this.quitting) {
+          this.logLine('warn', `could not de-register "${share.contentName}" (its file is gone): ${e.message}`);
+        }
+      }
+    });
+  }
+
+  // ---- leases ----
+
+  private leaseRenewed(contentName: string, leaseSeconds: number): void {
+    const lease = this.leaseOf(contentName);
+    lease.registered = true;
+    if (leaseSeconds > 0) {
+      lease.intervalMs = (leaseSeconds * 1000) / 3;
+      this.scheduleRefresh(contentName);
+    } else if (lease.timer) {
+      // A lease of 0 never expires: nothing to refresh.
+      clearTimeout(lease.timer);
+      lease.timer = undefined;
+    }
+  }
+
+  private leaseFailed(contentName: string): void {
+    this.leaseOf(contentName).registered = false;
+    this.scheduleRefresh(contentName);
+  }
+
+  private leaseOf(contentName: string): Lease {
+    let lease = this.leases.get(contentName);
+    if (!lease) {
+      lease = { intervalMs: DEFAULT_REFRESH_MS, registered: false };
+      this.leases.set(contentName, lease);
+    }
+    return lease;
+  }
+
+  /** Next R for this registration at a third of its lease, ±10%; sooner when it is not registered. */
+  private scheduleRefresh(contentName: string): void {
+    if (this.quitting || this.refreshesPaused) return;
+    const lease = this.leaseOf(contentName);
+    if (lease.timer) clearTimeout(lease.timer);
+    const wait = lease.registered ? lease.intervalMs : Math.min(lease.intervalMs, MAX_RETRY_MS);
+    lease.timer = setTimeout(() => {
+      lease.timer = undefined;
+      this.refresh(contentName);
+    }, jitter(wait));
+    // The content server keeps a running peer alive; a pending refresh alone must not.
+    lease.timer.unref();
+  }
+
+  private refresh(contentName: string): void {
+    const lease = this.leases.get(contentName);
+    const share = this.book.get(contentName);
+    if (!lease || !share || lease.refreshing || this.quitting || this.refreshesPaused) return;
+    const abort = new AbortController();
+    lease.abort = abort;
+    lease.refreshing = (async () => {
+      try {
+        const seconds = await this.indexCall(
+          (c, o) => c.register(this.name, this.secret, this.listenPort, contentName, share.size, Buffer.from(share.sha256, 'hex'), o),
+          abort.signal,
+        );
+        if (abort.signal.aborted) return;
+        if (!lease.registered) this.logLine('info', `"${contentName}" is registered again at ${this.indexAddress}`);
+        lease.refreshing = undefined;
+        this.leaseRenewed(contentName, seconds);
+      } catch (err) {
+        if (abort.signal.aborted || this.quitting) return;
+        this.reportRefreshFailure(contentName, toP2PError(err));
+        lease.refreshing = undefined;
+        this.leaseFailed(contentName);
+      } finally {
+        if (lease.abort === abort) {
+          lease.abort = undefined;
+          lease.refreshing = undefined;
+        }
+      }
+    })();
+  }
+
+  private reportRefreshFailure(contentName: string, err: P2PError): void {
+    if (isNetworkFailure(err)) {
+      this.logLine('warn', `could not refresh "${contentName}": ${err.message}`);
+    } else {
+      // NAME_TAKEN after an index restart (someone took the name meanwhile), PEER_LIMIT, INDEX_FULL...
+      this.logLine('error', `the index refused "${contentName}": ${err.message}`);
+      this.emit('share-error', contentName, err);
+    }
+  }
+
+  /** Stops the timer and any refresh in flight for one registration (keeps its lease record). */
+  private async stopRefresh(contentName: string): Promise<void> {
+    const lease = this.leases.get(contentName);
+    if (!lease) return;
+    if (lease.timer) clearTimeout(lease.timer);
+    lease.timer = undefined;
+    lease.abort?.abort();
+    await lease.refreshing?.catch(() => undefined);
+  }
+
+  private async dropLease(contentName: string): Promise<void> {
+    await this.stopRefresh(contentName);
+    this.leases.delete(contentName);
+  }
+
+  /** While the peer name or the index changes, no refresh may register under the old identity. */
+  private async pauseRefreshes(): Promise<void> {
+    this.refreshesPaused = true;
+    await Promise.all([...this.leases.keys()].map((n) => this.stopRefresh(n)));
+  }
+
+  private resumeRefreshes(): void {
+    this.refreshesPaused = false;
+    for (const [name, lease] of this.leases) {
+      if (!lease.timer && !lease.refreshing) this.scheduleRefresh(name);
+    }
+  }
+
+  // ---- index calls and state ----
+
+  private newIndexClient(address: HostPort): IndexClient {
+    const host = this.settings.listenHost;
+    const specific = host !== undefined && host !== '::' && host !== '0.0.0.0';
+    return new IndexClient({
+      address,
+      requestTimeoutMs: this.settings.requestTimeoutMs,
+      requestTries: this.settings.requestTries,
+      localAddress: specific ? host : undefined,
+      log: (l, m) => this.logLine(l, m),
+    });
+  }
+
+  /** A request to the current index: its outcome drives the connection state. */
+  private async indexCall<T>(call: (client: IndexClient, options: RequestOptions) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const client = this.index;
+    const options: RequestOptions = { signal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal };
+    try {
+      const result = await call(client, options);
+      if (client === this.index) this.setState('connected');
+      return result;
+    } catch (err) {
+      const e = toP2PError(err);
+      if (client === this.index && !this.quitting) {
+        if (isNetworkFailure(e)) this.setState('unreachable', e.message);
+        else if (isIndexAnswer(e)) this.setState('connected');
+      }
+      throw this.closedOr(e);
+    }
+  }
+
+  /** Best effort, at most QUIT_BUDGET_MS: for clean-ups whose failure only leaves entries to expire. */
+  private async bounded(call: (client: IndexClient, options: RequestOptions) => Promise<unknown>, client: IndexClient, what: string): Promise<void> {
+    const signal = AbortSignal.any([AbortSignal.timeout(QUIT_BUDGET_MS), this.lifetime.signal]);
+    try {
+      await call(client, { signal, timeoutMs: Math.min(this.settings.requestTimeoutMs, QUIT_BUDGET_MS / 4) });
+    } catch (err) {
+      const e = toP2PError(err);
+      if (e.code !== 'NOT_REGISTERED') this.logLine('warn', `${what}: ${e.message}`);
+    }
+  }
+
+  private async probe(client: IndexClient, announce = false, tries?: number): Promise<void> {
+    try {
+      await client.handshake({ signal: this.lifetime.signal, tries });
+      if (client === this.index) this.setState('connected', undefined, announce);
+    } catch (err) {
+      const e = toP2PError(err);
+      if (client !== this.index || this.quitting) return;
+      if (isIndexAnswer(e)) this.setState('connected', undefined, announce);
+      else this.setState('unreachable', e.message, announce);
+    }
+  }
+
+  /** Emits 'state' when the state changes, or always when `announce` is set. */
+  private setState(state: ConnectionState, detail?: string, announce = false): void {
+    const before = this.current;
+    this.currentDetail = detail;
+    if (state === before && !announce) return;
+    this.current = state;
+    this.logLine(state === 'unreachable' ? 'warn' : 'info', `index server ${this.indexAddress}: ${state}${detail ? ` (${detail})` : ''}`);
+    this.emit('state', state, detail);
+    if (state === 'connected' && before === 'unreachable') {
+      // The index answers again: re-register at once whatever could not be refreshed while it was away.
+      for (const [name, lease] of this.leases) {
+        if (lease.registered || lease.refreshing) continue;
+        if (lease.timer) clearTimeout(lease.timer);
+        lease.timer = undefined;
+        this.refresh(name);
+      }
+    }
+  }
+
+  // ---- sources ----
+
+  private async sources(contentName: string): Promise<Source[]> {
+    try {
+      return await this.indexCall((c, o) => c.search(contentName, o));
+    } catch (err) {
+      if (toP2PError(err).code === 'NOT_FOUND') return [];
+      throw err;
+    }
+  }
+
+  /** The version to fetch (given hash, else the one most sources have) and its sources other than this peer. */
+  private pickSources(
+    contentName: string,
+    found: Source[],
+    wantHash: string | undefined,
+    fromPeer: string | undefined,
+  ): { sha256: string; size: number; sources: DownloadSource[] } {
+    if (found.length === 0) throw new P2PError('NOT_FOUND', `no peer shares "${contentName}"`);
+    const hashed = found.filter((s) => s.sha256.toString('hex') !== ZERO_HASH);
+    const others = hashed.filter((s) => s.peerName !== this.name);
+    const allowed = fromPeer === undefined ? others : others.filter((s) => s.peerName === fromPeer);
+    if (allowed.length === 0) {
+      if (fromPeer !== undefined && !found.some((s) => s.peerName === fromPeer)) {
+        throw new P2PError('NOT_FOUND', `peer "${fromPeer}" does not share "${contentName}"`);
+      }
+      if (fromPeer === this.name || (hashed.length > 0 && others.length === 0)) {
+        const classic = hashed.length < found.length ? ' (and classic peers, which do not serve this protocol)' : '';
+        throw new P2PError('NO_SOURCES', `only this peer shares "${contentName}"${classic}`);
+      }
+      throw new P2PError(
+        'NO_SOURCES',
+        `"${contentName}" is shared only by classic peers${fromPeer !== undefined ? ` ("${fromPeer}")` : ''}, which do not serve this protocol's downloads`,
+      );
+    }
+    const groups = new Map<string, { sha256: string; size: number; sources: DownloadSource[] }>();
+    for (const s of allowed) {
+      const sha256 = s.sha256.toString('hex');
+      const key = `${sha256}/${s.size}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { sha256, size: s.size, sources: [] }));
+      g.sources.push({ peerName: s.peerName, host: s.host, port: s.port });
+    }
+    const list = [...groups.values()];
+    if (wantHash !== undefined) {
+      const g = list.find((x) => x.sha256 === wantHash);
+      if (!g) throw new P2PError('NOT_FOUND', `no peer${fromPeer !== undefined ? ` named "${fromPeer}"` : ''} shares "${contentName}" with SHA-256 ${wantHash}`);
+      return g;
+    }
+    return list.reduce((best, g) => (g.sources.length > best.sources.length ? g : best));
+  }
+
+  // ---- plumbing ----
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => {
+      this.ensureOpen();
+      return work();
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private ensureOpen(): void {
+    if (this.quitting) throw new P2PError('CLOSED', `peer "${this.name}" has quit`);
+  }
+
+  /** A request cut short by quit() reports CLOSED, not the CANCELLED it saw. */
+  private closedOr(err: unknown): P2PError {
+    const e = toP2PError(err);
+    if (this.quitting && (e.code === 'CANCELLED' || e.code === 'CLOSED')) return new P2PError('CLOSED', `peer "${this.name}" has quit`);
+    return e;
+  }
+
+  private emitShares(): void {
+    this.emit('shares-changed', this.book.list());
+  }
+
+  private logLine(level: LogLevel, message: string): void {
+    try {
+      this.settings.log?.(level, message);
+    } catch {
+      // A failing logger must not break the engine.
+    }
+    if (this.listenerCount('log') > 0) this.emit('log', level, message);
+  }
+}

@@ -1,0 +1,376 @@
+// This peer's own shares: streamed SHA-256 of each file, lookup for the content server, watching for change.
+import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { P2PError, toP2PError } from '../protocol/errors';
+import { validateContentName } from '../protocol/names';
+import type { LogLevel, Share } from './api';
+
+/** What the content server needs to serve one share (structurally the ContentServer's ServedFile). */
+export interface SharedFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** What identifies one version of a file on disk without reading it. */
+interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+/** A hashed file, ready to be stored with put() (Peer registers it at the index first). */
+export interface PreparedShare {
+  share: Share;
+  stamp: FileStamp;
+}
+
+export interface ShareBookOptions {
+  /** Re-hash shared files that change on disk and drop the ones deleted. Default true. */
+  watch?: boolean;
+  /** Quiet time after the last file-system event before a file is looked at again. Default 300 ms. */
+  debounceMs?: number;
+  /**
+   * 'native' uses the platform's folder events and polls only where they are unavailable; 'poll' always
+   * polls, for network drives whose changes made on another machine raise no local event. Default 'native'.
+   */
+  watchMethod?: 'native' | 'poll';
+  /** Stat polling interval when polling. Default 2000 ms. */
+  pollIntervalMs?: number;
+  log?: (level: LogLevel, message: string) => void;
+}
+
+/** Events of a ShareBook (Node EventEmitter). */
+export interface ShareBookEvents {
+  /** A shared file changed on disk and was hashed again; `share` carries the new size and hash. */
+  'share-changed': (share: Share, previous: Share) => void;
+  /** A shared file was deleted (or became unreadable) and is no longer shared. */
+  'share-removed': (share: Share, reason: P2PError) => void;
+}
+
+/** Times a file is hashed again when it keeps changing while being read, before the last result is kept. */
+const HASH_ATTEMPTS = 3;
+
+function stampOf(st: fs.Stats): FileStamp {
+  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
+async function statRegularFile(file: string): Promise<fs.Stats> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(file);
+  } catch (err) {
+    throw toP2PError(err, file);
+  }
+  if (!st.isFile()) throw new P2PError('NOT_A_FILE', `${file} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`);
+  return st;
+}
+
+/**
+ * Streams the file through SHA-256. When the file changes while it is read (its stamp before and after
+ * differ), it is read again, so the hash matches one real version of the file. Aborting `signal` stops
+ * the read with CANCELLED.
+ */
+export async function hashFile(file: string, signal?: AbortSignal): Promise<{ size: number; sha256: string; stamp: FileStamp }> {
+  let before = stampOf(await statRegularFile(file));
+  for (let attempt = 1; ; attempt++) {
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, signal })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+    } catch (err) {
+      throw toP2PError(err, file);
+    }
+    const after = stampOf(await statRegularFile(file));
+    if ((sameStamp(before, after) && after.size === size) || attempt >= HASH_ATTEMPTS) {
+      return { size, sha256: hash.digest('hex'), stamp: { ...after, size } };
+    }
+    before = after;
+  }
+}
+
+/** Watches one folder for events on the names it is given; falls back to stat polling where fs.watch fails. */
+class FolderWatch {
+  private watcher?: fs.FSWatcher;
+  private readonly names = new Set<string>();
+  private readonly polled = new Set<string>();
+
+  constructor(
+    private readonly folder: string,
+    private readonly onEvent: (name: string | undefined) => void,
+    private readonly pollIntervalMs: number,
+    private readonly log: (level: LogLevel, message: string) => void,
+    native: boolean,
+  ) {
+    if (!native) return;
+    try {
+      // Not persistent: watching shares must never keep the process alive on its own.
+      this.watcher = fs.watch(folder, { persistent: false }, (_event, name) => this.onEvent(name ? String(name) : undefined));
+      this.watcher.on('error', (err) => {
+        this.log('warn', `watching ${folder} failed (${err.message}); polling its shared files instead`);
+        this.watcher?.close();
+        this.watcher = undefined;
+        for (const n of this.names) this.poll(n);
+        // Whatever happened to the folder may have happened to the files too.
+        this.onEvent(undefined);
+      });
+    } catch (err) {
+      this.log('debug', `cannot watch ${folder} (${(err as Error).message}); polling its shared files instead`);
+    }
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+
+  add(name: string): void {
+    this.names.add(name);
+    if (!this.watcher) this.poll(name);
+  }
+
+  delete(name: string): void {
+    this.names.delete(name);
+    if (this.polled.delete(name)) fs.unwatchFile(path.join(this.folder, name));
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    for (const n of this.polled) fs.unwatchFile(path.join(this.folder, n));
+    this.polled.clear();
+    this.names.clear();
+  }
+
+  private poll(name: string): void {
+    if (this.polled.has(name)) return;
+    this.polled.add(name);
+    fs.watchFile(path.join(this.folder, name), { persistent: false, interval: this.pollIntervalMs }, () => this.onEvent(name));
+  }
+}
+
+interface Entry {
+  share: Share;
+  stamp: FileStamp;
+}
+
+export interface ShareBook {
+  on<K extends keyof ShareBookEvents>(event: K, listener: ShareBookEvents[K]): this;
+  once<K extends keyof ShareBookEvents>(event: K, listener: ShareBookEvents[K]): this;
+  off<K extends keyof ShareBookEvents>(event: K, listener: ShareBookEvents[K]): this;
+  emit<K extends keyof ShareBookEvents>(event: K, ...args: Parameters<ShareBookEvents[K]>): boolean;
+}
+
+export class ShareBook extends EventEmitter {
+  private readonly entries = new Map<string, Entry>();
+  private readonly folders = new Map<string, FolderWatch>();
+  private readonly debounce = new Map<string, NodeJS.Timeout>();
+  /** Content names being re-checked right now, with whether another check was asked for meanwhile. */
+  private readonly checking = new Map<string, { again: boolean }>();
+  private readonly watch: boolean;
+  private readonly debounceMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly native: boolean;
+  private readonly log: (level: LogLevel, message: string) => void;
+  private closed = false;
+
+  constructor(options: ShareBookOptions = {}) {
+    super();
+    this.watch = options.watch ?? true;
+    this.debounceMs = options.debounceMs ?? 300;
+    this.pollIntervalMs = options.pollIntervalMs ?? 2000;
+    this.native = (options.watchMethod ?? 'native') === 'native';
+    if (!(this.debounceMs >= 0)) throw new P2PError('BAD_SETTING', `debounceMs must be 0 or more, got ${options.debounceMs}`);
+    if (!(this.pollIntervalMs > 0)) throw new P2PError('BAD_SETTING', `pollIntervalMs must be positive, got ${options.pollIntervalMs}`);
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /**
+   * Checks and hashes a file without sharing it yet. The content name defaults to the file's base name
+   * and must be a valid content name (BAD_NAME); the path must be a regular file (FILE_NOT_FOUND, NOT_A_FILE).
+   */
+  async prepare(filePath: string, contentName?: string, signal?: AbortSignal): Promise<PreparedShare> {
+    if (typeof filePath !== 'string' || filePath.trim() === '') throw new P2PError('FILE_NOT_FOUND', 'no file path given');
+    const absolute = path.resolve(filePath);
+    const name = validateContentName(contentName ?? path.basename(absolute));
+    const { size, sha256, stamp } = await hashFile(absolute, signal);
+    return { share: { contentName: name, path: absolute, size, sha256, registeredAt: new Date() }, stamp };
+  }
+
+  /** Shares a prepared file, replacing any share with the same content name. */
+  put(prepared: PreparedShare): Share {
+    this.checkOpen();
+    const { share, stamp } = prepared;
+    const previous = this.entries.get(share.contentName);
+    if (previous) {
+      this.entries.delete(share.contentName);
+      this.unwatch(share.contentName, previous.share.path);
+    }
+    this.entries.set(share.contentName, { share: { ...share }, stamp: { ...stamp } });
+    if (this.watch) {
+      this.watchPath(share.path);
+      // The file may have changed between hashing and watching (no event would tell); one cheap stat settles it.
+      this.schedule(share.contentName);
+    }
+    return { ...share };
+  }
+
+  /** prepare() then put(). */
+  async add(filePath: string, contentName?: string): Promise<Share> {
+    this.checkOpen();
+    return this.put(await this.prepare(filePath, contentName));
+  }
+
+  get(contentName: string): Share | undefined {
+    const e = this.entries.get(contentName);
+    return e ? { ...e.share } : undefined;
+  }
+
+  /** The file to serve for a D request, only when this exact content (name and hash) is shared. */
+  lookup(contentName: string, sha256hex: string): SharedFile | undefined {
+    const e = this.entries.get(contentName);
+    if (!e || e.share.sha256 !== sha256hex.toLowerCase()) return undefined;
+    return { path: e.share.path, size: e.share.size, sha256: e.share.sha256 };
+  }
+
+  /** Stops sharing one content; returns what was shared, if anything. */
+  remove(contentName: string): Share | undefined {
+    const e = this.entries.get(contentName);
+    if (!e) return undefined;
+    this.entries.delete(contentName);
+    this.unwatch(contentName, e.share.path);
+    return { ...e.share };
+  }
+
+  /** Every share, in the order they were added. */
+  list(): Share[] {
+    return [...this.entries.values()].map((e) => ({ ...e.share }));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Stops every watcher; the book keeps its entries but no longer changes. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.debounce.values()) clearTimeout(t);
+    this.debounce.clear();
+    for (const w of this.folders.values()) w.close();
+    this.folders.clear();
+  }
+
+  // ---- watching ----
+
+  private watchPath(file: string): void {
+    const folder = path.dirname(file);
+    let w = this.folders.get(folder);
+    if (!w) {
+      w = new FolderWatch(folder, (name) => this.onFolderEvent(folder, name), this.pollIntervalMs, this.log, this.native);
+      this.folders.set(folder, w);
+    }
+    w.add(path.basename(file));
+  }
+
+  private unwatch(contentName: string, file: string): void {
+    const t = this.debounce.get(contentName);
+    if (t) clearTimeout(t);
+    this.debounce.delete(contentName);
+    // Another content name may share the same file; keep watching it then.
+    if ([...this.entries.values()].some((e) => e.share.path === file)) return;
+    const folder = path.dirname(file);
+    const w = this.folders.get(folder);
+    if (!w) return;
+    w.delete(path.basename(file));
+    if (w.size === 0) {
+      w.close();
+      this.folders.delete(folder);
+    }
+  }
+
+  private onFolderEvent(folder: string, name: string | undefined): void {
+    if (this.closed) return;
+    for (const [contentName, e] of this.entries) {
+      if (path.dirname(e.share.path) !== folder) continue;
+      if (name !== undefined && path.basename(e.share.path) !== name) continue;
+      this.schedule(contentName);
+    }
+  }
+
+  /** Editors write in bursts (truncate, write, rename); look at the file once the burst is over. */
+  private schedule(contentName: string): void {
+    const old = this.debounce.get(contentName);
+    if (old) clearTimeout(old);
+    this.debounce.set(
+      contentName,
+      setTimeout(() => {
+        this.debounce.delete(contentName);
+        void this.recheck(contentName);
+      }, this.debounceMs),
+    );
+  }
+
+  private async recheck(contentName: string): Promise<void> {
+    const running = this.checking.get(contentName);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.checking.set(contentName, state);
+    try {
+      do {
+        state.again = false;
+        await this.recheckOnce(contentName);
+      } while (state.again && !this.closed);
+    } finally {
+      this.checking.delete(contentName);
+    }
+  }
+
+  private async recheckOnce(contentName: string): Promise<void> {
+    const entry = this.entries.get(contentName);
+    if (!entry || this.closed) return;
+    let result: Awaited<ReturnType<typeof hashFile>> | undefined;
+    let failure: P2PError | undefined;
+    try {
+      const st = await statRegularFile(entry.share.path);
+      if (sameStamp(stampOf(st), entry.stamp)) return;
+      result = await hashFile(entry.share.path);
+    } catch (err) {
+      failure = toP2PError(err, entry.share.path);
+    }
+    // The share may have been removed or replaced while the file was read.
+    if (this.closed || this.entries.get(contentName) !== entry) return;
+    if (failure || !result) {
+      const reason = failure ?? new P2PError('IO', entry.share.path);
+      this.remove(contentName);
+      this.log('info', `stopped sharing "${contentName}": ${reason.message}`);
+      this.emit('share-removed', { ...entry.share }, reason);
+      return;
+    }
+    if (result.sha256 === entry.share.sha256 && result.size === entry.share.size) {
+      entry.stamp = result.stamp; // touched, not changed
+      return;
+    }
+    const previous = entry.share;
+    const share: Share = { ...previous, size: result.size, sha256: result.sha256, registeredAt: new Date() };
+    this.entries.set(contentName, { share, stamp: result.stamp });
+    this.log('info', `"${contentName}" changed on disk: now ${result.size} bytes, SHA-256 ${result.sha256.slice(0, 12)}…`);
+    this.emit('share-changed', { ...share }, { ...previous });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new P2PError('CLOSED', 'the share book is closed');
+  }
+}
