@@ -1,0 +1,137 @@
+// The menu grammar: turns one input line into a typed command, or a BAD_COMMAND/BAD_NAME error saying what is wrong.
+import { P2PError } from '../protocol/errors';
+import { validateContentName, validatePeerName } from '../protocol/names';
+import { tokenizeCommandLine } from './tokenize';
+
+export type Command =
+  | { kind: 'online' }
+  | { kind: 'local' }
+  | { kind: 'register'; path: string; contentName?: string }
+  | { kind: 'deregister'; contentName: string }
+  | { kind: 'download'; contentName: string; fromPeer?: string }
+  | { kind: 'search'; contentName: string }
+  | { kind: 'rename'; peerName: string }
+  | { kind: 'quit' }
+  | { kind: 'help' };
+
+export type CommandKind = Command['kind'];
+
+/** One entry of the menu: its letter, its grammar and what it does (for H and docs/cli.md). */
+export interface MenuEntry {
+  letter: string;
+  kind: CommandKind;
+  usage: string;
+  description: string;
+}
+
+export const MENU: readonly MenuEntry[] = [
+  { letter: 'O', kind: 'online', usage: 'O', description: 'online list: every registration on the index server' },
+  { letter: 'L', kind: 'local', usage: 'L', description: 'list your own registrations' },
+  { letter: 'R', kind: 'register', usage: 'R <path> [content name]', description: 'register a file (content name: the file name)' },
+  { letter: 'T', kind: 'deregister', usage: 'T <content name>', description: 'de-register content' },
+  { letter: 'D', kind: 'download', usage: 'D <content name> [from <peer>]', description: 'download content; you become a source' },
+  { letter: 'S', kind: 'search', usage: 'S <content name>', description: 'which peers share the content' },
+  { letter: 'N', kind: 'rename', usage: 'N <new peer name>', description: 'change your peer name (re-registers everything)' },
+  { letter: 'Q', kind: 'quit', usage: 'Q', description: 'de-register everything and quit' },
+  { letter: 'H', kind: 'help', usage: 'H or ?', description: 'show this help' },
+];
+
+/** Words accepted besides the letters, for people who type them out of habit. */
+const ALIASES: Record<string, CommandKind> = { '?': 'help', help: 'help', quit: 'quit', exit: 'quit' };
+
+function usageOf(kind: CommandKind): string {
+  return MENU.find((m) => m.kind === kind)!.usage;
+}
+
+function wrongArguments(kind: CommandKind, problem: string): P2PError {
+  return new P2PError('BAD_COMMAND', `${problem}; usage: ${usageOf(kind)}`);
+}
+
+/** The menu letter of a command, as the user would type it (for error events and help). */
+export function letterOf(kind: CommandKind): string {
+  return MENU.find((m) => m.kind === kind)!.letter;
+}
+
+function kindOf(word: string): CommandKind | undefined {
+  const lower = word.toLowerCase();
+  if (ALIASES[lower]) return ALIASES[lower];
+  return MENU.find((m) => m.letter.toLowerCase() === lower)?.kind;
+}
+
+/** Checks there are between min and max arguments; a surplus usually means a name with unquoted spaces. */
+function expectArgs(kind: CommandKind, args: string[], min: number, max: number, what: string): void {
+  if (args.length < min) throw wrongArguments(kind, `${letterOf(kind)} needs ${what}`);
+  if (args.length > max) {
+    throw wrongArguments(kind, `too many arguments for ${letterOf(kind)}; put a name with spaces in double quotes, as in "my file.txt"`);
+  }
+}
+
+function commandFromWords(kind: CommandKind, args: string[]): Command {
+  switch (kind) {
+    case 'online':
+    case 'local':
+    case 'quit':
+    case 'help':
+      expectArgs(kind, args, 0, 0, 'no arguments');
+      return { kind };
+    case 'register': {
+      expectArgs(kind, args, 1, 2, 'the path of a file');
+      if (args[0] === '') throw wrongArguments(kind, 'the path is empty');
+      return args.length === 2
+        ? { kind, path: args[0], contentName: validateContentName(args[1]) }
+        : { kind, path: args[0] };
+    }
+    case 'deregister':
+    case 'search':
+      expectArgs(kind, args, 1, 1, 'a content name');
+      return { kind, contentName: validateContentName(args[0]) };
+    case 'download': {
+      expectArgs(kind, args, 1, 3, 'a content name');
+      if (args.length === 2 || (args.length === 3 && args[1].toLowerCase() !== 'from')) {
+        throw wrongArguments(kind, 'after the content name only "from <peer>" may follow');
+      }
+      const contentName = validateContentName(args[0]);
+      return args.length === 3 ? { kind, contentName, fromPeer: validatePeerName(args[2]) } : { kind, contentName };
+    }
+    case 'rename':
+      expectArgs(kind, args, 1, 1, 'the new peer name');
+      return { kind, peerName: validatePeerName(args[0]) };
+  }
+}
+
+/**
+ * Parses one input line. Returns undefined for a blank line (nothing to do). The command letter is
+ * case-insensitive. Throws BAD_COMMAND (unknown letter, wrong arguments, open quote) or BAD_NAME.
+ */
+export function parseCommand(line: string): Command | undefined {
+  const words = tokenizeCommandLine(line);
+  if (words.length === 0) return undefined;
+  const [first, ...args] = words;
+  const kind = kindOf(first);
+  if (!kind) {
+    const shown = first.length > 40 ? `${first.slice(0, 40)}…` : first;
+    throw new P2PError('BAD_COMMAND', `"${shown}" is not a menu letter; type H for help`);
+  }
+  return commandFromWords(kind, args);
+}
+
+/**
+ * Reads the answer to "choose another peer name": the whole line is the name (so spaces need no
+ * quotes), but a fully quoted answer is unquoted. Returns undefined for a blank line (the user gave up).
+ * Throws BAD_NAME for a name the protocol does not allow.
+ */
+export function parsePeerNameAnswer(line: string): string | undefined {
+  const text = line.trim();
+  if (text === '') return undefined;
+  let name = text;
+  if (text.startsWith('"')) {
+    let words: string[] = [];
+    try {
+      words = tokenizeCommandLine(text);
+    } catch {
+      // An unbalanced quote is simply part of the name.
+    }
+    if (words.length === 1) name = words[0];
+  }
+  return validatePeerName(name);
+}

@@ -1,0 +1,105 @@
+// Everything p2p-peer reports, as typed events: the JSON lines of --json mode (docs/cli.md) and the input of the human format.
+import type { ConnectionState, DownloadProgress, DownloadResult, OnlineItem, Share } from '../peer/api';
+import type { ErrorCode, P2PError } from '../protocol/errors';
+import type { MenuEntry } from './commands';
+
+/** A Share as JSON: the date as ISO 8601 text. */
+export interface ShareJson {
+  contentName: string;
+  path: string;
+  size: number;
+  sha256: string;
+  registeredAt: string;
+}
+
+export type CliEvent =
+  | { event: 'ready'; peerName: string; index: string; port: number; folder: string; shareDownloads: boolean; version: string }
+  | { event: 'help'; commands: { usage: string; description: string }[] }
+  | { event: 'online'; items: OnlineItem[] }
+  | { event: 'local'; shares: ShareJson[] }
+  | { event: 'registered'; share: ShareJson }
+  | { event: 'deregistered'; contentName: string }
+  | { event: 'sources'; contentName: string; items: OnlineItem[] }
+  | { event: 'progress'; contentName: string; received: number; total: number; bytesPerSecond: number; sources: number }
+  | {
+      event: 'downloaded';
+      contentName: string;
+      path: string;
+      size: number;
+      sha256: string;
+      sources: string[];
+      resumedFrom: number;
+      reused: boolean;
+      shared: boolean;
+    }
+  | { event: 'peer-name'; peerName: string; previous: string }
+  | { event: 'error'; code: ErrorCode; message: string; command?: string; contentName?: string; retry?: string }
+  | { event: 'state'; state: ConnectionState; detail?: string }
+  | { event: 'bye' };
+
+export type CliEventName = CliEvent['event'];
+
+export function shareJson(share: Share): ShareJson {
+  return {
+    contentName: share.contentName,
+    path: share.path,
+    size: share.size,
+    sha256: share.sha256,
+    registeredAt: share.registeredAt instanceof Date ? share.registeredAt.toISOString() : String(share.registeredAt),
+  };
+}
+
+/** Copies only the documented fields, so an engine that adds fields does not change the JSON contract. */
+export function onlineItemJson(item: OnlineItem): OnlineItem {
+  return {
+    peerName: item.peerName,
+    contentName: item.contentName,
+    host: item.host,
+    port: item.port,
+    size: item.size,
+    sha256: item.sha256,
+  };
+}
+
+export function progressEvent(p: DownloadProgress): CliEvent {
+  return {
+    event: 'progress',
+    contentName: p.contentName,
+    received: p.received,
+    total: p.total,
+    bytesPerSecond: Math.round(p.bytesPerSecond),
+    sources: p.sources,
+  };
+}
+
+export function downloadedEvent(r: DownloadResult): CliEvent {
+  return {
+    event: 'downloaded',
+    contentName: r.contentName,
+    path: r.path,
+    size: r.size,
+    sha256: r.sha256,
+    sources: [...r.sources],
+    resumedFrom: r.resumedFrom,
+    reused: r.reused ?? false,
+    shared: r.shared,
+  };
+}
+
+export type ErrorEvent = Extract<CliEvent, { event: 'error' }>;
+
+export function errorEvent(err: P2PError, command?: string, retry?: string): ErrorEvent {
+  const ev: ErrorEvent = { event: 'error', code: err.code, message: err.message };
+  if (command !== undefined) ev.command = command;
+  if (retry !== undefined) ev.retry = retry;
+  return ev;
+}
+
+export function helpEvent(menu: readonly MenuEntry[]): CliEvent {
+  return { event: 'help', commands: menu.map((m) => ({ usage: m.usage, description: m.description })) };
+}
+
+/** One line of --json output: a single JSON object, no embedded newline (JSON.stringify escapes them). */
+export function jsonLine(ev: CliEvent): string {
+  return JSON.stringify(ev);
+}

@@ -1,0 +1,148 @@
+// Entry of p2p-peer, the terminal peer: reads options, starts the peer engine and feeds stdin lines to the menu loop.
+import * as os from 'node:os';
+import * as readline from 'node:readline';
+import { Peer } from '../peer';
+import type { LogLevel } from '../peer/api';
+import { toP2PError } from '../protocol/errors';
+import { errorEvent } from './events';
+import { shortMenuLine } from './human-format';
+import { parseInvocation, PROGRAM, usageText, type CliOptions } from './options';
+import { HumanPrinter, JsonPrinter, type Printer } from './printer';
+import { MenuSession, type MenuPeer } from './session';
+import { findPackageVersion } from './version';
+
+/** Exit status for bad options, as most command-line programs use it. */
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+const PROMPTS = { command: 'p2p> ', 'peer-name': 'peer name> ' } as const;
+
+function osUserName(): string | undefined {
+  try {
+    return os.userInfo().username || undefined;
+  } catch {
+    // Containers may run under a uid with no passwd entry.
+    return process.env.USER || process.env.USERNAME || process.env.LOGNAME || undefined;
+  }
+}
+
+function logToStderr(verbose: boolean): (level: LogLevel, message: string) => void {
+  return (level, message) => {
+    if (verbose || level === 'warn' || level === 'error') process.stderr.write(`${PROGRAM}: ${level}: ${message}\n`);
+  };
+}
+
+async function exitAfterFlush(printer: Printer | undefined, code: number): Promise<never> {
+  await printer?.flush();
+  process.exit(code);
+}
+
+async function runPeer(options: CliOptions, version: string): Promise<never> {
+  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !options.json;
+  const human = options.json ? undefined : new HumanPrinter(process.stdout, interactive);
+  const printer: Printer = human ?? new JsonPrinter(process.stdout);
+  const log = logToStderr(options.verbose);
+
+  // Nobody reads our output any more: quit as if interrupted rather than crash on EPIPE.
+  let session: MenuSession | undefined;
+  process.stdout.on('error', () => (session ? session.interrupt('SIGPIPE') : process.exit(128 + os.constants.signals.SIGPIPE)));
+
+  // A signal before the engine runs: nothing is registered yet, so just leave.
+  const earlySignal = (signal: NodeJS.Signals) => process.exit(128 + os.constants.signals[signal]);
+  process.once('SIGINT', earlySignal);
+  process.once('SIGTERM', earlySignal);
+
+  let peer: Peer;
+  try {
+    peer = await Peer.start({
+      peerName: options.peerName,
+      index: options.indexText,
+      listenPort: options.port,
+      downloadFolder: options.dir,
+      shareDownloads: options.shareDownloads,
+      requestTimeoutMs: options.indexTimeoutMs,
+      log,
+    });
+  } catch (err) {
+    printer.print(errorEvent(toP2PError(err, 'starting the peer')));
+    return exitAfterFlush(printer, EXIT_FAILURE);
+  }
+  process.off('SIGINT', earlySignal);
+  process.off('SIGTERM', earlySignal);
+
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: interactive ? process.stdout : undefined,
+    terminal: interactive,
+    crlfDelay: Infinity,
+  });
+  const menuPeer: MenuPeer = peer;
+  session = new MenuSession({
+    peer: menuPeer,
+    peerName: options.peerName,
+    printer,
+    json: options.json,
+    downloadFolder: options.dir,
+    cwd: process.cwd(),
+    onIdle: interactive
+      ? (waitingFor) => {
+          rl.setPrompt(PROMPTS[waitingFor]);
+          rl.prompt(true);
+        }
+      : undefined,
+  });
+  const running = session;
+  process.on('SIGINT', () => running.interrupt('SIGINT'));
+  process.on('SIGTERM', () => running.interrupt('SIGTERM'));
+  // With a terminal, readline takes Ctrl-C itself instead of the process getting SIGINT.
+  rl.on('SIGINT', () => running.interrupt('SIGINT'));
+
+  printer.print({
+    event: 'ready',
+    peerName: options.peerName,
+    index: options.indexText,
+    port: peer.listenPort,
+    folder: options.dir,
+    shareDownloads: options.shareDownloads,
+    version,
+  });
+  running.reportState(peer.state, peer.stateDetail);
+  if (interactive) {
+    human?.printLine(shortMenuLine());
+    rl.setPrompt(PROMPTS.command);
+    rl.prompt();
+  }
+  rl.on('line', (line) => running.acceptLine(line));
+  // A terminal that goes away (EIO) ends the input like Ctrl-D would.
+  process.stdin.on('error', () => running.endInput());
+  rl.on('close', () => running.endInput());
+
+  const code = await running.done;
+  rl.close();
+  return exitAfterFlush(printer, code);
+}
+
+async function main(): Promise<void> {
+  const version = findPackageVersion(__dirname);
+  let invocation;
+  try {
+    invocation = parseInvocation(process.argv.slice(2), { env: process.env, cwd: process.cwd(), userName: osUserName });
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: ${toP2PError(err).message} (see ${PROGRAM} --help)\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (invocation.action === 'help') {
+    process.stdout.write(`${usageText()}\n`);
+    return;
+  }
+  if (invocation.action === 'version') {
+    process.stdout.write(`${PROGRAM} ${version}\n`);
+    return;
+  }
+  await runPeer(invocation.options, version);
+}
+
+main().catch((err: unknown) => {
+  // A bug, not a user error: say so on stderr and fail.
+  process.stderr.write(`${PROGRAM}: ${toP2PError(err).message}\n${(err as Error)?.stack ?? ''}\n`);
+  process.exit(EXIT_FAILURE);
+});

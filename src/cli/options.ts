@@ -1,0 +1,176 @@
+// The command line of p2p-peer: options, environment defaults and the --help text; BAD_SETTING for bad values.
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { P2PError } from '../protocol/errors';
+import { validatePeerName } from '../protocol/names';
+import { formatAddress, parseAddress, type HostPort } from '../peer/address';
+import { MENU } from './commands';
+
+export const PROGRAM = 'p2p-peer';
+export const DEFAULT_INDEX = '127.0.0.1:7870';
+export const DEFAULT_DOWNLOAD_DIR = 'downloads';
+export const DEFAULT_INDEX_TIMEOUT_MS = 500;
+const MAX_INDEX_TIMEOUT_MS = 60_000;
+
+export interface CliOptions {
+  index: HostPort;
+  /** The index address as text, "[::1]:7870" for IPv6; shown to the user and passed to the engine. */
+  indexText: string;
+  peerName: string;
+  /** Content server TCP port; 0 = any free port. */
+  port: number;
+  /** Absolute download folder. */
+  dir: string;
+  json: boolean;
+  shareDownloads: boolean;
+  verbose: boolean;
+  /** Wait for the index server's answer before the first retry (doubled on each of the engine's tries). */
+  indexTimeoutMs: number;
+}
+
+export type Invocation = { action: 'run'; options: CliOptions } | { action: 'help' } | { action: 'version' };
+
+export interface InvocationContext {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** The OS user name, or undefined when the system has none for this process. */
+  userName: () => string | undefined;
+}
+
+const OPTIONS = {
+  index: { type: 'string' },
+  name: { type: 'string' },
+  port: { type: 'string' },
+  dir: { type: 'string' },
+  'index-timeout': { type: 'string' },
+  json: { type: 'boolean' },
+  'no-share-downloads': { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+function bad(detail: string): P2PError {
+  return new P2PError('BAD_SETTING', detail);
+}
+
+/** parseArgs reports problems as TypeErrors with long texts; say the same thing in one short line. */
+function explainParseArgsError(err: unknown): P2PError {
+  const e = err as { code?: string; message?: string };
+  const quoted = /'([^']*)'/u.exec(e.message ?? '')?.[1];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return bad(`unknown option ${quoted ?? ''}`.trim());
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return bad(`unexpected argument "${quoted ?? ''}"; commands are read from standard input, not from the command line`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const option = (quoted ?? 'the option').split(' ')[0];
+      if (/does not take an argument/u.test(e.message ?? '')) return bad(`${option} takes no value`);
+      if (/ambiguous/u.test(e.message ?? '')) {
+        return bad(`${option} needs a value; write ${option}=<value> for a value that starts with "-"`);
+      }
+      return bad(`${option} needs a value`);
+    }
+    default:
+      return bad((e.message ?? String(err)).split('\n')[0]);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/u.test(text) || Number(text) > 65535) {
+    throw bad(`--port must be a whole number from 0 to 65535 (0 = any free port), not "${text}"`);
+  }
+  return Number(text);
+}
+
+function parseIndexTimeout(text: string): number {
+  if (!/^\d{1,6}$/u.test(text) || Number(text) < 1 || Number(text) > MAX_INDEX_TIMEOUT_MS) {
+    throw bad(`--index-timeout must be a whole number of milliseconds from 1 to ${MAX_INDEX_TIMEOUT_MS}, not "${text}"`);
+  }
+  return Number(text);
+}
+
+function pickPeerName(fromOption: string | undefined, ctx: InvocationContext): string {
+  const [text, origin] =
+    fromOption !== undefined
+      ? [fromOption, '--name']
+      : nonEmpty(ctx.env.P2P_PEER_NAME) !== undefined
+        ? [ctx.env.P2P_PEER_NAME!, 'P2P_PEER_NAME']
+        : [ctx.userName(), 'the user name'];
+  if (text === undefined || text === '') {
+    throw bad('no peer name: this system has no user name for this process; give one with --name');
+  }
+  try {
+    return validatePeerName(text);
+  } catch (err) {
+    throw bad(`${origin}: ${(err as Error).message}`);
+  }
+}
+
+function readOptionValues(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw explainParseArgsError(err);
+  }
+}
+
+/** Reads argv (without node and script) and the environment; throws BAD_SETTING with one clear sentence. */
+export function parseInvocation(argv: readonly string[], ctx: InvocationContext): Invocation {
+  const values = readOptionValues(argv);
+  if (values.help) return { action: 'help' };
+  if (values.version) return { action: 'version' };
+
+  const indexOrigin = values.index !== undefined ? '--index' : 'P2P_INDEX';
+  const indexText = values.index ?? nonEmpty(ctx.env.P2P_INDEX) ?? DEFAULT_INDEX;
+  const index = parseAddress(indexText, { what: indexOrigin });
+
+  const dirText = values.dir ?? DEFAULT_DOWNLOAD_DIR;
+  if (dirText.trim() === '') throw bad('--dir is empty; give the folder downloads are saved to');
+
+  return {
+    action: 'run',
+    options: {
+      index,
+      indexText: formatAddress(index),
+      peerName: pickPeerName(values.name, ctx),
+      port: values.port === undefined ? 0 : parsePort(values.port),
+      dir: path.resolve(ctx.cwd, dirText),
+      json: values.json ?? false,
+      shareDownloads: !values['no-share-downloads'],
+      verbose: values.verbose ?? false,
+      indexTimeoutMs: values['index-timeout'] === undefined ? DEFAULT_INDEX_TIMEOUT_MS : parseIndexTimeout(values['index-timeout']),
+    },
+  };
+}
+
+/** The --help text. */
+export function usageText(): string {
+  const width = Math.max(...MENU.map((m) => m.usage.length));
+  return [
+    `Usage: ${PROGRAM} [options]`,
+    '',
+    'A P2P Share peer in the terminal. Reads one menu command per line from standard input.',
+    '',
+    'Options:',
+    `  --index <host:port>    index server (default ${DEFAULT_INDEX}, env P2P_INDEX)`,
+    '  --name <peer name>     your peer name (default the user name, env P2P_PEER_NAME)',
+    '  --port <port>          TCP port of your content server (default 0 = any free port)',
+    `  --dir <folder>         download folder (default ./${DEFAULT_DOWNLOAD_DIR})`,
+    '  --json                 one JSON object per line on stdout (for programs)',
+    '  --no-share-downloads   do not register downloaded files as a source',
+    `  --index-timeout <ms>   wait for an index answer before retrying, doubled on each of 5 tries (default ${DEFAULT_INDEX_TIMEOUT_MS})`,
+    '  -v, --verbose          log engine details to stderr',
+    '  -h, --help             show this help',
+    '  -V, --version          show the version',
+    '',
+    'Commands (letters are case-insensitive; quote names with spaces: "my file.txt"):',
+    ...MENU.map((m) => `  ${m.usage.padEnd(width)}  ${m.description}`),
+    '',
+    'End of input quits like Q, after every command before it has finished.',
+  ].join('\n');
+}

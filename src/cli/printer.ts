@@ -1,0 +1,94 @@
+// Writes events to stdout: one JSON object per line in --json mode, readable lines (a live progress line on a TTY) otherwise.
+import type { Writable } from 'node:stream';
+import { jsonLine, type CliEvent } from './events';
+import { askPeerNameLine, formatHuman, formatProgress } from './human-format';
+
+export interface Printer {
+  print(ev: CliEvent): void;
+  /** Human mode's clash question; JSON mode says the same with the error event's "retry" field. */
+  askPeerName(peerName: string, pending: string): void;
+  /** Resolves once everything written so far has been handed to the operating system. */
+  flush(): Promise<void>;
+}
+
+function flushStream(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    if (out.destroyed || out.writableEnded) return resolve();
+    // An empty write's callback runs after every earlier write has been flushed.
+    out.write('', () => resolve());
+  });
+}
+
+export class JsonPrinter implements Printer {
+  constructor(private readonly out: Writable) {}
+
+  print(ev: CliEvent): void {
+    this.out.write(`${jsonLine(ev)}\n`);
+  }
+
+  askPeerName(): void {
+    // The error event already carries the retry hint.
+  }
+
+  flush(): Promise<void> {
+    return flushStream(this.out);
+  }
+}
+
+const CLEAR_LINE = '\r\x1b[2K';
+
+export class HumanPrinter implements Printer {
+  /** True while a TTY shows a progress line that the next output must replace. */
+  private progressShown = false;
+  /** On a pipe, the last progress decile printed, so a log file gets ten lines and not thousands. */
+  private lastDecile = new Map<string, number>();
+
+  constructor(
+    private readonly out: Writable,
+    private readonly tty: boolean,
+  ) {}
+
+  print(ev: CliEvent): void {
+    if (ev.event === 'progress') return this.printProgress(ev);
+    if (ev.event === 'downloaded') this.lastDecile.delete(ev.contentName);
+    const lines = formatHuman(ev);
+    if (lines.length === 0) return;
+    this.write(lines.join('\n') + '\n');
+  }
+
+  askPeerName(peerName: string, pending: string): void {
+    this.write(askPeerNameLine(peerName, pending) + '\n');
+  }
+
+  /** A line that is no event, such as the short menu a terminal shows at start. */
+  printLine(text: string): void {
+    this.write(text + '\n');
+  }
+
+  flush(): Promise<void> {
+    return flushStream(this.out);
+  }
+
+  private write(text: string): void {
+    // On a TTY the line may hold the prompt or a progress line; start clean.
+    this.out.write(this.tty ? CLEAR_LINE + text : text);
+    this.progressShown = false;
+  }
+
+  private printProgress(ev: Extract<CliEvent, { event: 'progress' }>): void {
+    if (this.tty) {
+      this.out.write(CLEAR_LINE + formatProgress(ev));
+      this.progressShown = true;
+      return;
+    }
+    const decile = ev.total > 0 ? Math.floor((ev.received / ev.total) * 10) : 10;
+    if (this.lastDecile.get(ev.contentName) === decile) return;
+    this.lastDecile.set(ev.contentName, decile);
+    this.write(formatProgress(ev) + '\n');
+  }
+
+  /** True while the TTY line holds a progress report (the session then holds back the prompt). */
+  get showingProgress(): boolean {
+    return this.progressShown;
+  }
+}
