@@ -1,0 +1,56 @@
+// The VS Code extension's entry point: builds the peer engine host, the views, the commands and the status bar.
+import * as vscode from 'vscode';
+import type { Peer } from './peer';
+import { registerAllCommands } from './ui/commands';
+import { LOG_CHANNEL_NAME } from './ui/ids';
+import { Notifier } from './ui/notifier';
+import { OnlineView } from './ui/online-view';
+import { HostPortText, PeerHost } from './ui/peer-host';
+import { Settings } from './ui/settings';
+import { SharesView } from './ui/shares-view';
+import { StatusBar } from './ui/status-bar';
+
+/** What activate() returns: a handle for tests (vscode.extensions.getExtension(...).exports). */
+export interface P2PShareApi {
+  peer(): Peer | undefined;
+  localServer(): HostPortText | undefined;
+  /** Resolves once the engine has started (undefined when it could not). */
+  ready(): Promise<Peer | undefined>;
+}
+
+let host: PeerHost | undefined;
+
+export function activate(context: vscode.ExtensionContext): P2PShareApi {
+  const log = vscode.window.createOutputChannel(LOG_CHANNEL_NAME, { log: true });
+  context.subscriptions.push(log);
+  const running = () => host?.localServer !== undefined;
+  const notifier = new Notifier(log, running);
+  const settings = new Settings((problem) => notifier.settingProblem(problem));
+  context.subscriptions.push(settings);
+
+  const peerHost = new PeerHost(settings, log, notifier);
+  host = peerHost;
+  context.subscriptions.push(peerHost);
+
+  context.subscriptions.push(
+    new OnlineView(peerHost, settings, log),
+    new SharesView(peerHost),
+    ...registerAllCommands({ host: peerHost, settings, notifier, log }),
+    new StatusBar(peerHost),
+  );
+
+  const started = peerHost.start();
+  log.info(`P2P Share ${context.extension.packageJSON.version ?? ''} activated`);
+  return {
+    peer: () => peerHost.current(),
+    localServer: () => peerHost.localServer,
+    ready: () => started.then(() => peerHost.current()),
+  };
+}
+
+/** De-registers every share (bounded in time) and stops the engine and any local index server. */
+export async function deactivate(): Promise<void> {
+  const h = host;
+  host = undefined;
+  await h?.shutdown();
+}

@@ -1,0 +1,87 @@
+// Connect, Start/Stop Local Index Server, Set Peer Name and Refresh: where this peer meets the index.
+import * as vscode from 'vscode';
+import type { ConnectionState, OnlineItem } from '../peer/api';
+import { P2PError } from '../protocol/errors';
+import { validatePeerName } from '../protocol/names';
+import { dismissed } from './command-runner';
+import { Notifier } from './notifier';
+import { HostPortText, PeerHost } from './peer-host';
+import { Settings } from './settings';
+import { indexAddressProblem, parseIndexServer, peerNameProblem } from './settings-parse';
+
+export class ConnectionCommands {
+  constructor(
+    private readonly host: PeerHost,
+    private readonly settings: Settings,
+    private readonly notifier: Notifier,
+  ) {}
+
+  async connect(arg?: unknown): Promise<{ index: string; state: ConnectionState }> {
+    let text: string;
+    if (arg === undefined || arg === null) {
+      const typed = await vscode.window.showInputBox({
+        title: 'Connect to Index Server',
+        prompt: 'Address of the index server as host:port ([IPv6]:port for IPv6); saved in p2p.indexServer',
+        value: this.settings.current.indexServer.text,
+        ignoreFocusOut: true,
+        validateInput: (v) => indexAddressProblem(v),
+      });
+      if (typed === undefined) throw dismissed('no address entered');
+      text = typed;
+    } else if (typeof arg === 'string') {
+      text = arg;
+    } else {
+      throw new P2PError('BAD_COMMAND', 'p2p.connect expects an address such as "127.0.0.1:7870"');
+    }
+    const address = parseIndexServer(text).text;
+    const result = await this.host.connect(address);
+    if (result.state === 'connected') {
+      vscode.window.setStatusBarMessage(`$(check) Connected to the index server at ${result.index}`, 5000);
+    } else {
+      // Saved and switched all the same: the peer keeps trying and connects when the index answers.
+      this.notifier.failure(new P2PError('TIMEOUT', `${result.index} (saved in p2p.indexServer; P2P keeps trying)`), {
+        title: 'Could not connect',
+        op: 'connect',
+        retry: () => vscode.commands.executeCommand('p2p.connect', result.index),
+      });
+    }
+    return result;
+  }
+
+  async startLocalServer(arg?: unknown): Promise<HostPortText> {
+    let port: unknown;
+    if (typeof arg === 'number' || typeof arg === 'string') port = arg;
+    else if (typeof arg === 'object' && arg !== null) port = (arg as { port?: unknown }).port;
+    const address = await this.host.startLocalServer(port);
+    vscode.window.setStatusBarMessage(`$(check) Local index server running on ${address.host}:${address.port}`, 5000);
+    return address;
+  }
+
+  async stopLocalServer(): Promise<void> {
+    await this.host.stopLocalServer();
+  }
+
+  async setPeerName(arg?: unknown): Promise<string> {
+    let name: string;
+    if (arg === undefined || arg === null) {
+      const typed = await vscode.window.showInputBox({
+        title: 'Set Peer Name',
+        prompt: 'The name other peers see for your shares; saved in p2p.peerName',
+        value: this.host.peerName,
+        ignoreFocusOut: true,
+        validateInput: (v) => peerNameProblem(v),
+      });
+      if (typed === undefined) throw dismissed('no peer name entered');
+      name = typed;
+    } else {
+      name = validatePeerName(arg);
+    }
+    const now = await this.host.setPeerName(name);
+    vscode.window.setStatusBarMessage(`$(check) Peer name is now ${now}`, 5000);
+    return now;
+  }
+
+  refresh(): Promise<OnlineItem[]> {
+    return this.host.refreshOnline();
+  }
+}

@@ -1,0 +1,139 @@
+// Download: fetches a content with a cancellable progress notification, then opens it in the editor.
+import { promises as fsp } from 'node:fs';
+import * as vscode from 'vscode';
+import type { DownloadResult } from '../peer/api';
+import { P2PError, toP2PError } from '../protocol/errors';
+import { formatBytes } from './byte-units';
+import { DownloadTarget, downloadTargetFrom } from './command-args';
+import { CommandFailure, dismissed } from './command-runner';
+import { SNIFF_BYTES, looksLikeText } from './file-kind';
+import { PeerHost } from './peer-host';
+import { ProgressReporter } from './progress-text';
+import { Settings } from './settings';
+import { buildOnlineTree } from './tree-model';
+
+/** Larger text files open with vscode.open, which handles them (and their warnings) better than a text document. */
+const MAX_TEXT_EDITOR_BYTES = 50 * 1024 * 1024;
+
+export class DownloadCommand {
+  constructor(
+    private readonly host: PeerHost,
+    private readonly settings: Settings,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  async run(arg?: unknown): Promise<DownloadResult | undefined> {
+    const target = downloadTargetFrom(arg) ?? (await this.pick());
+    const peer = await this.host.ready();
+    const { downloadFolder, shareDownloads } = this.settings.current;
+    const from = target.fromPeer ? ` from ${target.fromPeer}` : '';
+    const failure = `Could not download "${target.contentName}"${from}`;
+    try {
+      await fsp.mkdir(downloadFolder, { recursive: true });
+    } catch (err) {
+      throw new CommandFailure(failure, toP2PError(err, `creating the download folder ${downloadFolder} (p2p.downloadFolder)`), 'download');
+    }
+
+    let result: DownloadResult;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Downloading ${target.contentName}${from}`, cancellable: true },
+        async (progress, token) => {
+          const abort = new AbortController();
+          const onCancel = token.onCancellationRequested(() => abort.abort());
+          const reporter = new ProgressReporter();
+          progress.report({ message: 'looking for sources…' });
+          try {
+            return await peer.download(target.contentName, {
+              folder: downloadFolder,
+              sha256: target.sha256,
+              fromPeer: target.fromPeer,
+              share: shareDownloads,
+              signal: abort.signal,
+              onProgress: (p) => {
+                const step = reporter.next(p);
+                if (step) progress.report(step);
+              },
+            });
+          } finally {
+            onCancel.dispose();
+          }
+        },
+      );
+    } catch (err) {
+      const e = toP2PError(err);
+      if (e.code === 'CANCELLED') {
+        vscode.window.setStatusBarMessage(`Download of ${target.contentName} cancelled; the partial file is kept to resume later`, 5000);
+        this.log.info(`download of "${target.contentName}" cancelled`);
+        return undefined;
+      }
+      throw new CommandFailure(failure, e, 'download');
+    }
+
+    const sources = result.sources.length > 0 ? ` from ${result.sources.join(', ')}` : '';
+    const shared = result.shared ? '; now shared' : '';
+    if (result.reused) {
+      this.log.info(`"${result.contentName}" was already complete at ${result.path}${shared}`);
+      vscode.window.setStatusBarMessage(`$(check) ${result.contentName} was already downloaded`, 8000);
+    } else {
+      this.log.info(`saved "${result.contentName}" (${result.size} bytes)${sources} to ${result.path}${shared}`);
+      vscode.window.setStatusBarMessage(`$(check) Downloaded ${result.contentName} (${formatBytes(result.size)})${sources}`, 8000);
+    }
+    await this.open(result.path);
+    return result;
+  }
+
+  /** Quick pick of what can be downloaded, from a fresh online list. */
+  private async pick(): Promise<DownloadTarget> {
+    const peerName = this.host.peerName;
+    const items = this.host.refreshOnline().then((list) => {
+      const rows = buildOnlineTree(list, peerName).filter((r) => r.downloadable);
+      if (rows.length === 0) {
+        throw new P2PError('NOT_FOUND', 'nothing that can be downloaded is online right now');
+      }
+      return rows.map((r) => ({ label: r.contentName, description: r.description, row: r }));
+    });
+    // An error while the picker is busy must reach the caller, not stay unhandled in the picker.
+    items.catch(() => undefined);
+    let picked: Awaited<typeof items>[number] | undefined;
+    try {
+      picked = await vscode.window.showQuickPick(items, {
+        title: 'Download',
+        placeHolder: 'Content to download',
+        matchOnDescription: true,
+      });
+    } catch {
+      // The picker fails when its items do; that failure is rethrown just below with its own code.
+    }
+    await items;
+    if (!picked) throw dismissed('no content chosen');
+    return { contentName: picked.row.contentName, sha256: picked.row.sha256 };
+  }
+
+  /** Text opens in a text editor; anything else goes to the editor VS Code associates with it. */
+  private async open(filePath: string): Promise<void> {
+    const uri = vscode.Uri.file(filePath);
+    try {
+      const handle = await fsp.open(filePath, 'r');
+      let text: boolean;
+      let size: number;
+      try {
+        size = (await handle.stat()).size;
+        const sample = Buffer.alloc(Math.min(SNIFF_BYTES, size));
+        const { bytesRead } = await handle.read(sample, 0, sample.length, 0);
+        text = looksLikeText(sample.subarray(0, bytesRead), bytesRead >= size);
+      } finally {
+        await handle.close();
+      }
+      if (text && size <= MAX_TEXT_EDITOR_BYTES) {
+        const doc = await vscode.workspace.openTextDocument(uri);
+        await vscode.window.showTextDocument(doc, { preview: false });
+      } else {
+        await vscode.commands.executeCommand('vscode.open', uri);
+      }
+    } catch (err) {
+      // The download itself succeeded; not being able to show it is worth a log line, not an error.
+      this.log.warn(`could not open ${filePath}: ${toP2PError(err).message}`);
+    }
+  }
+}

@@ -1,0 +1,135 @@
+// The "Online Content" view: every content the index lists, its sources beneath, kept fresh by polling and engine events.
+import * as vscode from 'vscode';
+import { toP2PError } from '../protocol/errors';
+import { Commands, Views } from './ids';
+import { PeerHost } from './peer-host';
+import { Settings } from './settings';
+import { ContentRow, SourceRow, buildOnlineTree } from './tree-model';
+
+export type OnlineRow = ContentRow | SourceRow;
+
+export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Disposable {
+  private rows: ContentRow[] = [];
+  private readonly changeEmitter = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changeEmitter.event;
+  private readonly view: vscode.TreeView<OnlineRow>;
+  private readonly disposables: vscode.Disposable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastPollError: string | undefined;
+  private lastState: string | undefined;
+
+  constructor(
+    private readonly host: PeerHost,
+    private readonly settings: Settings,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.view = vscode.window.createTreeView(Views.online, { treeDataProvider: this, showCollapseAll: true });
+    this.disposables.push(
+      this.view,
+      this.changeEmitter,
+      host.onDidChangeOnline(() => this.rebuild()),
+      host.onDidChangeState((state) => {
+        this.rebuild();
+        // Just connected (engine started, index back, another index): fetch the list at once.
+        if (state === 'connected' && this.lastState !== 'connected') this.poll(true);
+        this.lastState = state;
+      }),
+      // Own shares appear in the online list too: ask the index again when they change.
+      host.onDidChangeShares(() => this.poll(true)),
+      this.view.onDidChangeVisibility((e) => {
+        if (e.visible) this.poll(true);
+      }),
+      settings.onDidChange((e) => {
+        if (e.changed.has('refreshIntervalSeconds')) this.schedule();
+      }),
+    );
+    this.rebuild();
+    this.schedule();
+  }
+
+  private rebuild(): void {
+    this.rows = buildOnlineTree(this.host.online, this.host.peerName);
+    this.view.description = this.host.state === 'connected' ? this.host.indexAddress : undefined;
+    this.changeEmitter.fire();
+  }
+
+  private schedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.poll(false), this.settings.current.refreshIntervalSeconds * 1000);
+  }
+
+  /**
+   * Background refresh. While connected it runs only when someone can see the list; while the index does
+   * not answer it always runs, because a request is how the peer notices the index is back.
+   */
+  private poll(force: boolean): void {
+    if (!this.host.current()) return;
+    const probe = !force && this.host.state !== 'connected';
+    if (!this.view.visible && !probe) return;
+    this.host.refreshOnline().then(
+      () => {
+        this.lastPollError = undefined;
+      },
+      (err) => {
+        // The state (status bar, welcome view) already tells the user; the log gets each new reason once.
+        const message = toP2PError(err).message;
+        if (message !== this.lastPollError) this.log.debug(`refreshing the online list: ${message}`);
+        this.lastPollError = message;
+      },
+    );
+  }
+
+  getTreeItem(row: OnlineRow): vscode.TreeItem {
+    if (row.kind === 'content') {
+      const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = row.id;
+      item.description = row.description;
+      item.tooltip = new vscode.MarkdownString(row.tooltip);
+      item.contextValue = row.contextValue;
+      item.iconPath = row.downloadable ? vscode.ThemeIcon.File : new vscode.ThemeIcon('circle-slash');
+      // A resource named like the content lets the file icon theme pick the icon by extension.
+      item.resourceUri = vscode.Uri.from({ scheme: 'p2p-content', path: `/${row.contentName}` });
+      if (row.onlyYou) item.command = this.openOwn(row.contentName, row.sha256);
+      else if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [row] };
+      item.accessibilityInformation = { label: `${row.contentName}, ${row.description}` };
+      return item;
+    }
+    const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
+    item.id = row.id;
+    item.description = row.description;
+    item.tooltip = new vscode.MarkdownString(row.tooltip);
+    item.contextValue = row.contextValue;
+    item.iconPath = new vscode.ThemeIcon(row.classic ? 'circle-slash' : row.own ? 'home' : 'account');
+    // Nobody downloads from themselves: a click on this peer's own source shows the file it shares.
+    if (row.own) item.command = this.openOwn(row.contentName, row.sha256);
+    else if (!row.classic) item.command = { command: Commands.download, title: 'Download from This Peer', arguments: [row] };
+    item.accessibilityInformation = { label: `${row.peerName}, ${row.description}` };
+    return item;
+  }
+
+  /** Opens this peer's own file for a content it shares, when it still shares that version. */
+  private openOwn(contentName: string, sha256: string | undefined): vscode.Command | undefined {
+    const share = this.host.shares.find((s) => s.contentName === contentName && (sha256 === undefined || s.sha256 === sha256));
+    return share ? { command: 'vscode.open', title: 'Open File', arguments: [vscode.Uri.file(share.path)] } : undefined;
+  }
+
+  getChildren(row?: OnlineRow): OnlineRow[] {
+    if (!row) return this.rows;
+    return row.kind === 'content' ? row.sources : [];
+  }
+
+  getParent(row: OnlineRow): OnlineRow | undefined {
+    if (row.kind === 'content') return undefined;
+    return this.rows.find((c) => c.contentName === row.contentName);
+  }
+
+  /** The content rows as shown, for pickers. */
+  get contents(): readonly ContentRow[] {
+    return this.rows;
+  }
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,497 @@
+// Owns the running peer engine and the optional in-window index server, and keeps both in step with the settings.
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { IndexServer } from '../../server/index-server';
+import { Peer } from '../peer';
+import { formatAddress } from '../peer/address';
+import type { ConnectionState, LogLevel, OnlineItem, PeerOptions, Share } from '../peer/api';
+import { P2PError, toP2PError } from '../protocol/errors';
+import { ContextKeys } from './ids';
+import { Notifier } from './notifier';
+import { Settings, SettingsChange } from './settings';
+import { localServerPort } from './settings-parse';
+
+/** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
+const QUIT_BUDGET_MS = 3000;
+const SERVER_CLOSE_BUDGET_MS = 1000;
+/** Size of this peer's secret (the engine checks it): proves ownership of the peer name at the index. */
+const SECRET_BYTES = 32;
+/** At most one notification per kind of refused lease refresh in this time. */
+const REFUSAL_NOTICE_MS = 60_000;
+
+export interface HostPortText {
+  host: string;
+  port: number;
+}
+
+/** Resolves with the promise's value, or undefined once `ms` have passed. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function setContext(key: string, value: unknown): void {
+  void vscode.commands.executeCommand('setContext', key, value);
+}
+
+export class PeerHost implements vscode.Disposable {
+  private peer: Peer | undefined;
+  private starting: Promise<Peer | undefined> | undefined;
+  private startError: P2PError | undefined;
+  private stateValue: ConnectionState = 'connecting';
+  private detailValue: string | undefined;
+  private onlineItems: OnlineItem[] = [];
+  private onlineKey = '[]';
+  private onlineInFlight: Promise<OnlineItem[]> | undefined;
+  /** One secret for the whole session, so a restarted engine still owns this peer's name at the index. */
+  private readonly secret = randomBytes(SECRET_BYTES);
+  private server: IndexServer | undefined;
+  private serverAddress: HostPortText | undefined;
+  /** Index the peer uses instead of p2p.indexServer while it points at the local index server. */
+  private indexOverride: string | undefined;
+  /** Engine changes (settings, restarts, local server) run one at a time, in order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private detachPeer: (() => void) | undefined;
+  private shuttingDown: Promise<void> | undefined;
+  private readonly refusalShownAt = new Map<string, number>();
+
+  private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
+  private readonly sharesEmitter = new vscode.EventEmitter<Share[]>();
+  private readonly onlineEmitter = new vscode.EventEmitter<OnlineItem[]>();
+  private readonly serverEmitter = new vscode.EventEmitter<HostPortText | undefined>();
+  /** Fires on every change the status bar shows: state, shares, peer name, index, local server. */
+  readonly onDidChangeState = this.stateEmitter.event;
+  readonly onDidChangeShares = this.sharesEmitter.event;
+  readonly onDidChangeOnline = this.onlineEmitter.event;
+  readonly onDidChangeLocalServer = this.serverEmitter.event;
+  private readonly settingsSubscription: vscode.Disposable;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly notifier: Notifier,
+  ) {
+    this.settingsSubscription = settings.onDidChange((change) => void this.enqueue(() => this.applySettings(change)));
+    setContext(ContextKeys.state, 'connecting');
+    setContext(ContextKeys.hasShares, false);
+    setContext(ContextKeys.localServerRunning, false);
+  }
+
+  // ---- what the views and commands read ----
+
+  current(): Peer | undefined {
+    return this.peer;
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  get stateDetail(): string | undefined {
+    return this.detailValue;
+  }
+
+  get shares(): Share[] {
+    try {
+      return this.peer?.listLocal() ?? [];
+    } catch {
+      return []; // the engine has quit
+    }
+  }
+
+  get online(): OnlineItem[] {
+    return this.onlineItems;
+  }
+
+  get localServer(): HostPortText | undefined {
+    return this.serverAddress ? { ...this.serverAddress } : undefined;
+  }
+
+  /** The index address in use ("host:port"), or the one the settings name before the engine runs. */
+  get indexAddress(): string {
+    return this.peer?.indexAddress ?? this.indexOverride ?? this.settings.current.indexServer.text;
+  }
+
+  get peerName(): string {
+    return this.peer?.peerName ?? this.settings.current.peerName;
+  }
+
+  // ---- engine lifecycle ----
+
+  /** Starts the engine in the background; failures are shown as a notification with the fixes. */
+  start(): Promise<Peer | undefined> {
+    return this.launch(true);
+  }
+
+  /** The running engine, starting it when needed; throws the reason it cannot run. */
+  async ready(): Promise<Peer> {
+    if (this.shuttingDown) throw new P2PError('CLOSED', 'VS Code is shutting the extension down');
+    const peer =
+      this.peer ??
+      (await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'P2P: starting' }, () => this.launch(false)));
+    if (!peer) throw this.startError ?? new P2PError('CLOSED', 'the peer engine is not running');
+    return peer;
+  }
+
+  private launch(notify: boolean): Promise<Peer | undefined> {
+    if (this.peer) return Promise.resolve(this.peer);
+    this.starting ??= (async () => {
+      this.setState('connecting');
+      try {
+        const peer = await Peer.start(this.options());
+        if (this.shuttingDown) {
+          await within(peer.quit(), QUIT_BUDGET_MS);
+          return undefined;
+        }
+        this.startError = undefined;
+        this.attach(peer);
+        return peer;
+      } catch (err) {
+        const e = toP2PError(err, 'starting the peer');
+        this.startError = e;
+        this.setState('stopped', e.message);
+        if (notify) this.notifier.failure(e, { title: 'Could not start sharing', op: 'start', retry: () => this.start() });
+        else this.log.error(`could not start the peer: ${e.message}`);
+        return undefined;
+      } finally {
+        this.starting = undefined;
+      }
+    })();
+    return this.starting;
+  }
+
+  private options(): PeerOptions {
+    const s = this.settings.current;
+    return {
+      peerName: s.peerName,
+      index: this.indexOverride ?? s.indexServer.text,
+      listenPort: s.listenPort,
+      downloadFolder: s.downloadFolder,
+      shareDownloads: s.shareDownloads,
+      secret: this.secret,
+      log: (level, message) => this.write(level, message),
+    };
+  }
+
+  private write(level: LogLevel, message: string): void {
+    switch (level) {
+      case 'trace':
+        return this.log.trace(message);
+      case 'debug':
+        return this.log.debug(message);
+      case 'info':
+        return this.log.info(message);
+      case 'warn':
+        return this.log.warn(message);
+      default:
+        return this.log.error(message);
+    }
+  }
+
+  private attach(peer: Peer): void {
+    this.detachPeer?.();
+    this.peer = peer;
+    const onState = (state: ConnectionState, detail?: string) => this.setState(state, detail);
+    const onShares = (shares: Share[]) => this.sharesChanged(shares);
+    const onOnline = (items: OnlineItem[]) => this.setOnline(items);
+    const onShareError = (contentName: string, err: P2PError) => this.shareRefused(contentName, err);
+    peer.on('state', onState);
+    peer.on('shares-changed', onShares);
+    peer.on('online-changed', onOnline);
+    peer.on('share-error', onShareError);
+    this.detachPeer = () => {
+      peer.off('state', onState);
+      peer.off('shares-changed', onShares);
+      peer.off('online-changed', onOnline);
+      peer.off('share-error', onShareError);
+    };
+    this.setState(peer.state, peer.stateDetail);
+    this.sharesChanged(this.shares);
+  }
+
+  /**
+   * The index refused a lease refresh (after an index restart someone may hold this peer's name). One
+   * notification per kind of refusal a minute: with many shares the same reason would come many times.
+   */
+  private shareRefused(contentName: string, err: P2PError): void {
+    const now = Date.now();
+    const last = this.refusalShownAt.get(err.code) ?? Number.NEGATIVE_INFINITY;
+    if (now - last < REFUSAL_NOTICE_MS) {
+      this.log.error(`the index server refused "${contentName}": ${err.message}`);
+      return;
+    }
+    this.refusalShownAt.set(err.code, now);
+    this.notifier.failure(err, { title: `The index server refused "${contentName}"`, op: 'register' });
+  }
+
+  private setState(state: ConnectionState, detail?: string): void {
+    this.stateValue = state;
+    this.detailValue = detail;
+    setContext(ContextKeys.state, state);
+    // A list from an index that no longer answers would offer downloads that cannot work.
+    if (state === 'unreachable' || state === 'stopped') this.setOnline([]);
+    this.stateEmitter.fire(state);
+  }
+
+  private sharesChanged(shares: Share[]): void {
+    setContext(ContextKeys.hasShares, shares.length > 0);
+    this.sharesEmitter.fire(shares);
+    this.stateEmitter.fire(this.stateValue);
+  }
+
+  private setOnline(items: OnlineItem[]): void {
+    const key = JSON.stringify(items);
+    if (key === this.onlineKey) return;
+    this.onlineKey = key;
+    this.onlineItems = items;
+    this.onlineEmitter.fire(items);
+  }
+
+  /** Fetches the online list (all pages); concurrent callers share one request. */
+  refreshOnline(): Promise<OnlineItem[]> {
+    this.onlineInFlight ??= (async () => {
+      try {
+        const peer = await this.ready();
+        const items = await peer.listOnline();
+        if (peer === this.peer) this.setOnline(items);
+        return items;
+      } finally {
+        this.onlineInFlight = undefined;
+      }
+    })();
+    return this.onlineInFlight;
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applySettings(change: SettingsChange): Promise<void> {
+    if (this.shuttingDown) return;
+    const s = change.settings;
+    if (change.changed.has('listenPort')) {
+      // The content server's port is fixed for an engine's life: start a new one (it also picks up the rest).
+      if (change.changed.has('indexServer')) this.indexOverride = undefined;
+      await this.replaceEngine();
+      return;
+    }
+    const peer = this.peer;
+    if (!peer) {
+      // Not running (its start failed): the new settings may be exactly the fix.
+      if (!this.starting && this.startError) void this.start();
+      return;
+    }
+    if (change.changed.has('peerName') && peer.peerName !== s.peerName) {
+      try {
+        await peer.setPeerName(s.peerName);
+        this.stateEmitter.fire(this.stateValue);
+      } catch (err) {
+        this.notifier.failure(err, { title: `Could not change the peer name to "${s.peerName}"`, op: 'peerName' });
+      }
+    }
+    if (change.changed.has('indexServer')) {
+      this.indexOverride = undefined;
+      await this.moveTo(peer, s.indexServer.text, 'connect');
+    }
+  }
+
+  /** Points the peer at another index (moving every share there) and checks that it answers. */
+  private async moveTo(peer: Peer, address: string, op: 'connect' | 'localServer'): Promise<ConnectionState> {
+    try {
+      if (peer.indexAddress !== address) {
+        this.setOnline([]);
+        await peer.setIndex(address);
+      }
+      // setIndex keeps an address it already has; a request is what tells whether it answers now.
+      await this.refreshOnline().catch(() => undefined);
+    } catch (err) {
+      this.notifier.failure(err, {
+        title: `Could not move to the index server at ${address}`,
+        op,
+        retry: () => this.enqueue(() => this.moveTo(peer, address, op)),
+      });
+    }
+    this.stateEmitter.fire(this.stateValue);
+    return peer.state;
+  }
+
+  /** Replaces the engine (new listen port) and registers the old engine's shares with the new one. */
+  restart(): Promise<void> {
+    return this.enqueue(() => this.replaceEngine());
+  }
+
+  private async replaceEngine(): Promise<void> {
+    // An engine still starting would otherwise attach itself after the replacement.
+    await this.starting;
+    if (this.shuttingDown) return;
+    const old = this.peer;
+    const shares = this.shares;
+    let fresh: Peer;
+    this.setState('connecting');
+    try {
+      fresh = await Peer.start(this.options());
+    } catch (err) {
+      // The old engine keeps running: a bad port must not stop sharing.
+      const e = toP2PError(err, 'restarting the peer');
+      this.notifier.failure(e, { title: 'Could not apply p2p.listenPort', op: 'start', retry: () => this.restart() });
+      if (old) this.setState(old.state, old.stateDetail);
+      else this.setState('stopped', e.message);
+      return;
+    }
+    if (this.shuttingDown) {
+      await within(fresh.quit(), QUIT_BUDGET_MS);
+      return;
+    }
+    if (old) {
+      this.detachPeer?.();
+      this.detachPeer = undefined;
+      await within(old.quit().catch((e) => this.log.warn(`stopping the previous engine: ${toP2PError(e).message}`)), QUIT_BUDGET_MS);
+    }
+    this.startError = undefined;
+    this.attach(fresh);
+    const failed: string[] = [];
+    for (const s of shares) {
+      try {
+        await fresh.register(s.path, s.contentName);
+      } catch (err) {
+        failed.push(s.contentName);
+        this.log.error(`could not share "${s.contentName}" again after the restart: ${toP2PError(err).message}`);
+      }
+    }
+    this.log.info(`peer restarted on TCP port ${fresh.listenPort}; ${shares.length - failed.length} of ${shares.length} share(s) registered again`);
+    if (failed.length > 0) {
+      this.notifier.failure(new P2PError('IO', `${failed.map((n) => `"${n}"`).join(', ')}; see the log for why`), {
+        title: 'Some files could not be shared again after the restart',
+        op: 'register',
+      });
+    }
+  }
+
+  // ---- connection commands ----
+
+  /** Saves the address in p2p.indexServer and moves the peer there; resolves with the resulting state. */
+  async connect(address: string): Promise<{ index: string; state: ConnectionState }> {
+    this.indexOverride = undefined;
+    await this.settings.write('indexServer', address);
+    const text = this.settings.current.indexServer.text;
+    // The settings change (if any) is queued before this, so this runs after the move it triggers.
+    const state = await this.enqueue(async () => {
+      const peer = await this.ready();
+      if (peer.indexAddress !== text) return this.moveTo(peer, text, 'connect');
+      await this.refreshOnline().catch(() => undefined);
+      return peer.state;
+    });
+    return { index: text, state };
+  }
+
+  async setPeerName(name: string): Promise<string> {
+    const peer = await this.ready();
+    await this.enqueue(() => peer.setPeerName(name));
+    this.stateEmitter.fire(this.stateValue);
+    // Saved after the index accepted it: a refused name must not end up in the settings.
+    await this.settings.write('peerName', name);
+    return peer.peerName;
+  }
+
+  /** Runs an index server inside this window on 127.0.0.1 and points the peer at it. */
+  startLocalServer(port?: unknown): Promise<HostPortText> {
+    return this.enqueue(async () => {
+      if (!this.serverAddress) {
+        const wanted = localServerPort(this.settings.current.indexServer, port);
+        const server = new IndexServer({
+          host: '127.0.0.1',
+          port: wanted,
+          log: (level, message) => this.write(level, `local index server: ${message}`),
+        });
+        try {
+          this.serverAddress = await server.start();
+        } catch (err) {
+          await server.close().catch(() => undefined);
+          const e = toP2PError(err, 'starting the local index server');
+          if (e.code === 'ADDRESS_IN_USE') {
+            throw new P2PError(
+              'ADDRESS_IN_USE',
+              `UDP port ${wanted} on 127.0.0.1 is taken, perhaps by an index server that is already running: connect to it instead, or start one on another port`,
+              err,
+            );
+          }
+          throw e;
+        }
+        this.server = server;
+        setContext(ContextKeys.localServerRunning, true);
+        this.serverEmitter.fire(this.localServer);
+        this.log.info(`local index server listening on ${formatAddress(this.serverAddress)}`);
+      }
+      const address = formatAddress(this.serverAddress);
+      // Set first, so an engine that is not running yet starts right at the local server.
+      this.indexOverride = address;
+      const peer = this.peer ?? (await this.launch(false));
+      if (peer) await this.moveTo(peer, address, 'localServer');
+      return { ...this.serverAddress };
+    });
+  }
+
+  /** Stops the in-window index server; a peer that used it goes back to p2p.indexServer. */
+  stopLocalServer(): Promise<void> {
+    return this.enqueue(async () => {
+      const server = this.server;
+      if (!server) return;
+      const address = this.serverAddress ? formatAddress(this.serverAddress) : undefined;
+      const peer = this.peer;
+      this.indexOverride = undefined;
+      const configured = this.settings.current.indexServer.text;
+      // Move the shares away while the old index still answers, so it hears the T.
+      if (peer && peer.indexAddress === address && configured !== address) await this.moveTo(peer, configured, 'connect');
+      this.server = undefined;
+      this.serverAddress = undefined;
+      await within(server.close(), SERVER_CLOSE_BUDGET_MS);
+      setContext(ContextKeys.localServerRunning, false);
+      this.serverEmitter.fire(undefined);
+      this.stateEmitter.fire(this.stateValue);
+      this.log.info(`local index server at ${address} stopped`);
+      if (peer && peer.indexAddress === address) await this.refreshOnline().catch(() => undefined);
+    });
+  }
+
+  // ---- shutdown ----
+
+  /** De-registers everything (bounded in time), stops the engine and the local index server. */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      await within(this.starting ?? Promise.resolve(undefined), QUIT_BUDGET_MS);
+      const peer = this.peer;
+      this.detachPeer?.();
+      this.detachPeer = undefined;
+      if (peer) {
+        await within(
+          peer.quit().catch((e) => this.log.warn(`quitting: ${toP2PError(e).message}`)),
+          QUIT_BUDGET_MS,
+        );
+      }
+      this.peer = undefined;
+      const server = this.server;
+      this.server = undefined;
+      this.serverAddress = undefined;
+      if (server) await within(server.close().catch(() => undefined), SERVER_CLOSE_BUDGET_MS);
+    })();
+    return this.shuttingDown;
+  }
+
+  dispose(): void {
+    void this.shutdown();
+    this.settingsSubscription.dispose();
+    this.stateEmitter.dispose();
+    this.sharesEmitter.dispose();
+    this.onlineEmitter.dispose();
+    this.serverEmitter.dispose();
+  }
+}

@@ -1,0 +1,164 @@
+// Register File, De-register File and Quit Sharing: this peer's side of the index (R, T and Q).
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Peer } from '../peer';
+import type { Share } from '../peer/api';
+import { toP2PError } from '../protocol/errors';
+import { formatBytes, plural } from './byte-units';
+import { contentNameFrom, registerPathsFrom } from './command-args';
+import { CommandFailure, dismissed } from './command-runner';
+import { Notifier } from './notifier';
+import { PeerHost } from './peer-host';
+import { peerNameProblem } from './settings-parse';
+
+/** The file in the active editor or tab, when it lives on disk. */
+function activeFilePath(): string | undefined {
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc && doc.uri.scheme === 'file' && !doc.isUntitled) return doc.uri.fsPath;
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const uri =
+    input instanceof vscode.TabInputText || input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputNotebook
+      ? input.uri
+      : undefined;
+  return uri?.scheme === 'file' ? uri.fsPath : undefined;
+}
+
+async function pickFiles(): Promise<string[]> {
+  const uris = await vscode.window.showOpenDialog({
+    title: 'Register Files to Share',
+    openLabel: 'Register',
+    canSelectFiles: true,
+    canSelectFolders: false,
+    canSelectMany: true,
+    defaultUri: vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri,
+  });
+  if (!uris || uris.length === 0) throw dismissed('no file chosen');
+  return registerPathsFrom([uris]) ?? [];
+}
+
+/** Asks for another peer name after NAME_TAKEN; validates live with the protocol's peer-name rules. */
+async function askOtherPeerName(taken: string, index: string): Promise<string> {
+  const name = await vscode.window.showInputBox({
+    title: 'Peer Name Already in Use',
+    prompt: `Another peer on ${index} already uses the name "${taken}". Choose another peer name to share under (saved in p2p.peerName).`,
+    value: `${taken}-2`,
+    valueSelection: [taken.length, taken.length + 2],
+    ignoreFocusOut: true,
+    validateInput: (v) => (v === taken ? `"${taken}" is the name that is taken` : peerNameProblem(v)),
+  });
+  if (name === undefined) throw dismissed('no other peer name chosen');
+  return name;
+}
+
+export class ShareCommands {
+  constructor(
+    private readonly host: PeerHost,
+    private readonly notifier: Notifier,
+  ) {}
+
+  /** Returns the Share, or every Share when several files were selected in the explorer. */
+  async registerFile(...args: unknown[]): Promise<Share | Share[]> {
+    const active = activeFilePath();
+    const paths = registerPathsFrom(args) ?? (active ? [active] : await pickFiles());
+    const peer = await this.host.ready();
+    if (paths.length === 1) return this.registerOne(peer, paths[0]);
+
+    const shares: Share[] = [];
+    const failed: string[] = [];
+    for (const p of paths) {
+      try {
+        shares.push(await this.registerOne(peer, p));
+      } catch (err) {
+        if (toP2PError(err).code === 'CANCELLED') throw err;
+        failed.push(path.basename(p));
+        this.notifier.failure(err, { title: `Could not register "${path.basename(p)}"`, op: 'register' });
+      }
+    }
+    if (shares.length > 0) vscode.window.setStatusBarMessage(`$(check) Sharing ${plural(shares.length, 'file')}`, 5000);
+    return shares;
+  }
+
+  private async registerOne(peer: Peer, filePath: string): Promise<Share> {
+    const name = path.basename(filePath);
+    try {
+      const share = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: `Registering ${name}` },
+        () => this.registerResolvingNameClash(peer, filePath),
+      );
+      vscode.window.setStatusBarMessage(`$(check) Sharing ${share.contentName} (${formatBytes(share.size)}) as ${peer.peerName}`, 5000);
+      return share;
+    } catch (err) {
+      throw new CommandFailure(`Could not register "${name}"`, err);
+    }
+  }
+
+  /** R; on NAME_TAKEN asks for another peer name, switches to it and tries again until it works or the user gives up. */
+  private async registerResolvingNameClash(peer: Peer, filePath: string): Promise<Share> {
+    for (;;) {
+      try {
+        return await peer.register(filePath);
+      } catch (err) {
+        if (toP2PError(err).code !== 'NAME_TAKEN') throw err;
+      }
+      for (;;) {
+        const name = await askOtherPeerName(peer.peerName, peer.indexAddress);
+        try {
+          await this.host.setPeerName(name);
+          break;
+        } catch (err) {
+          if (toP2PError(err).code !== 'NAME_TAKEN') throw err;
+          // That one is taken as well: ask again, starting from it.
+        }
+      }
+    }
+  }
+
+  async deregisterFile(arg?: unknown): Promise<void> {
+    const peer = await this.host.ready();
+    const given = contentNameFrom(arg);
+    const names = given ? [given] : await this.pickShares(peer);
+    for (const name of names) {
+      try {
+        await peer.deregister(name);
+      } catch (err) {
+        throw new CommandFailure(`Could not de-register "${name}"`, err);
+      }
+    }
+    vscode.window.setStatusBarMessage(`$(check) Stopped sharing ${names.length === 1 ? names[0] : plural(names.length, 'file')}`, 5000);
+  }
+
+  private async pickShares(peer: Peer): Promise<string[]> {
+    const shares = peer.listLocal();
+    if (shares.length === 0) {
+      void vscode.window.showInformationMessage('You are not sharing any file.');
+      throw dismissed('nothing is shared');
+    }
+    const picked = await vscode.window.showQuickPick(
+      shares.map((s) => ({ label: s.contentName, description: formatBytes(s.size), detail: s.path })),
+      { title: 'De-register Files', placeHolder: 'Files to stop sharing', canPickMany: true, matchOnDetail: true },
+    );
+    if (!picked || picked.length === 0) throw dismissed('no share chosen');
+    return picked.map((p) => p.label);
+  }
+
+  /** De-registers every share (the original's Q); the engine keeps running so the user can share again. */
+  async quitSharing(): Promise<void> {
+    const peer = await this.host.ready();
+    const shares = peer.listLocal();
+    if (shares.length === 0) {
+      vscode.window.setStatusBarMessage('Nothing is shared', 3000);
+      return;
+    }
+    const results = await Promise.allSettled(shares.map((s) => peer.deregister(s.contentName)));
+    const failed = shares.filter((_, i) => results[i].status === 'rejected');
+    if (failed.length > 0) {
+      const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+      throw new CommandFailure(
+        `Stopped sharing locally, but the index server may list ${failed.map((s) => `"${s.contentName}"`).join(', ')} until the lease ends`,
+        first,
+        'deregister',
+      );
+    }
+    vscode.window.setStatusBarMessage(`$(check) Stopped sharing ${plural(shares.length, 'file')}`, 5000);
+  }
+}

@@ -1,0 +1,56 @@
+// The status bar item's text and tooltip for a connection state, without vscode.
+import type { ConnectionState } from '../peer/api';
+import { plural } from './byte-units';
+
+export interface StatusFacts {
+  state: ConnectionState;
+  peerName?: string;
+  shareCount: number;
+  indexAddress?: string;
+  listenPort?: number;
+  /** Why the state is what it is (the engine's state detail or a start failure). */
+  detail?: string;
+  localServer?: string;
+}
+
+export interface StatusText {
+  text: string;
+  /** Markdown lines. */
+  tooltip: string;
+  /** True when the item should stand out (warning background). */
+  warning: boolean;
+}
+
+const STATE_WORDS: Record<ConnectionState, string> = {
+  connecting: 'connecting to the index server',
+  connected: 'connected',
+  unreachable: 'the index server does not answer',
+  stopped: 'stopped',
+};
+
+function tick(text: string): string {
+  return `\`${text.replace(/`/g, "'")}\``;
+}
+
+export function statusText(f: StatusFacts): StatusText {
+  let text: string;
+  switch (f.state) {
+    case 'connected':
+      text = `$(radio-tower) ${f.peerName ?? 'P2P'} · ${f.shareCount} shared`;
+      break;
+    case 'connecting':
+      text = '$(sync~spin) P2P connecting…';
+      break;
+    default:
+      text = '$(debug-disconnect) P2P offline';
+  }
+  const lines = [`**P2P Share**: ${STATE_WORDS[f.state]}`, ''];
+  if (f.detail) lines.push(`${f.detail.replace(/[\\`*_[\]<>]/g, (c) => `\\${c}`)}`, '');
+  if (f.indexAddress) lines.push(`Index server: ${tick(f.indexAddress)}  `);
+  if (f.peerName) lines.push(`Peer name: ${tick(f.peerName)}  `);
+  if (f.listenPort) lines.push(`Content server: TCP port ${f.listenPort}  `);
+  lines.push(`Sharing ${plural(f.shareCount, 'file')}  `);
+  if (f.localServer) lines.push(`Local index server running on ${tick(f.localServer)}  `);
+  lines.push('', 'Click for P2P actions.');
+  return { text, tooltip: lines.join('\n'), warning: f.state === 'unreachable' };
+}
