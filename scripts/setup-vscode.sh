@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Installs a real VS Code (code-server = VS Code server + web workbench) + headless Chromium, offline-safe
-# (npm registry + Debian apt only). Idempotent: re-running with the same versions is a no-op.
+# Installs the real VS Code test host (code-server on Node 24) and headless Chromium into .vscode-test/; idempotent.
+# Uses only the npm registry and Debian's packages (see ../shared/real-vscode/README.md for why and how).
 set -euo pipefail
 D=${VSC_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.vscode-test}
 NODE_VER=${NODE_VER:-24.21.0}   # code-server 4.139.x requires Node 24 (engines.node = "24")
 CS_VER=${CS_VER:-4.139.1}
 if ! command -v chromium >/dev/null || ! dpkg -s libkrb5-dev >/dev/null 2>&1; then
-  apt-get update
-  apt-get install -y --no-install-recommends chromium libkrb5-dev build-essential pkg-config python3
+  # apt's lock can be held and its lists stale on a fresh machine: retry a few times.
+  for try in 1 2 3 4 5; do
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      chromium libkrb5-dev build-essential pkg-config python3 && break
+    [ "$try" = 5 ] && { echo "setup-vscode: apt-get failed" >&2; exit 1; }
+    sleep $((try * 5))
+  done
 fi
 mkdir -p "$D"
 if [ ! -x "$D/node24/bin/node" ] || [ "$("$D/node24/bin/node" -v)" != "v$NODE_VER" ]; then
