@@ -556,7 +556,8 @@ class DownloadRun {
       received: this.received,
       total: this.size,
       bytesPerSecond: Math.max(0, Math.round(this.bytesPerSecond)),
-      sources: final ? 0 : this.workers.filter((w) => w.receiving).length,
+      // The last event says how many sources the file came from; the others, how many send right now.
+      sources: this.workers.filter((w) => (final ? w.keptBytes > 0 : w.receiving)).length,
     });
   }
 }

@@ -113,6 +113,7 @@ describe('Downloader', function () {
       for (let i = 1; i < seen.length; i++) assert.ok(seen[i].received >= seen[i - 1].received);
       const last = seen[seen.length - 1];
       assert.deepEqual([last.contentName, last.received, last.total], ['movie.bin', file.size, file.size]);
+      assert.equal(last.sources, 1, 'the last report names how many sources the file came from');
       assert.ok(seen.some((p) => p.sources === 1 && p.bytesPerSecond > 0), 'a progress report while receiving');
     });
 
