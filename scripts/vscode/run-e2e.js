@@ -92,6 +92,8 @@ async function main(opts) {
     lib.writeUserSettings(dirs, {
       'p2p.indexServer': network.indexAddress,
       'p2p.downloadFolder': network.downloadFolder,
+      // No background polling: what the views show comes from the user's actions and the extension's own updates.
+      'p2p.refreshIntervalSeconds': 3600,
       'p2p.peerName': network.extensionPeerName,
       // The Explorer stays out of the way: the suite works in the P2P container and the editor.
       'explorer.autoReveal': false,

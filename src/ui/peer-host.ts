@@ -255,7 +255,17 @@ export class PeerHost implements vscode.Disposable {
   }
 
   /** Fetches the online list (all pages); concurrent callers share one request. */
-  refreshOnline(): Promise<OnlineItem[]> {
+  /**
+   * Fetches the online list; concurrent callers share one request. With `fresh`, a request already
+   * in flight is not reused, because it may have left before a change this caller just made.
+   */
+  refreshOnline(fresh = false): Promise<OnlineItem[]> {
+    if (fresh && this.onlineInFlight) {
+      return this.onlineInFlight.then(
+        () => this.refreshOnline(),
+        () => this.refreshOnline(),
+      );
+    }
     this.onlineInFlight ??= (async () => {
       try {
         const peer = await this.ready();

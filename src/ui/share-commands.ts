@@ -124,7 +124,16 @@ export class ShareCommands {
         throw new CommandFailure(`Could not de-register "${name}"`, err);
       }
     }
+    this.showIndexAfterChange();
     vscode.window.setStatusBarMessage(`$(check) Stopped sharing ${names.length === 1 ? names[0] : plural(names.length, 'file')}`, 5000);
+  }
+
+  /**
+   * The engine announces a removed share before its T reaches the index, so the view's own refresh
+   * can still list it: once the T is answered, ask the index again.
+   */
+  private showIndexAfterChange(): void {
+    this.host.refreshOnline(true).catch(() => undefined);
   }
 
   private async pickShares(peer: Peer): Promise<string[]> {
@@ -150,6 +159,7 @@ export class ShareCommands {
       return;
     }
     const results = await Promise.allSettled(shares.map((s) => peer.deregister(s.contentName)));
+    this.showIndexAfterChange();
     const failed = shares.filter((_, i) => results[i].status === 'rejected');
     if (failed.length > 0) {
       const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
