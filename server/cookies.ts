@@ -6,8 +6,12 @@ import { ipToBytes } from '../src/protocol/wire';
 /** Length of one cookie window; the current and the previous window are accepted. */
 export const COOKIE_WINDOW_SECONDS = 120;
 
+/** Sources whose current cookie is remembered; beyond this the memory starts over. */
+const RECENT_SOURCES = 65_536;
+
 export class CookieJar {
   private readonly key: Buffer;
+  private readonly recent = new Map<string, { window: number; cookie: Buffer }>();
 
   /** `key` is random by default, so a restart invalidates every cookie handed out before it. */
   constructor(
@@ -26,7 +30,21 @@ export class CookieJar {
   verify(cookie: Buffer, ip: string, port: number): boolean {
     if (cookie.length !== COOKIE_BYTES) return false;
     const w = this.window();
-    return timingSafeEqual(cookie, this.compute(w, ip, port)) || (w > 0 && timingSafeEqual(cookie, this.compute(w - 1, ip, port)));
+    return timingSafeEqual(cookie, this.current(w, ip, port)) || (w > 0 && timingSafeEqual(cookie, this.compute(w - 1, ip, port)));
+  }
+
+  /**
+   * This window's cookie for a source, remembered: a peer sends many requests per window and an HMAC
+   * for each was the server's largest cost after sending. Bounded; forgetting only costs an HMAC.
+   */
+  private current(w: number, ip: string, port: number): Buffer {
+    const k = `${ip}|${port}`;
+    const known = this.recent.get(k);
+    if (known && known.window === w) return known.cookie;
+    const cookie = this.compute(w, ip, port);
+    if (this.recent.size >= RECENT_SOURCES) this.recent.clear();
+    this.recent.set(k, { window: w, cookie });
+    return cookie;
   }
 
   private window(): number {
@@ -40,6 +58,7 @@ export class CookieJar {
     msg[4] = addr.length === 4 ? 4 : 6;
     addr.copy(msg, 5);
     msg.writeUInt16BE(port, 5 + addr.length);
+    // Sliced out of a 32-byte digest of its own (not the shared pool), so a remembered cookie pins nothing else.
     return createHmac('sha256', this.key).update(msg).digest().subarray(0, COOKIE_BYTES);
   }
 }

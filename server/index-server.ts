@@ -9,7 +9,7 @@ import { ErrorCode, ErrorCodes, P2PError, describeCode } from '../src/protocol/e
 import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, HELLO_BYTES, IndexReply, IndexRequest, MAX_DATAGRAM } from '../src/protocol/messages';
 import { classicPort } from './classic-address';
 import { CookieJar } from './cookies';
-import { LogFn, LogLevel } from './log';
+import { LogFn, LogLevel, logs } from './log';
 import { ExpiredEntry, Registry, formatHostPort, ownerOfIp, ownerOfSecret } from './registry';
 import { RateLimiter } from './rate-limiter';
 import { ReplyCache, requestFingerprint } from './reply-cache';
@@ -38,6 +38,8 @@ export interface IndexServerOptions {
   now?: () => number;
   /** Receives every log line. Default: silent. */
   log?: LogFn;
+  /** The most detailed level `log` keeps, so the server can skip building lines it would drop. Default 'debug'. */
+  logLevel?: LogLevel;
 }
 
 export interface IndexServerStats {
@@ -66,6 +68,7 @@ export class IndexServer extends EventEmitter {
   private readonly port: number;
   private readonly now: () => number;
   private readonly log: LogFn;
+  private readonly logLevel: LogLevel;
   private readonly cookies: CookieJar;
   private readonly replies: ReplyCache;
   private readonly limiter?: RateLimiter;
@@ -93,6 +96,7 @@ export class IndexServer extends EventEmitter {
     this.classic = opts.classic ?? true;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => undefined);
+    this.logLevel = opts.log ? (opts.logLevel ?? 'debug') : 'error';
     this.registry = new Registry(opts.store ?? new MemoryStore(), {
       ttlSeconds: opts.ttlSeconds,
       maxEntries: opts.maxEntries,
@@ -269,9 +273,12 @@ export class IndexServer extends EventEmitter {
       this.done(req.type, ip, rinfo, 'debug', describe(req), 'E BAD_COOKIE');
       return;
     }
-    // The cookie sits at bytes 6..22 of every R/T/S/O; a retry after a re-handshake carries a new one.
-    const fingerprint = requestFingerprint(buf, HEADER_BYTES, HELLO_BYTES);
-    const cached = this.replies.get(ip, rinfo.port, req.requestId, fingerprint);
+    // Only R and T change state, so only their replies are remembered for retries: a retried S or O is
+    // simply answered afresh, which costs less than caching every reply and is never less correct.
+    // The cookie sits at bytes 6..22 of every R/T; a retry after a re-handshake carries a new one.
+    const remembered = req.type === 'R' || req.type === 'T';
+    const fingerprint = remembered ? requestFingerprint(buf, HEADER_BYTES, HELLO_BYTES) : 0;
+    const cached = remembered ? this.replies.get(ip, rinfo.port, req.requestId, fingerprint) : undefined;
     if (cached) {
       this.counters.retries++;
       this.send(cached, rinfo);
@@ -289,7 +296,7 @@ export class IndexServer extends EventEmitter {
       reply = encodeErrorWithin(req.requestId, err.wireCode, wireMessage(err), MAX_DATAGRAM)!;
       outcome = `E ${err.code}`;
     }
-    this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
+    if (remembered) this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
     this.send(reply, rinfo);
     this.done(req.type, ip, rinfo, req.type === 'R' || req.type === 'T' ? 'info' : 'debug', describe(req), outcome);
   }
@@ -428,6 +435,8 @@ export class IndexServer extends EventEmitter {
   }
 
   private done(type: string, ip: string, rinfo: dgram.RemoteInfo, level: LogLevel, what: string, outcome: string): void {
+    // Most requests are logged at debug: at 30k requests a second, building lines nobody reads shows.
+    if (!logs(this.logLevel, level) && this.listenerCount('request') === 0) return;
     const source = formatHostPort(ip, rinfo.port);
     this.log(level, `${type}${what ? ' ' + what : ''} from ${source} -> ${outcome}`);
     this.emit('request', type, source, outcome);

@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { P2PError } from '../src/protocol/errors';
 import { IndexServer, IndexServerOptions } from './index-server';
-import { LogLevel, createLogger, parseLogLevel } from './log';
+import { LogLevel, createLogger, logs, parseLogLevel } from './log';
+import { formatHostPort } from './registry';
 
 export const EXIT_OK = 0;
 /** Could not run: the port is taken, the address cannot be bound. */
@@ -162,7 +163,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIo = p
   const log = createLogger({ level: cmd.logLevel, write: io.stderr });
   let server: IndexServer;
   try {
-    server = new IndexServer({ ...cmd.options, log });
+    server = new IndexServer({ ...cmd.options, log, logLevel: cmd.logLevel });
   } catch (err) {
     io.stderr(`p2p-index-server: ${cliMessage(err)}\n`);
     return EXIT_USAGE;
@@ -178,6 +179,8 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIo = p
     await server.close();
     return EXIT_FAILED;
   }
+  // Scripts started with --port 0 read the port from this line, so it is written at every log level.
+  if (!logs(cmd.logLevel, 'info')) createLogger({ level: 'info', write: io.stderr })('info', `listening on udp ${formatHostPort(server.address!.host, server.address!.port)}`);
   io.onListening?.(server);
   const why = await stopped;
   log('info', `${why}: shutting down`);

@@ -20,14 +20,20 @@ interface Cached {
 const ENTRY_OVERHEAD = 160;
 
 /**
- * Every entry lives the same time, so Map insertion order is expiry order: sweeping and evicting
- * both take from the front and cost only what they remove.
+ * Every entry lives the same time, so insertion order is expiry order: sweeping and evicting both
+ * take from the front of `order` and cost only what they remove. The order is kept in an array with
+ * a moving head rather than read from the Map, because V8 leaves a hole for each entry deleted from
+ * a Map's front and walks all of them on every entries().next(): evicting that way turned
+ * quadratic once the cache was full (1 us per set while filling, over 100 us once full).
  */
 export class ReplyCache {
   readonly ttlMs: number;
   readonly maxBytes: number;
   private readonly now: () => number;
   private readonly map = new Map<string, Cached>();
+  /** Insertion order; a record whose key was set again since is stale and skipped. */
+  private order: { key: string; entry: Cached }[] = [];
+  private head = 0;
   private bytes = 0;
 
   constructor(opts: ReplyCacheOptions = {}) {
@@ -58,18 +64,23 @@ export class ReplyCache {
       this.bytes -= old.cost;
     }
     const cost = reply.length + k.length + ENTRY_OVERHEAD;
-    this.map.set(k, { expiresAt: this.now() + this.ttlMs, fingerprint, reply, cost });
+    // A reply of a few dozen bytes is usually a slice of Node's shared 8 KiB pool: kept as it is, each
+    // cached reply would pin a whole pool block and the byte bound would understate memory several times.
+    const own = Buffer.allocUnsafeSlow(reply.length);
+    reply.copy(own);
+    const entry: Cached = { expiresAt: this.now() + this.ttlMs, fingerprint, reply: own, cost };
+    this.map.set(k, entry);
+    this.order.push({ key: k, entry });
     this.bytes += cost;
-    while (this.bytes > this.maxBytes) this.dropOldest();
+    while (this.bytes > this.maxBytes && this.dropOldest());
   }
 
   /** Drops expired replies. */
   sweep(): number {
     const now = this.now();
     let dropped = 0;
-    for (const [, c] of this.map) {
-      if (c.expiresAt > now) break;
-      this.dropOldest();
+    for (let live = this.oldestLive(); live && live.entry.expiresAt <= now; live = this.oldestLive()) {
+      this.remove(live.key, live.entry);
       dropped++;
     }
     return dropped;
@@ -77,14 +88,41 @@ export class ReplyCache {
 
   clear(): void {
     this.map.clear();
+    this.order = [];
+    this.head = 0;
     this.bytes = 0;
   }
 
-  private dropOldest(): void {
-    const first = this.map.entries().next();
-    if (first.done) return;
-    this.map.delete(first.value[0]);
-    this.bytes -= first.value[1].cost;
+  /** Removes the oldest live entry; false when there is none. */
+  private dropOldest(): boolean {
+    const live = this.oldestLive();
+    if (!live) return false;
+    this.remove(live.key, live.entry);
+    return true;
+  }
+
+  /** The oldest record still in the map, skipping (and forgetting) stale ones; it stays at the head. */
+  private oldestLive(): { key: string; entry: Cached } | undefined {
+    while (this.head < this.order.length) {
+      const record = this.order[this.head];
+      if (this.map.get(record.key) === record.entry) return record;
+      this.advance();
+    }
+    return undefined;
+  }
+
+  private remove(key: string, entry: Cached): void {
+    this.map.delete(key);
+    this.bytes -= entry.cost;
+    this.advance();
+  }
+
+  private advance(): void {
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head); // compact: amortised O(1) per record
+      this.head = 0;
+    }
   }
 }
 

@@ -61,7 +61,7 @@ describe('index server parts', function () {
       const cache = new ReplyCache({ now: clock.now });
       const reply = Buffer.from('reply');
       cache.set('1.2.3.4', 5, 6, 99, reply);
-      assert.equal(cache.get('1.2.3.4', 5, 6, 99), reply);
+      assert.deepEqual(cache.get('1.2.3.4', 5, 6, 99), reply);
       assert.equal(cache.get('1.2.3.4', 5, 6, 98), undefined, 'another request under the same id');
       assert.equal(cache.get('1.2.3.4', 7, 6, 99), undefined);
       assert.equal(cache.get('1.2.3.5', 5, 6, 99), undefined);
@@ -79,6 +79,40 @@ describe('index server parts', function () {
       assert.ok(cache.size >= 10 && cache.size < 20);
       assert.ok(cache.get('10.0.0.1', 1000, 999, 0), 'the newest is kept');
       assert.equal(cache.get('10.0.0.1', 1000, 0, 0), undefined, 'the oldest is gone');
+    });
+
+    it('keeps each reply in memory of its own, never a slice of the shared buffer pool', function () {
+      const cache = new ReplyCache();
+      const pooled = Buffer.from('A short reply');
+      assert.ok(pooled.buffer.byteLength > pooled.length, 'Node pools small buffers');
+      cache.set('1.2.3.4', 5, 6, 0, pooled);
+      const kept = cache.get('1.2.3.4', 5, 6, 0)!;
+      assert.equal(kept.buffer.byteLength, kept.length);
+    });
+
+    it('keeps a reply that was set again for its full time, whatever its first setting left behind', function () {
+      const clock = new ManualClock();
+      const cache = new ReplyCache({ now: clock.now });
+      cache.set('1.2.3.4', 5, 1, 0, Buffer.from('first'));
+      cache.set('1.2.3.4', 5, 2, 0, Buffer.from('other'));
+      clock.advance(20_000);
+      cache.set('1.2.3.4', 5, 1, 0, Buffer.from('again'));
+      clock.advance(10_000);
+      assert.equal(cache.sweep(), 1, 'only the untouched reply has expired');
+      assert.deepEqual(cache.get('1.2.3.4', 5, 1, 0), Buffer.from('again'));
+      clock.advance(20_000);
+      assert.equal(cache.sweep(), 1);
+      assert.equal(cache.size, 0);
+      assert.equal(cache.byteSize, 0);
+    });
+
+    it('evicts in insertion order once full, keeping within its byte bound', function () {
+      const cache = new ReplyCache({ maxBytes: 64 * 1024 });
+      const reply = Buffer.alloc(70);
+      for (let i = 0; i < 300_000; i++) cache.set('10.0.0.1', 1000, i, 0, reply);
+      assert.ok(cache.byteSize <= 64 * 1024);
+      assert.ok(cache.get('10.0.0.1', 1000, 299_999, 0));
+      assert.equal(cache.get('10.0.0.1', 1000, 299_000 - cache.size, 0), undefined);
     });
 
     it('fingerprints a request without its cookie bytes', function () {
