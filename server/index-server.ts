@@ -82,10 +82,6 @@ export class IndexServer extends EventEmitter {
   private readonly counters: IndexServerStats = {
     datagrams: 0, bytesIn: 0, replies: 0, bytesOut: 0, dropped: 0, rateLimited: 0, retries: 0, internalErrors: 0,
   };
-  private readonly afterSend = (err: Error | null): void => {
-    if (err) this.log('debug', `send failed: ${err.message}`);
-  };
-
   constructor(opts: IndexServerOptions = {}) {
     super();
     this.host = opts.host ?? '127.0.0.1';
@@ -431,7 +427,9 @@ export class IndexServer extends EventEmitter {
     if (!socket) return;
     this.counters.replies++;
     this.counters.bytesOut += reply.length;
-    socket.send(reply, rinfo.port, rinfo.address, this.afterSend);
+    // No completion callback: it costs a request wrap per datagram, and a failed send already
+    // reaches the socket's 'error' listener, which logs it.
+    socket.send(reply, rinfo.port, rinfo.address);
   }
 
   private done(type: string, ip: string, rinfo: dgram.RemoteInfo, level: LogLevel, what: string, outcome: string): void {

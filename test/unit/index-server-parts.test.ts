@@ -81,13 +81,12 @@ describe('index server parts', function () {
       assert.equal(cache.get('10.0.0.1', 1000, 0, 0), undefined, 'the oldest is gone');
     });
 
-    it('keeps each reply in memory of its own, never a slice of the shared buffer pool', function () {
+    it('keeps a copy of each reply, so the buffer it was given can be reused', function () {
       const cache = new ReplyCache();
-      const pooled = Buffer.from('A short reply');
-      assert.ok(pooled.buffer.byteLength > pooled.length, 'Node pools small buffers');
-      cache.set('1.2.3.4', 5, 6, 0, pooled);
-      const kept = cache.get('1.2.3.4', 5, 6, 0)!;
-      assert.equal(kept.buffer.byteLength, kept.length);
+      const reply = Buffer.from('A short reply');
+      cache.set('1.2.3.4', 5, 6, 0, reply);
+      reply.fill(0);
+      assert.equal(cache.get('1.2.3.4', 5, 6, 0)!.toString(), 'A short reply');
     });
 
     it('keeps a reply that was set again for its full time, whatever its first setting left behind', function () {
