@@ -1183,11 +1183,14 @@ function truncateUtf8(s: string, maxBytes: number): string {
   return out;
 }
 
-/** path.join(folder, name), refused unless it stays inside folder whatever the name holds. */
-function insideFolder(folder: string, name: string): string {
+/**
+ * path.join(folder, name), refused unless it stays inside folder whatever the name holds. Only ".."
+ * itself (or a path through it) leaves; "..notes.txt" is a plain file name.
+ */
+export function insideFolder(folder: string, name: string): string {
   const target = path.resolve(folder, name);
   const rel = path.relative(folder, target);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || rel.includes(path.sep)) {
+  if (rel === '' || rel === '..' || path.isAbsolute(rel) || rel.includes(path.sep)) {
     throw new P2PError('BAD_NAME', `content name ${JSON.stringify(name)} would be saved outside ${folder}`);
   }
   return target;

@@ -12,7 +12,7 @@ import type { LogLevel } from './api';
 export interface IndexClientOptions {
   /** The index server; a host name is resolved once, on the first request. */
   address: HostPort;
-  /** Wait for the first try of a request; doubled on each retry. Default 500 ms. */
+  /** Wait for the first try of a request; doubled on each retry, up to MAX_BACKOFF_FACTOR times this. Default 500 ms. */
   requestTimeoutMs?: number;
   /** Sends of one request before it fails with TIMEOUT. Default 5. */
   requestTries?: number;
@@ -43,6 +43,12 @@ export interface RequestOptions {
 
 /** Most pages online() walks before it decides the server is looping. */
 const MAX_ONLINE_PAGES = 100_000;
+/**
+ * A retry waits at most this many times the first wait (four doublings: the default 500 ms becomes
+ * 8 s at the fifth try, as before). Without a cap, more tries would mean minutes of silence per try,
+ * and a retry span beyond the server's 30 s reply cache would carry a request out twice.
+ */
+const MAX_BACKOFF_FACTOR = 16;
 
 interface Pending {
   expect: string;
@@ -260,7 +266,7 @@ export class IndexClient {
             `index server ${this.address} did not answer ${type} within ${wait} ms; try ${attempt + 1} of ${tries}`,
           );
         }
-        wait *= 2;
+        wait = Math.min(wait * 2, firstWait * MAX_BACKOFF_FACTOR);
       }
       const why = lastSendError ? ` (${lastSendError.message})` : '';
       throw new P2PError('TIMEOUT', `no answer from index server ${this.address} after ${tries} ${tries === 1 ? 'try' : 'tries'}${why}`);

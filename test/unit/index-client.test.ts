@@ -267,6 +267,22 @@ describe('IndexClient', () => {
       assert.ok(total >= 690, `total ${total} ms`);
     });
 
+    it('stops doubling at 16 times the first wait, so many tries do not mean minutes of silence', async () => {
+      const silent = await bindUdp();
+      sockets.push(silent);
+      const at: number[] = [];
+      silent.on('message', () => at.push(performance.now()));
+      const c = client({ address: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, requestTimeoutMs: 50, requestTries: 8 });
+      const started = performance.now();
+      await assert.rejects(c.online(), isP2P('TIMEOUT', /after 8 tries/));
+      const total = performance.now() - started;
+      assert.equal(at.length, 8);
+      // 50, 100, 200, 400, then 800 ms four times: 3950 ms. Doubling on would wait 12 750 ms.
+      assert.ok(total >= 3900, `total ${total} ms`);
+      assert.ok(total < 8000, `total ${total} ms: the backoff is not capped`);
+      assert.ok(at[7] - at[6] < 1500, `last gap ${at[7] - at[6]} ms`);
+    });
+
     it('logs each retry', async () => {
       const silent = await bindUdp();
       sockets.push(silent);
