@@ -82,8 +82,21 @@ export function formatProgress(ev: Extract<CliEvent, { event: 'progress' }>): st
   return `downloading "${ev.contentName}": ${formatPercent(ev.received, ev.total)} (${formatBytes(ev.received)} of ${formatBytes(ev.total)})${rate}${from}`;
 }
 
-/** The lines human mode prints for one event (none for events it does not show). */
+/**
+ * The lines human mode prints for one event (none for events it does not show). Names and messages
+ * may come from another peer or the index server: a newline in one must not make a second line, and
+ * an escape sequence must not reach the terminal.
+ */
 export function formatHuman(ev: CliEvent): string[] {
+  return eventLines(ev).map(escapeControls);
+}
+
+function escapeControls(line: string): string {
+  // eslint-disable-next-line no-control-regex
+  return line.replace(/[\u0000-\u001f\u007f-\u009f]/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function eventLines(ev: CliEvent): string[] {
   switch (ev.event) {
     case 'ready':
       return [

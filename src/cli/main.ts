@@ -60,6 +60,7 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
       downloadFolder: options.dir,
       shareDownloads: options.shareDownloads,
       requestTimeoutMs: options.indexTimeoutMs,
+      uploadRateLimit: options.uploadLimit,
       log,
     });
   } catch (err) {

@@ -26,6 +26,8 @@ export interface CliOptions {
   verbose: boolean;
   /** Wait for the index server's answer before the first retry (doubled on each of the engine's tries). */
   indexTimeoutMs: number;
+  /** Bytes per second each upload connection may send; 0 = unlimited. */
+  uploadLimit: number;
 }
 
 export type Invocation = { action: 'run'; options: CliOptions } | { action: 'help' } | { action: 'version' };
@@ -43,6 +45,7 @@ const OPTIONS = {
   port: { type: 'string' },
   dir: { type: 'string' },
   'index-timeout': { type: 'string' },
+  'upload-limit': { type: 'string' },
   json: { type: 'boolean' },
   'no-share-downloads': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
@@ -92,6 +95,18 @@ function parseIndexTimeout(text: string): number {
     throw bad(`--index-timeout must be a whole number of milliseconds from 1 to ${MAX_INDEX_TIMEOUT_MS}, not "${text}"`);
   }
   return Number(text);
+}
+
+const RATE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** "0" (unlimited), "65536", "512K", "2M", "1G": bytes per second, binary multiples. */
+function parseUploadLimit(text: string): number {
+  const m = /^(\d{1,12})([kmg]?)$/iu.exec(text.trim());
+  const bytes = m ? Number(m[1]) * RATE_UNITS[m[2].toLowerCase()] : NaN;
+  if (!Number.isSafeInteger(bytes)) {
+    throw bad(`--upload-limit must be bytes per second as a whole number, optionally with K, M or G (e.g. 512K), or 0 for no limit, not "${text}"`);
+  }
+  return bytes;
 }
 
 function pickPeerName(fromOption: string | undefined, ctx: InvocationContext): string {
@@ -144,6 +159,7 @@ export function parseInvocation(argv: readonly string[], ctx: InvocationContext)
       shareDownloads: !values['no-share-downloads'],
       verbose: values.verbose ?? false,
       indexTimeoutMs: values['index-timeout'] === undefined ? DEFAULT_INDEX_TIMEOUT_MS : parseIndexTimeout(values['index-timeout']),
+      uploadLimit: values['upload-limit'] === undefined ? 0 : parseUploadLimit(values['upload-limit']),
     },
   };
 }
@@ -164,6 +180,7 @@ export function usageText(): string {
     '  --json                 one JSON object per line on stdout (for programs)',
     '  --no-share-downloads   do not register downloaded files as a source',
     `  --index-timeout <ms>   wait for an index answer before retrying, doubled on each of 5 tries (default ${DEFAULT_INDEX_TIMEOUT_MS})`,
+    '  --upload-limit <rate>  bytes per second each upload may send, e.g. 512K or 2M (default 0 = no limit)',
     '  -v, --verbose          log engine details to stderr',
     '  -h, --help             show this help',
     '  -V, --version          show the version',

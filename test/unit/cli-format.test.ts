@@ -88,6 +88,14 @@ describe('terminal peer: human-mode formatting', () => {
     const lines = formatHuman(errorEvent(new P2PError('NOT_FOUND', '"x.txt"'), 'S'));
     assert.deepEqual(lines, ['error: No peer shares that content: "x.txt"']);
   });
+
+  it('keeps a failure on one line and escape sequences off the terminal, whatever another peer put in its message', () => {
+    const remote = new P2PError('NOT_SHARED', 'peer "x" at 127.0.0.1:9: nope\nerror: forged second line\u001b[2J\u0007');
+    const lines = formatHuman(errorEvent(remote, 'D'));
+    assert.deepEqual(lines, ['error: That content is not shared by this peer: peer "x" at 127.0.0.1:9: nope\\x0aerror: forged second line\\x1b[2J\\x07']);
+    const online = formatHuman({ event: 'online', items: [{ ...items[0], peerName: 'evil\r\u001b]0;title\u0007' }] });
+    assert.ok(online.every((l) => !/[\u0000-\u001f\u007f-\u009f]/u.test(l)), online.join('\n'));
+  });
 });
 
 describe('terminal peer: printers', () => {

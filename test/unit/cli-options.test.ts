@@ -41,6 +41,7 @@ describe('terminal peer: command-line options', () => {
     assert.equal(o.shareDownloads, true);
     assert.equal(o.verbose, false);
     assert.equal(o.indexTimeoutMs, 500);
+    assert.equal(o.uploadLimit, 0);
   });
 
   it('reads every option', () => {
@@ -54,6 +55,16 @@ describe('terminal peer: command-line options', () => {
     assert.equal(o.shareDownloads, false);
     assert.equal(o.verbose, true);
     assert.equal(o.indexTimeoutMs, 100);
+  });
+
+  it('reads --upload-limit as bytes per second, with K, M and G as binary multiples', () => {
+    assert.equal(run(['--upload-limit', '65536']).uploadLimit, 65536);
+    assert.equal(run(['--upload-limit', '512K']).uploadLimit, 512 * 1024);
+    assert.equal(run(['--upload-limit=2m']).uploadLimit, 2 * 1024 * 1024);
+    assert.equal(run(['--upload-limit', '0']).uploadLimit, 0);
+    rejects(['--upload-limit', 'fast'], /--upload-limit must be bytes per second.*"fast"/);
+    rejects(['--upload-limit', '1.5M'], /--upload-limit/);
+    rejects(['--upload-limit', '2MB'], /--upload-limit/);
   });
 
   it('accepts --option=value', () => {
@@ -117,7 +128,7 @@ describe('terminal peer: command-line options', () => {
 
   it('lists every option and every menu command in --help', () => {
     const text = usageText();
-    for (const word of ['--index', '--name', '--port', '--dir', '--json', '--no-share-downloads', '--index-timeout', '--verbose', '--help', '--version']) {
+    for (const word of ['--index', '--name', '--port', '--dir', '--json', '--no-share-downloads', '--index-timeout', '--upload-limit', '--verbose', '--help', '--version']) {
       assert.ok(text.includes(word), `help mentions ${word}`);
     }
     for (const usage of ['R <path> [content name]', 'T <content name>', 'D <content name> [from <peer>]', 'S <content name>', 'N <new peer name>']) {
