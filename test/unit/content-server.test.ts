@@ -156,6 +156,17 @@ describe('ContentServer', function () {
       if (r.type === 'E') assert.equal(r.code, 'NOT_SHARED');
     });
 
+    it('serves only the version asked for, even when its lookup answers by name alone', async function () {
+      server = new ContentServer({
+        lookup: (name) => (name === 'shared.bin' ? { path: shared.path, size: shared.size, sha256: shared.sha256 } : undefined),
+      });
+      await server.listen(0, '127.0.0.1');
+      const c = await connect();
+      c.request({ contentName: 'shared.bin', sha256: secret.sha256, offset: 0, length: 0 });
+      const r = await c.readResponse();
+      assert.ok(r.type === 'E' && r.code === 'NOT_SHARED', `another version was served: ${r.type}`);
+    });
+
     it('never serves the file next to the shared one, whatever path the name spells', async function () {
       const asked: string[] = [];
       server = new ContentServer({

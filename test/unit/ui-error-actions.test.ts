@@ -1,5 +1,6 @@
 // The code-to-buttons mapping of error notifications, and the status bar text for each connection state.
 import * as assert from 'node:assert/strict';
+import { ErrorCode, ErrorCodes } from '../../src/protocol/errors';
 import { ErrorAction, errorActions } from '../../src/ui/error-actions';
 import { statusText } from '../../src/ui/status-text';
 
@@ -44,6 +45,42 @@ describe('ui error actions', () => {
 
   it('leaves Retry out when the call cannot run again', () => {
     assert.deepEqual(ids(errorActions('TIMEOUT', 'register', { ...ctx, canRetry: false })), ['startLocalServer', 'connect', 'showLog']);
+  });
+
+  it('offers Retry for a download of content nobody shares right now, and no Retry elsewhere for it', () => {
+    assert.deepEqual(ids(errorActions('NOT_FOUND', 'download', ctx)), ['retry', 'showLog']);
+    assert.deepEqual(ids(errorActions('NOT_FOUND', 'other', ctx)), ['showLog']);
+  });
+
+  it('offers Retry when the index asks to slow down, and another index when it is full or the peer is at its limit', () => {
+    assert.deepEqual(ids(errorActions('RATE_LIMITED', 'register', ctx)), ['retry', 'showLog']);
+    assert.deepEqual(ids(errorActions('RATE_LIMITED', 'download', ctx)), ['retry', 'showLog']);
+    assert.deepEqual(ids(errorActions('PEER_LIMIT', 'register', ctx)), ['connect', 'showLog']);
+    assert.deepEqual(ids(errorActions('INDEX_FULL', 'register', ctx)), ['connect', 'showLog']);
+  });
+
+  it('treats a refused cookie like an index that does not answer', () => {
+    assert.deepEqual(ids(errorActions('BAD_COOKIE', 'refresh', ctx)), ids(errorActions('TIMEOUT', 'refresh', ctx)));
+  });
+
+  it('gives every code in every place a list without repeats, Retry only when possible, a setting with every Open Settings, Show Log last', () => {
+    const ops = ['start', 'register', 'deregister', 'download', 'refresh', 'connect', 'peerName', 'localServer', 'other'] as const;
+    for (const code of Object.keys(ErrorCodes) as ErrorCode[]) {
+      for (const op of ops) {
+        for (const canRetry of [true, false]) {
+          const list = errorActions(code, op, { canRetry, localServerRunning: false });
+          const where = `${code} during ${op}${canRetry ? '' : ' (no retry)'}`;
+          if (code === 'CANCELLED') {
+            assert.deepEqual(list, [], where);
+            continue;
+          }
+          assert.equal(new Set(ids(list)).size, list.length, `${where}: ${ids(list)}`);
+          assert.equal(list[list.length - 1].id, 'showLog', where);
+          if (!canRetry) assert.ok(!ids(list).includes('retry'), where);
+          for (const a of list) if (a.id === 'openSettings') assert.ok(a.setting, `${where}: Open Settings names no setting`);
+        }
+      }
+    }
   });
 
   it('shows nothing for a cancellation and always ends other lists with Show Log', () => {
