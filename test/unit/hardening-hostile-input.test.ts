@@ -5,7 +5,6 @@ import * as dgram from 'node:dgram';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Peer } from '../../src/peer/peer';
-import { P2PError } from '../../src/protocol/errors';
 import {
   ErrorCodes, IndexReply, IndexRequest, decodeClassicReply, decodeIndexReply, decodeIndexRequest, encodeClassicRequest, encodeIndexReply,
   encodeIndexRequest,
@@ -14,15 +13,8 @@ import { ContentServer } from '../../src/peer/content-server';
 import { insideFolder } from '../../src/peer/downloader';
 import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
 import { RawContentClient, makeTempDir, removeDir, serveFiles, sha256Hex, writeBytes, writeTestFile, type TestFile } from '../support/peers';
+import { isP2P } from '../support/p2p-error';
 
-function isP2P(code: string, message?: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof P2PError, `expected a P2PError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
 
 /** Every file and folder under `dir`, relative, sorted: to prove nothing was written where it should not be. */
 async function tree(dir: string): Promise<string[]> {

@@ -8,17 +8,10 @@ import { P2PError } from '../../src/protocol/errors';
 import { decodeIndexRequest, encodeIndexReply } from '../../src/protocol/udp';
 import { startIndexServer, RunningIndexServer } from '../support/index-server';
 import { waitUntil } from '../support/peers';
+import { isP2P } from '../support/p2p-error';
 
 const sha = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-function isP2P(code: string, message?: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof P2PError, `expected a P2PError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
 
 function bindUdp(host = '127.0.0.1'): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {

@@ -11,15 +11,8 @@ import { Peer } from '../../src/peer/peer';
 import { P2PError } from '../../src/protocol/errors';
 import { startIndexServer, RunningIndexServer } from '../support/index-server';
 import { makeTempDir, removeDir, sha256Hex, sha256OfFile, waitUntil } from '../support/peers';
+import { isP2P } from '../support/p2p-error';
 
-function isP2P(code: string, message?: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof P2PError, `expected a P2PError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
 
 /** Resolves when the peer is in `state` (now or later); fails after `ms`. */
 function reachState(peer: Peer, state: ConnectionState, ms = 15_000): Promise<void> {

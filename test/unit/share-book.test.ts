@@ -8,17 +8,10 @@ import type { Share } from '../../src/peer/api';
 import { ShareBook, hashFile } from '../../src/peer/share-book';
 import { P2PError } from '../../src/protocol/errors';
 import { makeTempDir, removeDir } from '../support/peers';
+import { isP2P } from '../support/p2p-error';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-function isP2P(code: string, message?: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof P2PError, `expected a P2PError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
 
 /** The next 'share-changed' or 'share-removed', failing the test if it does not come in time. */
 async function next<E extends 'share-changed' | 'share-removed'>(book: ShareBook, event: E, ms = 10_000): Promise<unknown[]> {
