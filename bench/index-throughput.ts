@@ -6,29 +6,15 @@ import {
   BENCH_TMP, IndexServerProcess, IpcChild, NodeChild, Section, fixed, formatFrames, median, metText, newestProfile,
   removeDir, startIndexServerProcess, table, topFrames,
 } from './lib';
+import type { RunResult } from './udp-load';
 
 export interface IndexBenchOptions {
   quick: boolean;
   log: (line: string) => void;
 }
 
-interface Measured {
-  sent: number;
-  replies: number;
-  lost: number;
-  errors: Record<string, number>;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  loadgenCpu: number;
-  maxLagMs?: number;
-  serverCpuPerReplyUs: number;
-  serverCpu: number;
-}
+/** One measured run, as the load generator reports it. */
+type Measured = RunResult;
 
 const TARGET_RATIO = 0.7;
 const TARGET_P99_MS = 5;

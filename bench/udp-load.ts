@@ -203,7 +203,7 @@ async function handshakeAll(target: Target): Promise<void> {
   await drain(target);
 }
 
-interface RunResult {
+export interface RunResult {
   sent: number;
   replies: number;
   lost: number;

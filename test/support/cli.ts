@@ -383,11 +383,18 @@ export class IndexServerProcess extends LineProcess {
     return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
   }
 
-  /** Starts one on 127.0.0.1 with a free port, read from its "listening on udp HOST:PORT" log line. */
-  static async start(extraArgs: string[] = [], options: WaitOptions = {}): Promise<IndexServerProcess> {
-    const env: NodeJS.ProcessEnv = { ...process.env };
+  /**
+   * Starts one on 127.0.0.1 with a free port, read from its "listening on udp HOST:PORT" log line.
+   * `entry` picks the script (default out/server/main.js; the VS Code suites use the dist/ bundle).
+   */
+  static async start(
+    extraArgs: string[] = [],
+    options: WaitOptions & { entry?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<IndexServerProcess> {
+    const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
     for (const k of Object.keys(env)) if (k.startsWith('P2P_INDEX')) delete env[k];
-    const server = new IndexServerProcess('index server', [INDEX_SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', ...extraArgs], { env });
+    const entry = options.entry ?? INDEX_SERVER_MAIN;
+    const server = new IndexServerProcess('index server', [entry, '--host', '127.0.0.1', '--port', '0', ...extraArgs], { env });
     const pattern = /listening on udp (\S+):(\d+)/u;
     try {
       const line = await server.nextStderrLine((l) => pattern.test(l), options);

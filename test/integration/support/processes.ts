@@ -39,19 +39,8 @@ function requireBundle(file: string): string {
 }
 
 /** Starts `dist/index-server.js --port 0` and resolves once it logs the UDP address it listens on. */
-export async function startIndexServer(): Promise<IndexServerProcess> {
-  const server = new IndexServerProcess('index server', [requireBundle(INDEX_SERVER_JS), '--host', '127.0.0.1', '--port', '0'], { env: childEnv() });
-  const pattern = /listening on udp (\S+):(\d+)/u;
-  try {
-    const line = await server.nextStderrLine((l) => pattern.test(l), { timeoutMs: START_TIMEOUT_MS });
-    const [, host, port] = pattern.exec(line)!;
-    server.host = host.replace(/^\[(.*)\]$/u, '$1');
-    server.port = Number(port);
-  } catch (err) {
-    await server.kill();
-    throw err;
-  }
-  return server;
+export function startIndexServer(): Promise<IndexServerProcess> {
+  return IndexServerProcess.start([], { entry: requireBundle(INDEX_SERVER_JS), env: childEnv(), timeoutMs: START_TIMEOUT_MS });
 }
 
 export interface TerminalPeerOptions {
