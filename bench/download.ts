@@ -142,7 +142,7 @@ export async function runDownloadBench(opts: DownloadBenchOptions): Promise<Sect
     const cpuPerGiB = (runs: { senderCpu: number; receiverCpu: number }[]): string =>
       `${fixed(median(runs.map((r) => r.senderCpu / gib)))} + ${fixed(median(runs.map((r) => r.receiverCpu / gib)))}`;
     const md = [
-      `A ${sizeText(size)} file (random blocks) over loopback. Ours: three processes (\`node out/server/main.js\` and two bench/peer-process.ts, each a real `
+      `A ${sizeText(size)} file (random blocks) over loopback. Ours: three processes (\`node out/src/server/main.js\` and two bench/peer-process.ts, each a real `
         + `\`Peer\`); the receiving peer's \`download()\` is timed inside its process: S at the index, D/C from the sender, the .part file written, `
         + `the whole-file SHA-256 checked, the file renamed into place (sharing it afterwards is turned off). Baselines (bench/raw-pipe.ts, two processes): `
         + `\`fs.createReadStream\` (512 KiB reads) piped into a socket, the receiver hashing every chunk with SHA-256; the second one also writes the `

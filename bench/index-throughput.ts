@@ -1,7 +1,7 @@
 // Benchmark 1: index-server requests per second and latency under a realistic mix, as a ratio to a bare dgram echo server.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ReplyCache } from '../server/reply-cache';
+import { ReplyCache } from '../src/server/reply-cache';
 import {
   BENCH_TMP, IndexServerProcess, IpcChild, NodeChild, Section, fixed, formatFrames, median, metText, newestProfile,
   removeDir, startIndexServerProcess, table, topFrames,
@@ -146,7 +146,7 @@ export async function runIndexBench(opts: IndexBenchOptions): Promise<Section> {
       `${entries.toLocaleString('en')} entries from ${peers} peer names, loaded through real R requests in ${loaded.seconds.toFixed(1)} s `
         + `(${Math.round(entries / loaded.seconds).toLocaleString('en')} R/s at 128 in flight). Mix: 80% S of existing names, 15% R refresh `
         + `(same peer, same secret), 5% O page at a random cursor; request sizes S ≈ ${prepared.bytes.S} B, R ≈ ${prepared.bytes.R} B, O = ${prepared.bytes.O} B. `
-        + `Server: \`node out/server/main.js ${serverFlags.join(' ')}\`, its own process. Load generator (bench/udp-load.ts): its own process, `
+        + `Server: \`node out/src/server/main.js ${serverFlags.join(' ')}\`, its own process. Load generator (bench/udp-load.ts): its own process, `
         + `${SOCKETS} connected UDP sockets, requests matched by request id, cookie from an H first. Baseline: bench/bare-udp-server.ts, a dgram `
         + `server answering each datagram with a same-size reply (echo), same generator, same mix of request sizes. Each run: ${warmupMs} ms warm-up, `
         + `${durationMs} ms measured; ${reps} repetition(s), baseline and ours alternating (order flipped each repetition). Req/s: best of the `

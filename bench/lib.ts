@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** Compiled layout: this file is out/bench/lib.js, the server CLI out/server/main.js. */
+/** Compiled layout: this file is out/bench/lib.js, the server CLI out/src/server/main.js. */
 export const OUT_DIR = path.resolve(__dirname, '..');
 export const REPO_DIR = path.resolve(OUT_DIR, '..');
-export const INDEX_SERVER_MAIN = path.join(OUT_DIR, 'server', 'main.js');
+export const INDEX_SERVER_MAIN = path.join(OUT_DIR, 'src', 'server', 'main.js');
 /** Git-ignored scratch space for profiles; big files go to os.tmpdir(). */
 export const BENCH_TMP = path.join(REPO_DIR, 'bench', 'tmp');
 
@@ -252,7 +252,7 @@ export interface IndexServerProcess {
 }
 
 /**
- * Runs `node out/server/main.js` on 127.0.0.1, port 0. The port comes from its "listening on udp
+ * Runs `node out/src/server/main.js` on 127.0.0.1, port 0. The port comes from its "listening on udp
  * HOST:PORT" line; at --log-level warn that line is not printed (it is logged at info), so the
  * bound port is then read from /proc (the child's socket inode in /proc/net/udp).
  */

@@ -1,7 +1,7 @@
 // Runs in its own process with --expose-gc: fills Registries of several sizes in-process and times lookups of random existing names.
 import { createHash } from 'node:crypto';
-import { Registry, ownerOfSecret } from '../server/registry';
-import { MemoryStore } from '../server/store';
+import { Registry, ownerOfSecret } from '../src/server/registry';
+import { MemoryStore } from '../src/server/store';
 import { percentile, serveIpc } from './lib';
 
 const ENTRIES_PER_PEER = 10;

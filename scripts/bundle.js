@@ -2,7 +2,7 @@
 const esbuild = require('esbuild');
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning' };
 Promise.all([
-  esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
-  esbuild.build({ ...common, entryPoints: ['server/main.ts'], outfile: 'dist/index-server.js', banner: { js: '#!/usr/bin/env node' } }),
+  esbuild.build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
+  esbuild.build({ ...common, entryPoints: ['src/server/main.ts'], outfile: 'dist/index-server.js', banner: { js: '#!/usr/bin/env node' } }),
   esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/peer-cli.js', banner: { js: '#!/usr/bin/env node' } }),
 ]).catch(() => process.exit(1));

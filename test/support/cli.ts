@@ -7,7 +7,7 @@ import { quoteWord } from '../../src/cli/tokenize';
 
 /** The compiled terminal peer and index server, next to this file in out/. */
 export const CLI_MAIN = path.resolve(__dirname, '../../src/cli/main.js');
-export const INDEX_SERVER_MAIN = path.resolve(__dirname, '../../server/main.js');
+export const INDEX_SERVER_MAIN = path.resolve(__dirname, '../../src/server/main.js');
 
 const DEFAULT_TIMEOUT_MS = 15000;
 /** How many recent lines a timeout error shows, so a failure explains itself. */
@@ -373,7 +373,7 @@ export class CliPeer extends LineProcess {
   }
 }
 
-/** A real index server child process (`node out/server/main.js --port 0`). */
+/** A real index server child process (`node out/src/server/main.js --port 0`). */
 export class IndexServerProcess extends LineProcess {
   host = '';
   port = 0;
@@ -385,7 +385,7 @@ export class IndexServerProcess extends LineProcess {
 
   /**
    * Starts one on 127.0.0.1 with a free port, read from its "listening on udp HOST:PORT" log line.
-   * `entry` picks the script (default out/server/main.js; the VS Code suites use the dist/ bundle).
+   * `entry` picks the script (default out/src/server/main.js; the VS Code suites use the dist/ bundle).
    */
   static async start(
     extraArgs: string[] = [],

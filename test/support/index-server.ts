@@ -3,7 +3,7 @@ import * as dgram from 'node:dgram';
 import { ClassicReply, ClassicRequest, IndexReply, IndexRequest } from '../../src/protocol/messages';
 import { decodeClassicReply, encodeClassicRequest } from '../../src/protocol/classic';
 import { decodeIndexReply, encodeIndexRequest } from '../../src/protocol/udp';
-import { IndexServer, IndexServerOptions } from '../../server/index-server';
+import { IndexServer, IndexServerOptions } from '../../src/server/index-server';
 
 export interface RunningIndexServer {
   server: IndexServer;

@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { LogLevel, PeerOptions } from '../../src/peer/api';
 import { Peer } from '../../src/peer/peer';
-import { ExpiredEntry } from '../../server/registry';
+import { ExpiredEntry } from '../../src/server/registry';
 import { RunningIndexServer, startIndexServer } from '../support/index-server';
 import { makeTempDir, removeDir, sha256Hex } from '../support/peers';
 

@@ -2,12 +2,12 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { P2PError } from '../../src/protocol';
-import { classicPort } from '../../server/classic-address';
-import { COOKIE_WINDOW_SECONDS, CookieJar } from '../../server/cookies';
-import { normalizeIp } from '../../server/index-server';
-import { createLogger, parseLogLevel } from '../../server/log';
-import { RateLimiter, sourceKey } from '../../server/rate-limiter';
-import { ReplyCache, requestFingerprint } from '../../server/reply-cache';
+import { classicPort } from '../../src/server/classic-address';
+import { COOKIE_WINDOW_SECONDS, CookieJar } from '../../src/server/cookies';
+import { normalizeIp } from '../../src/server/index-server';
+import { createLogger, parseLogLevel } from '../../src/server/log';
+import { RateLimiter, sourceKey } from '../../src/server/rate-limiter';
+import { ReplyCache, requestFingerprint } from '../../src/server/reply-cache';
 import { ManualClock } from '../support/index-server';
 
 function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {

@@ -5,9 +5,9 @@ import { once } from 'node:events';
 import {
   ErrorCodes, HEADER_BYTES, IndexReply, MAX_DATAGRAM, OnlineEntry, decodeIndexReply, encodeIndexRequest,
 } from '../../src/protocol';
-import { IndexServer } from '../../server/index-server';
-import { ExpiredEntry } from '../../server/registry';
-import { MemoryStore } from '../../server/store';
+import { IndexServer } from '../../src/server/index-server';
+import { ExpiredEntry } from '../../src/server/registry';
+import { MemoryStore } from '../../src/server/store';
 import { ManualClock, RunningIndexServer, UdpProbe, canBind, startIndexServer } from '../support/index-server';
 
 interface Reg {

@@ -2,8 +2,8 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { P2PError } from '../../src/protocol';
-import { ExpiredEntry, Registry, ownerOfIp, ownerOfSecret } from '../../server/registry';
-import { MAX_SEQ, MemoryStore, Owner } from '../../server/store';
+import { ExpiredEntry, Registry, ownerOfIp, ownerOfSecret } from '../../src/server/registry';
+import { MAX_SEQ, MemoryStore, Owner } from '../../src/server/store';
 import { ManualClock } from '../support/index-server';
 
 const sha = (s: string) => createHash('sha256').update(s).digest();

@@ -3,11 +3,11 @@ import { strict as assert } from 'node:assert';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { ErrorCodes, decodeClassicReply, encodeClassicRequest } from '../../src/protocol';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCli } from '../../server/main';
-import { IndexServer } from '../../server/index-server';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCli } from '../../src/server/main';
+import { IndexServer } from '../../src/server/index-server';
 import { UdpProbe } from '../support/index-server';
 
-const MAIN = path.resolve(__dirname, '../../server/main.js');
+const MAIN = path.resolve(__dirname, '../../src/server/main.js');
 const VERSION = (require('../../../package.json') as { version: string }).version;
 
 /** A running p2p-index-server child, with its output collected and lines awaitable. */

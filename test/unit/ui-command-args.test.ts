@@ -3,8 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { P2PError } from '../../src/protocol/errors';
-import { contentNameFrom, downloadTargetFrom, registerPathsFrom } from '../../src/ui/command-args';
-import { CLASSIC_SHA256, buildOnlineTree, buildShareRows } from '../../src/ui/tree-model';
+import { contentNameFrom, downloadTargetFrom, registerPathsFrom } from '../../src/extension/view-model/command-args';
+import { CLASSIC_SHA256, buildOnlineTree, buildShareRows } from '../../src/extension/view-model/tree-model';
 
 const H = 'c'.repeat(64);
 

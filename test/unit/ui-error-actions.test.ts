@@ -1,8 +1,8 @@
 // The code-to-buttons mapping of error notifications, and the status bar text for each connection state.
 import * as assert from 'node:assert/strict';
 import { ErrorCode, ErrorCodes } from '../../src/protocol/errors';
-import { ErrorAction, errorActions } from '../../src/ui/error-actions';
-import { statusText } from '../../src/ui/status-text';
+import { ErrorAction, errorActions } from '../../src/extension/view-model/error-actions';
+import { statusText } from '../../src/extension/view-model/status-text';
 
 const ctx = { canRetry: true, localServerRunning: false };
 const ids = (a: ErrorAction[]) => a.map((x) => x.id);

@@ -1,6 +1,6 @@
 // Text-or-binary sniffing that decides how a downloaded file opens.
 import * as assert from 'node:assert/strict';
-import { looksLikeText } from '../../src/ui/file-kind';
+import { looksLikeText } from '../../src/extension/view-model/file-kind';
 
 describe('ui file kind', () => {
   it('takes ASCII and UTF-8 for text', () => {

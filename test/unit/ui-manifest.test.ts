@@ -2,8 +2,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Commands, ContextKeys, ContextValues, Views } from '../../src/ui/ids';
-import { SettingDefaults, SettingKeys, SettingName } from '../../src/ui/settings-parse';
+import { Commands, ContextKeys, ContextValues, Views } from '../../src/extension/view-model/ids';
+import { SettingDefaults, SettingKeys, SettingName } from '../../src/extension/view-model/settings-parse';
 
 // Tests run from out/test/unit; the manifest is at the repository root.
 const ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -1,8 +1,8 @@
 // Download progress text and the increments fed to a VS Code progress notification; byte and time units.
 import * as assert from 'node:assert/strict';
 import type { DownloadProgress } from '../../src/peer/api';
-import { formatBytes, formatDuration, formatExactBytes, formatRate, plural } from '../../src/ui/byte-units';
-import { ProgressReporter, formatProgress, percentOf } from '../../src/ui/progress-text';
+import { formatBytes, formatDuration, formatExactBytes, formatRate, plural } from '../../src/extension/view-model/byte-units';
+import { ProgressReporter, formatProgress, percentOf } from '../../src/extension/view-model/progress-text';
 
 function progress(received: number, total: number, bytesPerSecond = 0, sources = 1): DownloadProgress {
   return { contentName: 'x', received, total, bytesPerSecond, sources };

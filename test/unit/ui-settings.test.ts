@@ -18,7 +18,7 @@ import {
   parseSettings,
   parseShareDownloads,
   peerNameProblem,
-} from '../../src/ui/settings-parse';
+} from '../../src/extension/view-model/settings-parse';
 
 const HOME = path.resolve('/home/sam');
 const WS = path.resolve('/work/project');

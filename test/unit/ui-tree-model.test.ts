@@ -1,8 +1,8 @@
 // The Online Content and My Shares rows built from engine lists: grouping, order, "(you)", classic marking, text.
 import * as assert from 'node:assert/strict';
 import type { OnlineItem, Share } from '../../src/peer/api';
-import { ContextValues } from '../../src/ui/ids';
-import { CLASSIC_SHA256, buildOnlineTree, buildShareRows, escapeMarkdown, isClassicHash } from '../../src/ui/tree-model';
+import { ContextValues } from '../../src/extension/view-model/ids';
+import { CLASSIC_SHA256, buildOnlineTree, buildShareRows, escapeMarkdown, isClassicHash } from '../../src/extension/view-model/tree-model';
 
 const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);

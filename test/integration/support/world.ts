@@ -11,7 +11,7 @@ import { IndexServerProcess, startIndexServer, TerminalPeer } from './processes'
 
 export const EXTENSION_ID = 'p2p-share.p2p-share';
 
-/** What activate() returns (src/extension.ts). */
+/** What activate() returns (src/extension/extension.ts). */
 export interface P2PApi {
   peer(): Peer | undefined;
   localServer(): { host: string; port: number } | undefined;

@@ -1,7 +1,7 @@
 // Stateless handshake cookies (docs/protocol.md, H): an HMAC of the source address and a 120 s time window.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { COOKIE_BYTES } from '../src/protocol/messages';
-import { ipToBytes } from '../src/protocol/wire';
+import { COOKIE_BYTES } from '../protocol/messages';
+import { ipToBytes } from '../protocol/wire';
 
 /** Length of one cookie window; the current and the previous window are accepted. */
 export const COOKIE_WINDOW_SECONDS = 120;

@@ -1,8 +1,8 @@
 // Registers command handlers so every failure becomes a notification with actions, never an unhandled rejection.
 import * as vscode from 'vscode';
 import { P2PError } from '../protocol/errors';
-import type { Operation } from './error-actions';
-import type { CommandId } from './ids';
+import type { Operation } from './view-model/error-actions';
+import type { CommandId } from './view-model/ids';
 import { Notifier } from './notifier';
 
 /** Thrown by a handler that knows better than the generic title what failed. */

@@ -1,5 +1,5 @@
 // The status bar item's text and tooltip for a connection state, without vscode.
-import type { ConnectionState } from '../peer/api';
+import type { ConnectionState } from '../../peer/api';
 import { plural } from './byte-units';
 
 export interface StatusFacts {

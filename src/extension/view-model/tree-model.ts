@@ -1,6 +1,6 @@
 // Rows of the "Online Content" and "My Shares" views, built from the engine's lists without vscode.
-import type { OnlineItem, Share } from '../peer/api';
-import { formatAddress } from '../peer/address';
+import type { OnlineItem, Share } from '../../peer/api';
+import { formatAddress } from '../../peer/address';
 import { formatBytes, formatExactBytes, plural } from './byte-units';
 import { ContextValues } from './ids';
 

@@ -1,8 +1,8 @@
 // Shows failures as notifications with useful buttons and writes their details to the P2P log.
 import * as vscode from 'vscode';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { ErrorAction, Operation, errorActions } from './error-actions';
-import { Commands } from './ids';
+import { ErrorAction, Operation, errorActions } from './view-model/error-actions';
+import { Commands } from './view-model/ids';
 import { SettingProblem, openSettings } from './settings';
 
 export interface FailureOptions {

@@ -1,5 +1,5 @@
 // Turns the engine's download progress into the text and increments of a VS Code progress notification.
-import type { DownloadProgress } from '../peer/api';
+import type { DownloadProgress } from '../../peer/api';
 import { formatBytes, formatDuration, formatRate, plural } from './byte-units';
 
 /** Whole percent received; an empty content is complete as soon as it exists. */

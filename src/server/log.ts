@@ -1,5 +1,5 @@
 // The index server's leveled logger: one line per event on stderr, "ISO-time level message".
-import { P2PError } from '../src/protocol/errors';
+import { P2PError } from '../protocol/errors';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFn = (level: LogLevel, message: string) => void;

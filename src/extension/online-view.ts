@@ -1,10 +1,10 @@
 // The "Online Content" view: every content the index lists, its sources beneath, kept fresh by polling and engine events.
 import * as vscode from 'vscode';
 import { toP2PError } from '../protocol/errors';
-import { Commands, Views } from './ids';
+import { Commands, Views } from './view-model/ids';
 import { PeerHost } from './peer-host';
 import { Settings } from './settings';
-import { ContentRow, SourceRow, buildOnlineTree } from './tree-model';
+import { ContentRow, SourceRow, buildOnlineTree } from './view-model/tree-model';
 
 export type OnlineRow = ContentRow | SourceRow;
 

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { CommandSpec, registerCommands } from './command-runner';
 import { ConnectionCommands } from './connection-commands';
 import { DownloadCommand } from './download-command';
-import { CommandId, Commands } from './ids';
+import { CommandId, Commands } from './view-model/ids';
 import { Notifier } from './notifier';
 import { PeerHost } from './peer-host';
 import { Settings } from './settings';

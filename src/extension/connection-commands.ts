@@ -7,7 +7,7 @@ import { dismissed } from './command-runner';
 import { Notifier } from './notifier';
 import { HostPortText, PeerHost } from './peer-host';
 import { Settings } from './settings';
-import { indexAddressProblem, parseIndexServer, peerNameProblem } from './settings-parse';
+import { indexAddressProblem, parseIndexServer, peerNameProblem } from './view-model/settings-parse';
 
 export class ConnectionCommands {
   constructor(

@@ -1,8 +1,8 @@
 // The status bar item: connection state, peer name and share count; a click opens the P2P actions.
 import * as vscode from 'vscode';
-import { Commands, STATUS_ITEM_ID } from './ids';
+import { Commands, STATUS_ITEM_ID } from './view-model/ids';
 import { PeerHost } from './peer-host';
-import { statusText } from './status-text';
+import { statusText } from './view-model/status-text';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;

@@ -1,6 +1,6 @@
 // The status bar item's click: a quick pick of the main P2P actions that apply right now.
 import * as vscode from 'vscode';
-import { Commands } from './ids';
+import { Commands } from './view-model/ids';
 import { PeerHost } from './peer-host';
 import { openSettings } from './settings';
 import { dismissed } from './command-runner';

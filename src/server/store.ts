@@ -1,5 +1,5 @@
 // Where the index's registrations live: the RegistryStore contract and MemoryStore, its in-process implementation.
-import { P2PError } from '../src/protocol/errors';
+import { P2PError } from '../protocol/errors';
 
 /**
  * Who owns a peer name: new-form peers by the SHA-256 of their secret, classic peers by their source IP.

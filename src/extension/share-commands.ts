@@ -4,12 +4,12 @@ import * as vscode from 'vscode';
 import type { Peer } from '../peer';
 import type { Share } from '../peer/api';
 import { toP2PError } from '../protocol/errors';
-import { formatBytes, plural } from './byte-units';
-import { contentNameFrom, registerPathsFrom } from './command-args';
+import { formatBytes, plural } from './view-model/byte-units';
+import { contentNameFrom, registerPathsFrom } from './view-model/command-args';
 import { CommandFailure, dismissed } from './command-runner';
 import { Notifier } from './notifier';
 import { PeerHost } from './peer-host';
-import { peerNameProblem } from './settings-parse';
+import { peerNameProblem } from './view-model/settings-parse';
 
 /** The file in the active editor or tab, when it lives on disk. */
 function activeFilePath(): string | undefined {

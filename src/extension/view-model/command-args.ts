@@ -1,8 +1,8 @@
 // Reads the arguments commands receive from menus, tree rows, keybindings and tests, without vscode.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { P2PError } from '../protocol/errors';
-import { validateContentName, validatePeerName } from '../protocol/names';
+import { P2PError } from '../../protocol/errors';
+import { validateContentName, validatePeerName } from '../../protocol/names';
 import type { ContentRow, ShareRow, SourceRow } from './tree-model';
 import { isClassicHash } from './tree-model';
 

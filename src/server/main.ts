@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { P2PError } from '../src/protocol/errors';
+import { P2PError } from '../protocol/errors';
 import { IndexServer, IndexServerOptions } from './index-server';
 import { LogLevel, createLogger, logs, parseLogLevel } from './log';
 import { formatHostPort } from './registry';
@@ -129,7 +129,7 @@ function parseHost(text: string, what: string): string {
   return bare;
 }
 
-/** The version in this package's package.json, found from wherever this file runs (out/server or dist). */
+/** The version in this package's package.json, found from wherever this file runs (out/src/server or dist). */
 export function packageVersion(): string {
   for (let dir = __dirname, i = 0; i < 5; dir = dirname(dir), i++) {
     const file = join(dir, 'package.json');

@@ -1,14 +1,14 @@
 // The VS Code extension's entry point: builds the peer engine host, the views, the commands and the status bar.
 import * as vscode from 'vscode';
-import type { Peer } from './peer';
-import { registerAllCommands } from './ui/commands';
-import { LOG_CHANNEL_NAME } from './ui/ids';
-import { Notifier } from './ui/notifier';
-import { OnlineView } from './ui/online-view';
-import { HostPortText, PeerHost } from './ui/peer-host';
-import { Settings } from './ui/settings';
-import { SharesView } from './ui/shares-view';
-import { StatusBar } from './ui/status-bar';
+import type { Peer } from '../peer';
+import { registerAllCommands } from './commands';
+import { LOG_CHANNEL_NAME } from './view-model/ids';
+import { Notifier } from './notifier';
+import { OnlineView } from './online-view';
+import { HostPortText, PeerHost } from './peer-host';
+import { Settings } from './settings';
+import { SharesView } from './shares-view';
+import { StatusBar } from './status-bar';
 
 /** What activate() returns: a handle for tests (vscode.extensions.getExtension(...).exports). */
 export interface P2PShareApi {

@@ -1,8 +1,8 @@
 // The "My Shares" view: this peer's registrations (the original's L), updated on every engine change.
 import * as vscode from 'vscode';
-import { Views } from './ids';
+import { Views } from './view-model/ids';
 import { PeerHost } from './peer-host';
-import { ShareRow, buildShareRows } from './tree-model';
+import { ShareRow, buildShareRows } from './view-model/tree-model';
 
 export class SharesView implements vscode.TreeDataProvider<ShareRow>, vscode.Disposable {
   private rows: ShareRow[] = [];

@@ -1,5 +1,5 @@
 // The one mapping from an error code to the buttons its notification offers, without vscode.
-import type { ErrorCode } from '../protocol/errors';
+import type { ErrorCode } from '../../protocol/errors';
 import { SettingKey, SettingKeys } from './settings-parse';
 
 /** What the user was doing when it failed: the same code calls for other help in another place. */

@@ -1,7 +1,7 @@
 // Reads the address field of a classic R ("host:port" or "port") against the datagram's source IP.
 import { isIP } from 'node:net';
-import { P2PError } from '../src/protocol/errors';
-import { ipToBytes } from '../src/protocol/wire';
+import { P2PError } from '../protocol/errors';
+import { ipToBytes } from '../protocol/wire';
 
 /** Hosts that mean "wherever this datagram came from". */
 const ANY_HOST = new Set(['', '0.0.0.0', '::']);

@@ -1,8 +1,8 @@
 // The extension's settings: keys, defaults and the pure checks that turn raw values into usable ones.
 import * as path from 'node:path';
-import { DEFAULT_INDEX_PORT, HostPort, formatAddress, parseAddress } from '../peer/address';
-import { P2PError } from '../protocol/errors';
-import { validatePeerName } from '../protocol/names';
+import { DEFAULT_INDEX_PORT, HostPort, formatAddress, parseAddress } from '../../peer/address';
+import { P2PError } from '../../protocol/errors';
+import { validatePeerName } from '../../protocol/names';
 
 /** Setting keys under the "p2p" section; package.json's contributes.configuration declares the same. */
 export const SettingKeys = {

@@ -3,14 +3,14 @@ import { promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
 import type { DownloadResult } from '../peer/api';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { formatBytes } from './byte-units';
-import { DownloadTarget, downloadTargetFrom } from './command-args';
+import { formatBytes } from './view-model/byte-units';
+import { DownloadTarget, downloadTargetFrom } from './view-model/command-args';
 import { CommandFailure, dismissed } from './command-runner';
-import { SNIFF_BYTES, looksLikeText } from './file-kind';
+import { SNIFF_BYTES, looksLikeText } from './view-model/file-kind';
 import { PeerHost } from './peer-host';
-import { ProgressReporter } from './progress-text';
+import { ProgressReporter } from './view-model/progress-text';
 import { Settings } from './settings';
-import { buildOnlineTree } from './tree-model';
+import { buildOnlineTree } from './view-model/tree-model';
 
 /** Larger text files open with vscode.open, which handles them (and their warnings) better than a text document. */
 const MAX_TEXT_EDITOR_BYTES = 50 * 1024 * 1024;

@@ -1,12 +1,12 @@
 // The index's rules over its store: names, ownership, refresh, caps, leases, search and paged listing.
 import { randomInt } from 'node:crypto';
-import { P2PError } from '../src/protocol/errors';
+import { P2PError } from '../protocol/errors';
 import {
   CLASSIC_NAME_BYTES, ClassicOnlineReply, HASH_BYTES, MAX_DATAGRAM, OnlineEntry, Source,
-} from '../src/protocol/messages';
-import { validateContentName, validatePeerName } from '../src/protocol/names';
-import { classicOnlinePage } from '../src/protocol/classic';
-import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../src/protocol/udp';
+} from '../protocol/messages';
+import { validateContentName, validatePeerName } from '../protocol/names';
+import { classicOnlinePage } from '../protocol/classic';
+import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../protocol/udp';
 import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
 
 export interface RegistryOptions {

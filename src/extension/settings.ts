@@ -13,7 +13,7 @@ import {
   SettingProblem,
   SettingsEnvironment,
   parseSettings,
-} from './settings-parse';
+} from './view-model/settings-parse';
 
 export { SettingKeys, SettingDefaults };
 export type { P2PSettings, SettingKey, SettingName, SettingProblem };

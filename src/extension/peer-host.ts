@@ -1,15 +1,15 @@
 // Owns the running peer engine and the optional in-window index server, and keeps both in step with the settings.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { IndexServer } from '../../server/index-server';
+import { IndexServer } from '../server/index-server';
 import { Peer } from '../peer';
 import { formatAddress } from '../peer/address';
 import type { ConnectionState, LogLevel, OnlineItem, PeerOptions, Share } from '../peer/api';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { ContextKeys } from './ids';
+import { ContextKeys } from './view-model/ids';
 import { Notifier } from './notifier';
 import { Settings, SettingsChange } from './settings';
-import { localServerPort } from './settings-parse';
+import { localServerPort } from './view-model/settings-parse';
 
 /** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
 const QUIT_BUDGET_MS = 3000;
