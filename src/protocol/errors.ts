@@ -102,12 +102,18 @@ export function codeFromWire(n: number): ErrorCode {
 
 export class P2PError extends Error {
   override readonly name = 'P2PError';
+  /**
+   * The specifics (a name, a path, an address, the other side's own words), kept apart from the
+   * code's words so that nobody has to cut them back off `message`. Empty when there are none.
+   */
+  readonly detail: string;
   constructor(
     readonly code: ErrorCode,
     detail?: string,
     override readonly cause?: unknown,
   ) {
     super(detail ? `${WORDS[code]}: ${detail}` : WORDS[code]);
+    this.detail = detail ?? '';
   }
 
   get wireCode(): number {
