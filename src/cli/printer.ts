@@ -38,8 +38,6 @@ export class JsonPrinter implements Printer {
 const CLEAR_LINE = '\r\x1b[2K';
 
 export class HumanPrinter implements Printer {
-  /** True while a TTY shows a progress line that the next output must replace. */
-  private progressShown = false;
   /** On a pipe, the last progress decile printed, so a log file gets ten lines and not thousands. */
   private lastDecile = new Map<string, number>();
 
@@ -72,23 +70,16 @@ export class HumanPrinter implements Printer {
   private write(text: string): void {
     // On a TTY the line may hold the prompt or a progress line; start clean.
     this.out.write(this.tty ? CLEAR_LINE + text : text);
-    this.progressShown = false;
   }
 
   private printProgress(ev: Extract<CliEvent, { event: 'progress' }>): void {
     if (this.tty) {
       this.out.write(CLEAR_LINE + formatProgress(ev));
-      this.progressShown = true;
       return;
     }
     const decile = ev.total > 0 ? Math.floor((ev.received / ev.total) * 10) : 10;
     if (this.lastDecile.get(ev.contentName) === decile) return;
     this.lastDecile.set(ev.contentName, decile);
     this.write(formatProgress(ev) + '\n');
-  }
-
-  /** True while the TTY line holds a progress report (the session then holds back the prompt). */
-  get showingProgress(): boolean {
-    return this.progressShown;
   }
 }

@@ -123,11 +123,6 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
     return this.rows.find((c) => c.contentName === row.contentName);
   }
 
-  /** The content rows as shown, for pickers. */
-  get contents(): readonly ContentRow[] {
-    return this.rows;
-  }
-
   dispose(): void {
     if (this.timer) clearInterval(this.timer);
     for (const d of this.disposables) d.dispose();

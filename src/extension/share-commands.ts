@@ -64,13 +64,11 @@ export class ShareCommands {
     if (paths.length === 1) return this.registerOne(peer, paths[0]);
 
     const shares: Share[] = [];
-    const failed: string[] = [];
     for (const p of paths) {
       try {
         shares.push(await this.registerOne(peer, p));
       } catch (err) {
         if (toP2PError(err).code === 'CANCELLED') throw err;
-        failed.push(path.basename(p));
         this.notifier.failure(err, { title: `Could not register "${path.basename(p)}"`, op: 'register' });
       }
     }

@@ -181,11 +181,6 @@ const PARSERS: { [K in SettingName]: (raw: unknown, env: SettingsEnvironment) =>
 
 export const SETTING_NAMES = Object.keys(SettingKeys) as SettingName[];
 
-/** Checks one raw value; throws BAD_SETTING naming the setting. */
-export function parseSetting<K extends SettingName>(name: K, raw: unknown, env: SettingsEnvironment): P2PSettings[K] {
-  return PARSERS[name](raw, env);
-}
-
 export function defaultSettings(env: SettingsEnvironment): P2PSettings {
   const out = {} as Record<SettingName, unknown>;
   for (const name of SETTING_NAMES) out[name] = PARSERS[name](SettingDefaults[name], env);
