@@ -5,7 +5,8 @@ import { P2PError } from '../protocol/errors';
 import { validatePeerName } from '../protocol/names';
 import { dismissed } from './command-runner';
 import { Notifier } from './notifier';
-import { HostPortText, PeerHost } from './peer-host';
+import type { HostPortText } from './local-index-server';
+import { PeerHost } from './peer-host';
 import { Settings } from './settings';
 import { indexAddressProblem, parseIndexServer, peerNameProblem } from './view-model/settings-parse';
 

@@ -1,41 +1,24 @@
-// Owns the running peer engine and the optional in-window index server, and keeps both in step with the settings.
+// Owns the running peer engine, keeps it in step with the settings and points it at the local index server on request.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { IndexServer } from '../server/index-server';
 import { Peer } from '../peer';
 import { formatAddress } from '../peer/address';
 import type { ConnectionState, LogLevel, OnlineItem, PeerOptions, Share } from '../peer/api';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { ContextKeys } from './view-model/ids';
+import { HostPortText, LocalIndexServer } from './local-index-server';
 import { Notifier } from './notifier';
+import { OnlineCache } from './online-cache';
 import { Settings, SettingsChange } from './settings';
+import { within } from './time-budget';
 import { localServerPort } from './view-model/settings-parse';
 
 /** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
 const QUIT_BUDGET_MS = 3000;
-const SERVER_CLOSE_BUDGET_MS = 1000;
 /** Size of this peer's secret (the engine checks it): proves ownership of the peer name at the index. */
 const SECRET_BYTES = 32;
 /** At most one notification per kind of refused lease refresh in this time. */
 const REFUSAL_NOTICE_MS = 60_000;
-
-export interface HostPortText {
-  host: string;
-  port: number;
-}
-
-/** Resolves with the promise's value, or undefined once `ms` have passed. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function setContext(key: string, value: unknown): void {
   void vscode.commands.executeCommand('setContext', key, value);
@@ -47,13 +30,8 @@ export class PeerHost implements vscode.Disposable {
   private startError: P2PError | undefined;
   private stateValue: ConnectionState = 'connecting';
   private detailValue: string | undefined;
-  private onlineItems: OnlineItem[] = [];
-  private onlineKey = '[]';
-  private onlineInFlight: Promise<OnlineItem[]> | undefined;
   /** One secret for the whole session, so a restarted engine still owns this peer's name at the index. */
   private readonly secret = randomBytes(SECRET_BYTES);
-  private server: IndexServer | undefined;
-  private serverAddress: HostPortText | undefined;
   /** Index the peer uses instead of p2p.indexServer while it points at the local index server. */
   private indexOverride: string | undefined;
   /** Engine changes (settings, restarts, local server) run one at a time, in order. */
@@ -72,6 +50,12 @@ export class PeerHost implements vscode.Disposable {
   readonly onDidChangeOnline = this.onlineEmitter.event;
   readonly onDidChangeLocalServer = this.serverEmitter.event;
   private readonly settingsSubscription: vscode.Disposable;
+  private readonly onlineCache = new OnlineCache({
+    ready: () => this.ready(),
+    current: () => this.peer,
+    changed: (items) => this.onlineEmitter.fire(items),
+  });
+  private readonly localIndex = new LocalIndexServer((level, message) => this.write(level, message));
 
   constructor(
     private readonly settings: Settings,
@@ -107,11 +91,11 @@ export class PeerHost implements vscode.Disposable {
   }
 
   get online(): OnlineItem[] {
-    return this.onlineItems;
+    return this.onlineCache.items;
   }
 
   get localServer(): HostPortText | undefined {
-    return this.serverAddress ? { ...this.serverAddress } : undefined;
+    return this.localIndex.address;
   }
 
   /** The index address in use ("host:port"), or the one the settings name before the engine runs. */
@@ -200,7 +184,7 @@ export class PeerHost implements vscode.Disposable {
     this.peer = peer;
     const onState = (state: ConnectionState, detail?: string) => this.setState(state, detail);
     const onShares = (shares: Share[]) => this.sharesChanged(shares);
-    const onOnline = (items: OnlineItem[]) => this.setOnline(items);
+    const onOnline = (items: OnlineItem[]) => this.onlineCache.set(items);
     const onShareError = (contentName: string, err: P2PError) => this.shareRefused(contentName, err);
     peer.on('state', onState);
     peer.on('shares-changed', onShares);
@@ -236,7 +220,7 @@ export class PeerHost implements vscode.Disposable {
     this.detailValue = detail;
     setContext(ContextKeys.state, state);
     // A list from an index that no longer answers would offer downloads that cannot work.
-    if (state === 'unreachable' || state === 'stopped') this.setOnline([]);
+    if (state === 'unreachable' || state === 'stopped') this.onlineCache.set([]);
     this.stateEmitter.fire(state);
   }
 
@@ -246,37 +230,12 @@ export class PeerHost implements vscode.Disposable {
     this.stateEmitter.fire(this.stateValue);
   }
 
-  private setOnline(items: OnlineItem[]): void {
-    const key = JSON.stringify(items);
-    if (key === this.onlineKey) return;
-    this.onlineKey = key;
-    this.onlineItems = items;
-    this.onlineEmitter.fire(items);
-  }
-
-  /** Fetches the online list (all pages); concurrent callers share one request. */
   /**
-   * Fetches the online list; concurrent callers share one request. With `fresh`, a request already
-   * in flight is not reused, because it may have left before a change this caller just made.
+   * Fetches the online list (all pages); concurrent callers share one request. With `fresh`, a
+   * request already in flight is not reused, because it may have left before a change this caller just made.
    */
   refreshOnline(fresh = false): Promise<OnlineItem[]> {
-    if (fresh && this.onlineInFlight) {
-      return this.onlineInFlight.then(
-        () => this.refreshOnline(),
-        () => this.refreshOnline(),
-      );
-    }
-    this.onlineInFlight ??= (async () => {
-      try {
-        const peer = await this.ready();
-        const items = await peer.listOnline();
-        if (peer === this.peer) this.setOnline(items);
-        return items;
-      } finally {
-        this.onlineInFlight = undefined;
-      }
-    })();
-    return this.onlineInFlight;
+    return this.onlineCache.refresh(fresh);
   }
 
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
@@ -318,7 +277,7 @@ export class PeerHost implements vscode.Disposable {
   private async moveTo(peer: Peer, address: string, op: 'connect' | 'localServer'): Promise<ConnectionState> {
     try {
       if (peer.indexAddress !== address) {
-        this.setOnline([]);
+        this.onlineCache.set([]);
         await peer.setIndex(address);
       }
       // setIndex keeps an address it already has; a request is what tells whether it answers now.
@@ -415,55 +374,34 @@ export class PeerHost implements vscode.Disposable {
   /** Runs an index server inside this window on 127.0.0.1 and points the peer at it. */
   startLocalServer(port?: unknown): Promise<HostPortText> {
     return this.enqueue(async () => {
-      if (!this.serverAddress) {
-        const wanted = localServerPort(this.settings.current.indexServer, port);
-        const server = new IndexServer({
-          host: '127.0.0.1',
-          port: wanted,
-          log: (level, message) => this.write(level, `local index server: ${message}`),
-        });
-        try {
-          this.serverAddress = await server.start();
-        } catch (err) {
-          await server.close().catch(() => undefined);
-          const e = toP2PError(err, 'starting the local index server');
-          if (e.code === 'ADDRESS_IN_USE') {
-            throw new P2PError(
-              'ADDRESS_IN_USE',
-              `UDP port ${wanted} on 127.0.0.1 is taken, perhaps by an index server that is already running: connect to it instead, or start one on another port`,
-              err,
-            );
-          }
-          throw e;
-        }
-        this.server = server;
+      let running = this.localIndex.address;
+      if (!running) {
+        running = await this.localIndex.start(localServerPort(this.settings.current.indexServer, port));
         setContext(ContextKeys.localServerRunning, true);
         this.serverEmitter.fire(this.localServer);
-        this.log.info(`local index server listening on ${formatAddress(this.serverAddress)}`);
+        this.log.info(`local index server listening on ${formatAddress(running)}`);
       }
-      const address = formatAddress(this.serverAddress);
+      const address = formatAddress(running);
       // Set first, so an engine that is not running yet starts right at the local server.
       this.indexOverride = address;
       const peer = this.peer ?? (await this.launch(false));
       if (peer) await this.moveTo(peer, address, 'localServer');
-      return { ...this.serverAddress };
+      return running;
     });
   }
 
   /** Stops the in-window index server; a peer that used it goes back to p2p.indexServer. */
   stopLocalServer(): Promise<void> {
     return this.enqueue(async () => {
-      const server = this.server;
-      if (!server) return;
-      const address = this.serverAddress ? formatAddress(this.serverAddress) : undefined;
+      const running = this.localIndex.address;
+      if (!running) return;
+      const address = formatAddress(running);
       const peer = this.peer;
       this.indexOverride = undefined;
       const configured = this.settings.current.indexServer.text;
       // Move the shares away while the old index still answers, so it hears the T.
       if (peer && peer.indexAddress === address && configured !== address) await this.moveTo(peer, configured, 'connect');
-      this.server = undefined;
-      this.serverAddress = undefined;
-      await within(server.close(), SERVER_CLOSE_BUDGET_MS);
+      await this.localIndex.stop();
       setContext(ContextKeys.localServerRunning, false);
       this.serverEmitter.fire(undefined);
       this.stateEmitter.fire(this.stateValue);
@@ -488,10 +426,7 @@ export class PeerHost implements vscode.Disposable {
         );
       }
       this.peer = undefined;
-      const server = this.server;
-      this.server = undefined;
-      this.serverAddress = undefined;
-      if (server) await within(server.close().catch(() => undefined), SERVER_CLOSE_BUDGET_MS);
+      await this.localIndex.stop().catch(() => undefined);
     })();
     return this.shuttingDown;
   }
