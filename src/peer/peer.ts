@@ -10,7 +10,7 @@ import type {
   ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, PeerEvents, PeerOptions, Share,
 } from './api';
 import { ContentServer } from './content-server';
-import { DownloadSource, Downloader } from './downloader';
+import { DownloadSource, Downloader } from './download/downloader';
 import { IndexClient, RequestOptions } from './index-client';
 import { PreparedShare, ShareBook } from './share-book';
 

@@ -5,7 +5,8 @@ import { createReadStream, promises as fsp, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { ContentServer, ContentServerOptions, UploadRecord } from '../../src/peer/content-server';
-import { candidateName, DownloadJob, DownloadSource, Downloader, DownloaderOptions, FetchResult, partFileName } from '../../src/peer/downloader';
+import { DownloadJob, DownloadSource, Downloader, DownloaderOptions, FetchResult } from '../../src/peer/download/downloader';
+import { candidateName, partFileName } from '../../src/peer/download/placement';
 import type { DownloadProgress } from '../../src/peer/api';
 import { P2PError } from '../../src/protocol/errors';
 import {

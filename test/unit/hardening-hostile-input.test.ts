@@ -10,7 +10,7 @@ import {
   encodeIndexRequest,
 } from '../../src/protocol';
 import { ContentServer } from '../../src/peer/content-server';
-import { insideFolder } from '../../src/peer/downloader';
+import { insideFolder } from '../../src/peer/download/placement';
 import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
 import { RawContentClient, makeTempDir, removeDir, serveFiles, sha256Hex, writeBytes, writeTestFile, type TestFile } from '../support/peers';
 import { isP2P } from '../support/p2p-error';

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { partFileName } from '../../src/peer/downloader';
+import { partFileName } from '../../src/peer/download/placement';
 import { CliPeer, IndexServerProcess, makeTempDir, removeTempDir, type CliJsonEvent } from '../support/cli';
 import { UdpProbe } from '../support/index-server';
 import { RawSource, TestFile, headerFor, readRange, sha256OfFile, writeTestFile } from '../support/peers';

@@ -1,0 +1,415 @@
+// The download scheduler: one fetch from opening the .part to placing the file, handing ranges to one worker per source.
+import { P2PError, toP2PError } from '../../protocol/errors';
+import type { DownloadProgress, LogLevel } from '../api';
+import { InOrderHasher } from './disk-writer';
+import { PartFile } from './part-file';
+import { placeNoClobber } from './placement';
+import type { DownloadSource } from './source-connection';
+import { SourceWorker, Task, WorkerRequest } from './source-worker';
+
+const PROGRESS_EVERY_MS = 250;
+/** Largest single request to a source that has the whole download to itself. */
+const SOLO_REQUEST_BYTES = 64 * 1024 * 1024;
+/** Endgame: duplicate another source's chunk only when it has this much left and looks this slow. */
+const ENDGAME_MIN_BYTES = 64 * 1024;
+const ENDGAME_AFTER_MS = 250;
+const ENDGAME_SLOW_MS = 500;
+
+export interface RunSettings {
+  stallTimeoutMs: number;
+  connectTimeoutMs: number;
+  chunkBytes: number;
+  log: (level: LogLevel, message: string) => void;
+}
+
+/** One checked download: what to fetch, from whom, and where. */
+export interface RunPlan {
+  /** Validated content name. */
+  name: string;
+  /** Lower-case hex SHA-256. */
+  sha256: string;
+  size: number;
+  /** Absolute save folder, already created. */
+  folder: string;
+  partPath: string;
+  sources: readonly DownloadSource[];
+  signal?: AbortSignal;
+  /** Already shielded from listeners that throw. */
+  onProgress?: (p: DownloadProgress) => void;
+}
+
+export interface RunResult {
+  /** Absolute path of the finished file. */
+  path: string;
+  /** Peer names that sent bytes that were kept. */
+  sources: string[];
+  /** Bytes that were already in the .part file from an earlier attempt. */
+  resumedFrom: number;
+}
+
+/** One slice of the content handed out as one D. `frontier` is where the next new byte goes. */
+interface Chunk {
+  start: number;
+  end: number;
+  frontier: number;
+  workers: Set<SourceWorker>;
+}
+
+/** One fetch() from preparing the .part file to placing the result. */
+export class DownloadRun {
+  private part!: PartFile;
+  /** Bytes taken from sockets whose disk write has not completed yet, by offset; the hasher may take them from here. */
+  private readonly unwritten = new Map<number, Buffer>();
+  private received = 0;
+  /** In file order; chunks before `head` are all filled, so searches start there. */
+  private chunks: Chunk[] = [];
+  private head = 0;
+  private workers: SourceWorker[] = [];
+  private hasher!: InOrderHasher;
+  private stopped = false;
+  private fatal: P2PError | undefined;
+  private finish!: { resolve: () => void; reject: (e: P2PError) => void };
+  private readonly outcome: Promise<void>;
+  private wakers: (() => void)[] = [];
+  private rateSamples: { t: number; bytes: number }[] = [];
+  private bytesPerSecond = 0;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private readonly onAbort = () => this.stop(new P2PError('CANCELLED', `download of ${this.name} cancelled`));
+  /** Aborted when the run stops, so connection attempts in progress give up at once. */
+  private readonly stopController = new AbortController();
+  private readonly request: WorkerRequest;
+
+  constructor(
+    private readonly plan: RunPlan,
+    private readonly settings: RunSettings,
+  ) {
+    this.request = {
+      sha256Bytes: Buffer.from(plan.sha256, 'hex'),
+      contentName: plan.name,
+      size: plan.size,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      stallTimeoutMs: settings.stallTimeoutMs,
+      stopSignal: this.stopController.signal,
+    };
+    this.outcome = new Promise<void>((resolve, reject) => (this.finish = { resolve, reject }));
+    // Rejections are read in execute(); this keeps an early one from being reported as unhandled.
+    this.outcome.catch(() => undefined);
+  }
+
+  private get name(): string {
+    return this.plan.name;
+  }
+
+  private get size(): number {
+    return this.plan.size;
+  }
+
+  private log(level: LogLevel, message: string): void {
+    this.settings.log(level, message);
+  }
+
+  async execute(): Promise<RunResult> {
+    const { name, sha256, size, partPath } = this.plan;
+    this.part = await PartFile.open(partPath, { contentName: name, sha256, size }, this.settings.log);
+    this.received = this.part.resumedFrom;
+    this.hasher = new InOrderHasher(this.part.fd, {
+      isStopped: () => this.stopped,
+      writtenEnd: (pos) => this.part.writtenEnd(pos),
+      unwrittenAt: (pos) => this.unwritten.get(pos),
+      failed: (err) => this.stop(err),
+      settled: () => this.checkDone(),
+    });
+    this.plan.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.plan.signal?.aborted) this.onAbort();
+
+    let outcome: P2PError | undefined;
+    try {
+      this.planChunks();
+      this.startWorkers();
+      this.progressTimer = setInterval(() => this.tick(), PROGRESS_EVERY_MS);
+      this.hasher.catchUp();
+      this.checkDone();
+      await this.outcome;
+    } catch (err) {
+      outcome = toP2PError(err);
+    }
+
+    // Whatever happened, nothing may still be writing to or reading from the .part file.
+    this.stopped = true;
+    this.stopController.abort();
+    this.wake();
+    for (const w of this.workers) w.destroyConnection();
+    await Promise.all(this.workers.map((w) => w.finished));
+    await this.hasher.idle();
+    clearInterval(this.progressTimer);
+    this.plan.signal?.removeEventListener('abort', this.onAbort);
+    this.emitProgress(true);
+
+    const sources = this.workers.filter((w) => w.keptBytes > 0).map((w) => w.source.peerName);
+    if (!outcome) {
+      const digest = this.hasher.digest();
+      if (digest !== sha256) {
+        outcome = new P2PError('HASH_MISMATCH', `${name}: got ${digest}, expected ${sha256} (bytes from ${sources.join(', ') || 'no peer'})`);
+      }
+    }
+
+    if (outcome && outcome.code !== 'HASH_MISMATCH') {
+      // Keep what arrived: a retry of the same content resumes from here.
+      await this.part.close(true);
+      this.log('info', `${name}: stopped (${outcome.message}); ${this.part.writtenBytes} of ${size} bytes kept in ${partPath}`);
+      throw outcome;
+    }
+    // On success the sidecar is final too: should placing the file fail, a retry only re-checks the hash.
+    await this.part.close(!outcome);
+    if (outcome) {
+      await this.part.remove();
+      this.log('warn', outcome.message);
+      throw outcome;
+    }
+
+    const finalPath = await placeNoClobber(partPath, this.plan.folder, name);
+    await this.part.remove();
+    this.log('info', `${name}: saved ${size} bytes to ${finalPath} from ${sources.join(', ') || 'the .part file'}`);
+    return { path: finalPath, sources, resumedFrom: this.part.resumedFrom };
+  }
+
+  private planChunks(): void {
+    for (const [a, b] of this.part.gaps(this.size)) {
+      for (let s = a; s < b; s += this.settings.chunkBytes) {
+        const e = Math.min(b, s + this.settings.chunkBytes);
+        this.chunks.push({ start: s, end: e, frontier: s, workers: new Set() });
+      }
+    }
+  }
+
+  private startWorkers(): void {
+    if (this.chunks.length === 0) return;
+    const seen = new Set<string>();
+    for (const source of this.plan.sources) {
+      const key = `${source.host}|${source.port}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.workers.push(this.newWorker(source));
+    }
+    if (this.workers.length === 0) {
+      this.stop(new P2PError('NO_SOURCES', `no peer was given as a source for ${this.name}`));
+      return;
+    }
+    for (const w of this.workers) w.start();
+  }
+
+  private newWorker(source: DownloadSource): SourceWorker {
+    const worker: SourceWorker = new SourceWorker(source, this.request, {
+      nextTask: () => this.nextTask(worker),
+      isStopped: () => this.stopped,
+      log: (level, message) => this.log(level, message),
+      exited: () => this.onWorkerExit(),
+      disk: {
+        fd: () => this.part.fd,
+        written: (a, b, bufs) => this.onWritten(a, b, bufs),
+        failed: (err) => this.stop(err),
+      },
+    });
+    return worker;
+  }
+
+  /** The worker's view of a chunk it was handed: where to fetch, and its way back here. */
+  private taskFor(worker: SourceWorker, chunk: Chunk): Task {
+    return {
+      get frontier() {
+        return chunk.frontier;
+      },
+      get end() {
+        return chunk.end;
+      },
+      accept: (data, at) => this.accept(worker, chunk, data, at),
+      release: () => this.releaseChunk(worker, chunk),
+    };
+  }
+
+  /** Hands an idle worker its next range: the lowest unclaimed chunk, or a share of a slow one near the end. */
+  private async nextTask(worker: SourceWorker): Promise<Task | undefined> {
+    for (;;) {
+      if (this.stopped) return undefined;
+      const open = this.openChunks();
+      if (open.length === 0) return undefined;
+      const free = open.find((c) => c.workers.size === 0);
+      if (free) {
+        if (this.workers.filter((w) => !w.exited).length === 1) this.coalesce(free);
+        free.workers.add(worker);
+        return this.taskFor(worker, free);
+      }
+      const now = performance.now();
+      let best: Chunk | undefined;
+      let bestEta = ENDGAME_SLOW_MS;
+      for (const c of open) {
+        if (c.workers.size !== 1 || c.workers.has(worker) || c.end - c.frontier < ENDGAME_MIN_BYTES) continue;
+        const owner = [...c.workers][0];
+        if (now - owner.taskStartedAt < ENDGAME_AFTER_MS) continue;
+        const rate = owner.bytesPerSecond;
+        const eta = rate > 0 ? ((c.end - c.frontier) / rate) * 1000 : Infinity;
+        if (eta > bestEta) {
+          best = c;
+          bestEta = eta;
+        }
+      }
+      if (best) {
+        this.log('debug', `${this.name}: ${worker.source.peerName} also fetches ${best.frontier}..${best.end} (endgame)`);
+        best.workers.add(worker);
+        return this.taskFor(worker, best);
+      }
+      await this.waitForChange(PROGRESS_EVERY_MS);
+    }
+  }
+
+  /**
+   * Chunks still missing bytes. Claimed chunks sit before free ones (both are handed out in file
+   * order), so in practice this scans little more than one chunk per source.
+   */
+  private openChunks(): Chunk[] {
+    while (this.head < this.chunks.length && this.chunks[this.head].frontier === this.chunks[this.head].end) this.head++;
+    const out: Chunk[] = [];
+    let skipped = 0;
+    for (let i = this.head; i < this.chunks.length; i++) {
+      const c = this.chunks[i];
+      if (c.frontier === c.end) {
+        skipped++;
+        continue;
+      }
+      out.push(c);
+      if (c.workers.size === 0) break;
+    }
+    // Filled chunks behind a slow one would be rescanned on every call; drop them now and then.
+    if (skipped > 64) {
+      this.chunks = this.chunks.filter((c) => c.frontier < c.end);
+      this.head = 0;
+    }
+    return out;
+  }
+
+  /**
+   * The last source standing has nobody to share with: fewer, larger requests save a round trip and
+   * a file open on the source per chunk. Merges the free chunks that directly follow `chunk`.
+   */
+  private coalesce(chunk: Chunk): void {
+    const i = this.chunks.indexOf(chunk);
+    let j = i + 1;
+    while (j < this.chunks.length && chunk.end - chunk.start < SOLO_REQUEST_BYTES) {
+      const next = this.chunks[j];
+      if (next.start !== chunk.end || next.workers.size > 0 || next.frontier !== next.start) break;
+      chunk.end = next.end;
+      j++;
+    }
+    this.chunks.splice(i + 1, j - i - 1);
+  }
+
+  /** Resolves on the next change of chunk ownership, or after `ms` to look again at rates. */
+  private waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakers.push(done);
+    });
+  }
+
+  private wake(): void {
+    const w = this.wakers;
+    this.wakers = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Takes bytes `data` that belong at `at` from a worker's stream. Only bytes past the chunk's
+   * frontier are new; so every offset is written exactly once, and the in-order hash always sees
+   * the very bytes that end up in the file even when two sources race for one chunk.
+   */
+  private accept(worker: SourceWorker, chunk: Chunk, data: Buffer, at: number): void {
+    if (this.stopped) return;
+    const end = Math.min(at + data.length, chunk.end);
+    const from = Math.max(at, chunk.frontier);
+    if (from >= end) return;
+    const slice = data.subarray(from - at, end - at);
+    chunk.frontier = end;
+    worker.keptBytes += slice.length;
+    this.received += slice.length;
+    if (!this.hasher.feed(from, slice)) this.unwritten.set(from, slice);
+    worker.queueWrite(slice, from);
+    if (chunk.frontier === chunk.end) {
+      for (const other of chunk.workers) if (other !== worker) other.supersede();
+      this.wake();
+    }
+  }
+
+  /** Called when the buffers `bufs`, laid end to end from `a`, reached the file. */
+  private onWritten(a: number, b: number, bufs: Buffer[]): void {
+    this.part.recordWritten(a, b);
+    for (let at = a, i = 0; i < bufs.length; at += bufs[i].length, i++) this.unwritten.delete(at);
+    this.hasher.catchUp();
+    this.checkDone();
+  }
+
+  private releaseChunk(worker: SourceWorker, chunk: Chunk): void {
+    chunk.workers.delete(worker);
+    if (chunk.frontier < chunk.end) this.wake();
+  }
+
+  /** A worker stopped for good; when it was the last and bytes are still missing, the download fails. */
+  private onWorkerExit(): void {
+    if (this.stopped) return;
+    if (this.workers.some((w) => !w.exited)) return;
+    if (this.openChunks().length === 0) return;
+    const failed = this.workers.filter((w) => w.failure);
+    if (failed.length === 1 && this.workers.length === 1) {
+      this.stop(failed[0].failure!);
+      return;
+    }
+    const reasons = failed.map((w) => `${w.source.peerName}: ${w.failure!.message}`).join('; ');
+    this.stop(new P2PError('NO_SOURCES', `${this.name}: every source failed (${reasons})`));
+  }
+
+  private checkDone(): void {
+    if (this.stopped || this.fatal) return;
+    if (this.hasher.position === this.size && this.part.covers(0, this.size)) {
+      this.stopped = true;
+      this.finish.resolve();
+    }
+  }
+
+  /** Ends the run with `err` (the first one wins); workers see it through isStopped() and hang up. */
+  private stop(err: P2PError): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.fatal = err;
+    this.stopController.abort();
+    for (const w of this.workers) w.destroyConnection();
+    this.wake();
+    this.finish.reject(err);
+  }
+
+  private tick(): void {
+    for (const w of this.workers) w.sampleRate();
+    this.emitProgress(false);
+  }
+
+  private emitProgress(final: boolean): void {
+    const now = performance.now();
+    const bytes = this.received - this.part.resumedFrom;
+    this.rateSamples.push({ t: now, bytes });
+    // Smoothed over about a second: the oldest sample kept is at most ~1 s old.
+    while (this.rateSamples.length > 2 && now - this.rateSamples[1].t >= 1000) this.rateSamples.shift();
+    const first = this.rateSamples[0];
+    if (now - first.t > 0) this.bytesPerSecond = ((bytes - first.bytes) * 1000) / (now - first.t);
+    if (!this.plan.onProgress) return;
+    this.plan.onProgress({
+      contentName: this.name,
+      received: this.received,
+      total: this.size,
+      bytesPerSecond: Math.max(0, Math.round(this.bytesPerSecond)),
+      // The last event says how many sources the file came from; the others, how many send right now.
+      sources: this.workers.filter((w) => (final ? w.keptBytes > 0 : w.receiving)).length,
+    });
+  }
+}
