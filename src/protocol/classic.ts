@@ -158,3 +158,17 @@ export function decodeClassicReply(b: Buffer): ClassicReply {
       throw new P2PError('UNKNOWN_TYPE', `classic reply type 0x${b[0].toString(16).padStart(2, '0')}`);
   }
 }
+
+/**
+ * A classic A or E, or a classic S with an address (a request leaves bytes 40-99 empty): a reply,
+ * not a request. A classic O reply always has lines and lines are no offset, so it is not told
+ * apart here: a server answers it with E, which is never answered, so that exchange ends there too.
+ */
+export function isClassicReply(b: Buffer): boolean {
+  try {
+    const r = decodeClassicReply(b);
+    return r.type === 'A' || r.type === 'E' || (r.type === 'S' && r.address !== '');
+  } catch {
+    return false;
+  }
+}

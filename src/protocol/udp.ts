@@ -229,6 +229,11 @@ export function peekRequestId(buf: Buffer): number | undefined {
   return buf.length >= HEADER_BYTES && buf[1] === VERSION ? buf.readUInt32BE(2) : undefined;
 }
 
+/** The type letter of a datagram of either form (its first byte); '' for an empty one. */
+export function peekType(buf: Buffer): string {
+  return buf.length > 0 ? String.fromCharCode(buf[0]) : '';
+}
+
 export function decodeIndexRequest(buf: Buffer): IndexRequest {
   const { type, requestId, reader } = readHeader(buf, requestCodecs);
   return requestCodecs[type].decode(reader, requestId);
@@ -245,6 +250,20 @@ export function decodeIndexReply(buf: Buffer): IndexReply {
 
 export function encodeIndexReply(m: IndexReply): Buffer {
   return replyCodecs[m.type].encode(m);
+}
+
+/**
+ * A well-formed A or E, or an H whose cookie is set (an H request pads with zeros where the
+ * reply carries its random cookie): a reply, not a request. S and O replies are not told apart
+ * here; their letters are requests too.
+ */
+export function isIndexReply(buf: Buffer): boolean {
+  try {
+    const r = decodeIndexReply(buf);
+    return r.type === 'A' || r.type === 'E' || (r.type === 'H' && r.cookie.some((b) => b !== 0));
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,16 +1,19 @@
-// The UDP index server: one socket, every datagram classified and decoded by src/protocol, answered by the Registry.
-import { createHash } from 'node:crypto';
+// The UDP index server's transport: socket, rate limit, cookies, reply cache and size caps around one execute().
 import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
-import { classifyDatagram, decodeIndexReply, decodeIndexRequest, encodeErrorWithin, encodeIndexReply, peekRequestId } from '../protocol/udp';
-import { decodeClassicReply, decodeClassicRequest, encodeClassicReply } from '../protocol/classic';
-import { ErrorCode, ErrorCodes, P2PError, describeCode } from '../protocol/errors';
-import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, HELLO_BYTES, IndexReply, IndexRequest, MAX_DATAGRAM } from '../protocol/messages';
-import { classicPort } from './classic-address';
+import {
+  classifyDatagram, decodeIndexRequest, encodeErrorWithin, encodeIndexReply, isIndexReply, peekRequestId, peekType,
+} from '../protocol/udp';
+import { decodeClassicRequest, encodeClassicReply, isClassicReply } from '../protocol/classic';
+import { ErrorCodes, P2PError } from '../protocol/errors';
+import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, HELLO_BYTES, IndexRequest, MAX_DATAGRAM } from '../protocol/messages';
+import { classicCommand, classicReply, describeClassicRequest } from './classic-form';
 import { CookieJar } from './cookies';
+import { execute } from './execute';
 import { LogFn, LogLevel, logs } from './log';
-import { ExpiredEntry, Registry, formatHostPort, ownerOfIp, ownerOfSecret } from './registry';
+import { describeIndexRequest, indexCommand, indexReply } from './new-form';
+import { ExpiredEntry, Registry, formatHostPort } from './registry';
 import { RateLimiter } from './rate-limiter';
 import { ReplyCache, requestFingerprint } from './reply-cache';
 import { MemoryStore, RegistryStore } from './store';
@@ -256,7 +259,7 @@ export class IndexServer extends EventEmitter {
       return;
     }
     if (req.type === 'H') {
-      if (isHelloReply(buf)) {
+      if (isIndexReply(buf)) {
         this.ignoreReply(buf, ip, rinfo);
         return;
       }
@@ -266,7 +269,7 @@ export class IndexServer extends EventEmitter {
     }
     if (!this.cookies.verify(req.cookie, ip, rinfo.port)) {
       this.sendError(buf, rinfo, new P2PError('BAD_COOKIE', 'send H for a new cookie'));
-      this.done(req.type, ip, rinfo, 'debug', describe(req), 'E BAD_COOKIE');
+      this.done(req.type, ip, rinfo, 'debug', describeIndexRequest(req), 'E BAD_COOKIE');
       return;
     }
     // Only R and T change state, so only their replies are remembered for retries: a retried S or O is
@@ -278,55 +281,27 @@ export class IndexServer extends EventEmitter {
     if (cached) {
       this.counters.retries++;
       this.send(cached, rinfo);
-      this.done(req.type, ip, rinfo, 'debug', describe(req), `${String.fromCharCode(cached[0])} (repeated for a retry)`);
+      this.done(req.type, ip, rinfo, 'debug', describeIndexRequest(req), `${peekType(cached)} (repeated for a retry)`);
       return;
     }
     let reply: Buffer;
     let outcome: string;
     try {
-      const r = this.execute(req, ip);
+      const r = indexReply(req.requestId, execute(this.registry, indexCommand(req, ip)));
       reply = encodeIndexReply(r);
       outcome = r.type;
     } catch (err) {
       if (!isRefusal(err)) throw err;
-      reply = encodeErrorWithin(req.requestId, err.wireCode, wireMessage(err), MAX_DATAGRAM)!;
+      reply = encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!;
       outcome = `E ${err.code}`;
     }
     if (remembered) this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
     this.send(reply, rinfo);
-    this.done(req.type, ip, rinfo, req.type === 'R' || req.type === 'T' ? 'info' : 'debug', describe(req), outcome);
-  }
-
-  private execute(req: Exclude<IndexRequest, { type: 'H' }>, ip: string): IndexReply {
-    switch (req.type) {
-      case 'R': {
-        const { refreshed } = this.registry.register({
-          peerName: req.peerName,
-          contentName: req.contentName,
-          owner: ownerOfSecret(createHash('sha256').update(req.secret).digest()),
-          host: ip,
-          port: req.tcpPort,
-          size: req.size,
-          sha256: req.sha256,
-        });
-        return { type: 'A', requestId: req.requestId, leaseSeconds: this.registry.ttlSeconds, message: refreshed ? 'refreshed' : 'registered' };
-      }
-      case 'T': {
-        const secretOwner = ownerOfSecret(createHash('sha256').update(req.secret).digest());
-        const n = this.registry.deregister(req.peerName, req.contentName, secretOwner);
-        return { type: 'A', requestId: req.requestId, leaseSeconds: 0, message: `removed ${n} registration${n === 1 ? '' : 's'}` };
-      }
-      case 'S':
-        return { type: 'S', requestId: req.requestId, sources: this.registry.search(req.contentName) };
-      case 'O': {
-        const { entries, next } = this.registry.page(req.cursor);
-        return { type: 'O', requestId: req.requestId, next, entries };
-      }
-    }
+    this.done(req.type, ip, rinfo, req.type === 'R' || req.type === 'T' ? 'info' : 'debug', describeIndexRequest(req), outcome);
   }
 
   private handleClassic(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
-    const type = `classic ${String.fromCharCode(buf[0])}`;
+    const type = `classic ${peekType(buf)}`;
     if (!this.classic) {
       if (isClassicReply(buf)) {
         this.ignoreReply(buf, ip, rinfo); // two servers with classic off would trade CLASSIC_DISABLED forever
@@ -353,42 +328,8 @@ export class IndexServer extends EventEmitter {
         this.ignoreReply(buf, ip, rinfo);
         return;
       }
-      switch (req.type) {
-        case 'R': {
-          what = `${req.peerName} ${req.contentName}`;
-          const port = classicPort(req.address, ip);
-          const { refreshed } = this.registry.register({
-            peerName: req.peerName,
-            contentName: req.contentName,
-            owner: ownerOfIp(ip),
-            host: ip,
-            port,
-            size: 0,
-          });
-          reply = { type: 'A', message: `${refreshed ? 'refreshed' : 'registered'} ${req.contentName} at ${formatHostPort(ip, port)}` };
-          break;
-        }
-        case 'T': {
-          what = `${req.peerName} ${req.contentName}`;
-          const n = this.registry.deregister(req.peerName, req.contentName, ownerOfIp(ip));
-          reply = { type: 'A', message: `removed ${n} registration${n === 1 ? '' : 's'}` };
-          break;
-        }
-        case 'S':
-          what = `${req.peerName} ${req.contentName}`.trim();
-          reply = { type: 'S', ...this.registry.classicFind(req.contentName, req.peerName) };
-          break;
-        case 'O': {
-          what = `offset ${req.offset}`;
-          const page = this.registry.classicPage(req.offset);
-          // An empty O page is byte for byte an O request for offset 0: sent to another server it would be answered in kind.
-          if (page.lines.length === 0 && page.nextOffset === 0) {
-            throw new P2PError('NOT_FOUND', this.registry.size === 0 ? 'nothing is registered' : `nothing at offset ${req.offset}`);
-          }
-          reply = page;
-          break;
-        }
-      }
+      what = describeClassicRequest(req);
+      reply = classicReply(execute(this.registry, classicCommand(req, ip)));
     } catch (err) {
       if (!isRefusal(err)) throw err;
       this.sendError(buf, rinfo, err);
@@ -408,7 +349,7 @@ export class IndexServer extends EventEmitter {
       this.send(encodeClassicReply({ type: 'E', message: err.message }), rinfo);
       return;
     }
-    const reply = encodeErrorWithin(peekRequestId(request) ?? 0, err.wireCode, wireMessage(err), Math.min(request.length, MAX_DATAGRAM));
+    const reply = encodeErrorWithin(peekRequestId(request) ?? 0, err.wireCode, err.detail, Math.min(request.length, MAX_DATAGRAM));
     if (reply) this.send(reply, rinfo);
     else this.counters.dropped++;
   }
@@ -419,7 +360,7 @@ export class IndexServer extends EventEmitter {
    */
   private ignoreReply(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
     this.counters.dropped++;
-    this.done(`${buf.length === CLASSIC_SIZE ? 'classic ' : ''}${String.fromCharCode(buf[0])} reply`, ip, rinfo, 'debug', '', 'ignored');
+    this.done(`${buf.length === CLASSIC_SIZE ? 'classic ' : ''}${peekType(buf)} reply`, ip, rinfo, 'debug', '', 'ignored');
   }
 
   private send(reply: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -444,59 +385,6 @@ export class IndexServer extends EventEmitter {
 /** A P2PError the protocol answers with E; anything else (INTERNAL included) is a bug for onDatagram to log. */
 function isRefusal(err: unknown): err is P2PError {
   return err instanceof P2PError && err.code !== 'INTERNAL' && ErrorCodes[err.code] < 100;
-}
-
-/** A well-formed new-form A or E: a reply, not a request. */
-function isIndexReply(buf: Buffer): boolean {
-  try {
-    const r = decodeIndexReply(buf);
-    return r.type === 'A' || r.type === 'E';
-  } catch {
-    return false;
-  }
-}
-
-/** An H request pads with zeros where the H reply carries its (random) cookie. */
-function isHelloReply(buf: Buffer): boolean {
-  const r = decodeIndexReply(buf);
-  return r.type === 'H' && r.cookie.some((b) => b !== 0);
-}
-
-/**
- * A classic A or E, or a classic S with an address (a request leaves bytes 40-99 empty). A classic O
- * reply always has lines (an empty page is sent as E), and lines are no offset, so it gets an E,
- * which is never answered: that exchange ends there too.
- */
-function isClassicReply(buf: Buffer): boolean {
-  try {
-    const r = decodeClassicReply(buf);
-    return r.type === 'A' || r.type === 'E' || (r.type === 'S' && r.address !== '');
-  } catch {
-    return false;
-  }
-}
-
-/** What a request is about, for the log line. */
-function describe(req: Exclude<IndexRequest, { type: 'H' }>): string {
-  switch (req.type) {
-    case 'R':
-      return `${req.peerName} ${req.contentName}`;
-    case 'T':
-      return req.contentName === '' ? `${req.peerName} (all)` : `${req.peerName} ${req.contentName}`;
-    case 'S':
-      return req.contentName;
-    case 'O':
-      return `cursor ${req.cursor}`;
-  }
-}
-
-/**
- * The E message on the wire: the detail only, since the receiver turns the code into words itself
- * (describeCode); the words alone when there is no detail.
- */
-function wireMessage(err: P2PError): string {
-  const words = describeCode(err.code as ErrorCode);
-  return err.message.startsWith(`${words}: `) ? err.message.slice(words.length + 2) : err.message;
 }
 
 /** IPv4-mapped IPv6 sources (on a dual-stack socket) are IPv4 peers: store and compare them as such. */
