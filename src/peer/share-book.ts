@@ -224,12 +224,6 @@ export class ShareBook extends EventEmitter {
     return { ...share };
   }
 
-  /** prepare() then put(). */
-  async add(filePath: string, contentName?: string): Promise<Share> {
-    this.checkOpen();
-    return this.put(await this.prepare(filePath, contentName));
-  }
-
   get(contentName: string): Share | undefined {
     const e = this.entries.get(contentName);
     return e ? { ...e.share } : undefined;

@@ -32,6 +32,11 @@ describe('ShareBook', () => {
     await removeDir(dir);
   });
 
+  /** What Peer does to share a file (it registers at the index between the two). */
+  async function shareFile(file: string, contentName?: string, into: ShareBook = book): Promise<Share> {
+    return into.put(await into.prepare(file, contentName));
+  }
+
   async function write(name: string, bytes: Buffer): Promise<string> {
     const file = path.join(dir, name);
     await fsp.writeFile(file, bytes);
@@ -42,7 +47,7 @@ describe('ShareBook', () => {
     it('hashes it with SHA-256 exactly as crypto does, across many read chunks', async () => {
       const bytes = randomBytes(3 * 1024 * 1024 + 17);
       const file = await write('big.bin', bytes);
-      const share = await book.add(file);
+      const share = await shareFile(file);
       assert.equal(share.sha256, sha(bytes));
       assert.equal(share.size, bytes.length);
       assert.equal(share.contentName, 'big.bin');
@@ -51,7 +56,7 @@ describe('ShareBook', () => {
     });
 
     it('hashes an empty file', async () => {
-      const share = await book.add(await write('empty.txt', Buffer.alloc(0)));
+      const share = await shareFile(await write('empty.txt', Buffer.alloc(0)));
       assert.equal(share.size, 0);
       assert.equal(share.sha256, sha(Buffer.alloc(0)));
     });
@@ -59,43 +64,43 @@ describe('ShareBook', () => {
     it('stores an absolute path when given a relative one', async () => {
       await write('rel.txt', Buffer.from('x'));
       const relative = path.relative(process.cwd(), path.join(dir, 'rel.txt'));
-      const share = await book.add(relative);
+      const share = await shareFile(relative);
       assert.equal(share.path, path.join(dir, 'rel.txt'));
     });
 
     it('shares under a content name other than the file name when asked', async () => {
-      const share = await book.add(await write('local name.txt', Buffer.from('x')), 'Shared.txt');
+      const share = await shareFile(await write('local name.txt', Buffer.from('x')), 'Shared.txt');
       assert.equal(share.contentName, 'Shared.txt');
       assert.deepEqual(book.list().map((s) => s.contentName), ['Shared.txt']);
     });
 
     it('refuses a missing file with FILE_NOT_FOUND', async () => {
-      await assert.rejects(book.add(path.join(dir, 'nope.txt')), isP2P('FILE_NOT_FOUND', /nope\.txt/));
+      await assert.rejects(shareFile(path.join(dir, 'nope.txt')), isP2P('FILE_NOT_FOUND', /nope\.txt/));
       assert.equal(book.list().length, 0);
     });
 
     it('refuses a folder with NOT_A_FILE', async () => {
       await fsp.mkdir(path.join(dir, 'sub'));
-      await assert.rejects(book.add(path.join(dir, 'sub')), isP2P('NOT_A_FILE', /folder/));
+      await assert.rejects(shareFile(path.join(dir, 'sub')), isP2P('NOT_A_FILE', /folder/));
     });
 
     it('refuses an invalid content name with BAD_NAME, from the argument or from the file name', async () => {
       const file = await write('fine.txt', Buffer.from('x'));
-      await assert.rejects(book.add(file, 'a/b'), isP2P('BAD_NAME', /separator/));
-      await assert.rejects(book.add(await write('nul.txt', Buffer.from('x'))), isP2P('BAD_NAME', /reserved/));
+      await assert.rejects(shareFile(file, 'a/b'), isP2P('BAD_NAME', /separator/));
+      await assert.rejects(shareFile(await write('nul.txt', Buffer.from('x'))), isP2P('BAD_NAME', /reserved/));
       assert.equal(book.list().length, 0);
     });
 
     it('replaces the share of the same content name', async () => {
-      await book.add(await write('one.txt', Buffer.from('one')), 'Same.txt');
-      const second = await book.add(await write('two.txt', Buffer.from('two')), 'Same.txt');
+      await shareFile(await write('one.txt', Buffer.from('one')), 'Same.txt');
+      const second = await shareFile(await write('two.txt', Buffer.from('two')), 'Same.txt');
       assert.deepEqual(book.list(), [second]);
       assert.equal(book.lookup('Same.txt', sha(Buffer.from('one'))), undefined);
     });
 
     it('lists shares in the order they were added, as copies', async () => {
-      await book.add(await write('b.txt', Buffer.from('b')));
-      await book.add(await write('a.txt', Buffer.from('a')));
+      await shareFile(await write('b.txt', Buffer.from('b')));
+      await shareFile(await write('a.txt', Buffer.from('a')));
       const list = book.list();
       assert.deepEqual(list.map((s) => s.contentName), ['b.txt', 'a.txt']);
       list[0].size = 999;
@@ -107,7 +112,7 @@ describe('ShareBook', () => {
     it('finds a share only by its content name and its current hash (hex in any case)', async () => {
       const bytes = Buffer.from('served bytes');
       const file = await write('s.txt', bytes);
-      await book.add(file);
+      await shareFile(file);
       assert.deepEqual(book.lookup('s.txt', sha(bytes)), { path: file, size: bytes.length, sha256: sha(bytes) });
       assert.deepEqual(book.lookup('s.txt', sha(bytes).toUpperCase()), { path: file, size: bytes.length, sha256: sha(bytes) });
       assert.equal(book.lookup('s.txt', sha(Buffer.from('other'))), undefined);
@@ -116,7 +121,7 @@ describe('ShareBook', () => {
 
     it('finds nothing once the share is removed', async () => {
       const bytes = Buffer.from('gone soon');
-      await book.add(await write('g.txt', bytes));
+      await shareFile(await write('g.txt', bytes));
       const removed = book.remove('g.txt');
       assert.equal(removed?.contentName, 'g.txt');
       assert.equal(book.lookup('g.txt', sha(bytes)), undefined);
@@ -128,7 +133,7 @@ describe('ShareBook', () => {
   describe('watching shared files', () => {
     it('re-hashes a file that changes and reports the new size and hash', async () => {
       const file = await write('w.txt', Buffer.from('version one'));
-      await book.add(file);
+      await shareFile(file);
       const changed = next(book, 'share-changed');
       const v2 = Buffer.from('version two, longer');
       await fsp.writeFile(file, v2);
@@ -152,7 +157,7 @@ describe('ShareBook', () => {
 
     it('follows a file replaced by a rename, as editors save', async () => {
       const file = await write('atomic.txt', Buffer.from('before'));
-      await book.add(file);
+      await shareFile(file);
       const changed = next(book, 'share-changed');
       const tmp = path.join(dir, '.atomic.txt.tmp');
       await fsp.writeFile(tmp, 'after the save');
@@ -164,7 +169,7 @@ describe('ShareBook', () => {
 
     it('drops a file that is deleted and says why', async () => {
       const file = await write('d.txt', Buffer.from('delete me'));
-      await book.add(file);
+      await shareFile(file);
       const removed = next(book, 'share-removed');
       await fsp.unlink(file);
       const [share, reason] = (await removed) as [Share, P2PError];
@@ -175,8 +180,8 @@ describe('ShareBook', () => {
 
     it('keeps watching a file still shared under another content name after one is removed', async () => {
       const file = await write('twice.txt', Buffer.from('one file, two names'));
-      await book.add(file, 'First.txt');
-      await book.add(file, 'Second.txt');
+      await shareFile(file, 'First.txt');
+      await shareFile(file, 'Second.txt');
       book.remove('First.txt');
       const changed = next(book, 'share-changed');
       await fsp.writeFile(file, 'changed');
@@ -190,8 +195,8 @@ describe('ShareBook', () => {
       const a = await write('a.txt', Buffer.from('a'));
       const b = path.join(dir, 'other', 'b.txt');
       await fsp.writeFile(b, 'b');
-      await book.add(a);
-      await book.add(b);
+      await shareFile(a);
+      await shareFile(b);
       const removed = next(book, 'share-removed');
       await fsp.unlink(b);
       const [share] = (await removed) as [Share];
@@ -209,7 +214,7 @@ describe('ShareBook', () => {
 
     it('notices a change and a deletion without folder events', async () => {
       const file = await write('p.txt', Buffer.from('polled'));
-      await polling.add(file);
+      await shareFile(file, undefined, polling);
       const changed = next(polling, 'share-changed');
       await fsp.writeFile(file, 'polled, then changed');
       const [share] = (await changed) as [Share];
@@ -243,6 +248,6 @@ describe('ShareBook', () => {
 
   it('refuses to add after close with CLOSED', async () => {
     book.close();
-    await assert.rejects(book.add(await write('late.txt', Buffer.from('x'))), isP2P('CLOSED'));
+    await assert.rejects(shareFile(await write('late.txt', Buffer.from('x'))), isP2P('CLOSED'));
   });
 });
