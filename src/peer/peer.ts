@@ -12,29 +12,19 @@ import type {
 import { ContentServer } from './content-server';
 import { DownloadSource, Downloader } from './download/downloader';
 import { IndexClient, RequestOptions } from './index-client';
+import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
+import { groupVersions, mostCommonVersion } from './versions';
 
 /** Handshake tries when a peer starts: about 1.5 s with the default 500 ms first timeout. */
 const STARTUP_PROBE_TRIES = 2;
 
-/** quit() waits at most this long for the index to acknowledge its T. */
+/** A T of everything (quit, rename, move) waits at most this long for the index to acknowledge it. */
 const QUIT_BUDGET_MS = 2000;
-/** Refresh interval before the index has told us a lease (the protocol's default lease is 120 s). */
-const DEFAULT_REFRESH_MS = 40_000;
-/** A registration that failed is tried again at most this long after, even with long leases. */
-const MAX_RETRY_MS = 15_000;
-/** Never refresh more often than this, whatever lease a misconfigured index hands out. */
-const MIN_REFRESH_MS = 200;
 const ZERO_HASH = '0'.repeat(64);
 
-/** One registration's lease: when to refresh it, and whether the index holds it right now. */
-interface Lease {
-  intervalMs: number;
-  registered: boolean;
-  timer?: NodeJS.Timeout;
-  refreshing?: Promise<void>;
-  abort?: AbortController;
-}
+/** What an R says about one share. */
+type Registration = Pick<Share, 'contentName' | 'size' | 'sha256'>;
 
 interface Settings {
   peerName: string;
@@ -106,10 +96,6 @@ function toItem(s: Source, contentName: string): OnlineItem {
   return { peerName: s.peerName, contentName, host: s.host, port: s.port, size: s.size, sha256: s.sha256.toString('hex') };
 }
 
-function jitter(ms: number): number {
-  return Math.max(MIN_REFRESH_MS, Math.round(ms * (0.9 + Math.random() * 0.2)));
-}
-
 function isNetworkFailure(err: P2PError): boolean {
   return err.code === 'TIMEOUT' || err.code === 'UNREACHABLE';
 }
@@ -134,7 +120,7 @@ export class Peer extends EventEmitter {
   private readonly book: ShareBook;
   private readonly content: ContentServer;
   private readonly downloader: Downloader;
-  private readonly leases = new Map<string, Lease>();
+  private readonly leases: Leases;
   private current: ConnectionState = 'connecting';
   private currentDetail: string | undefined;
   /** Operations that change registrations run one at a time, in call order. */
@@ -143,7 +129,6 @@ export class Peer extends EventEmitter {
   private readonly lifetime = new AbortController();
   private quitting?: Promise<void>;
   private lastOnlineKey?: string;
-  private refreshesPaused = false;
 
   /** Starts the content server and probes the index; resolves even when the index does not answer. */
   static async start(options: PeerOptions): Promise<Peer> {
@@ -183,6 +168,14 @@ export class Peer extends EventEmitter {
     });
     this.downloader = new Downloader({ stallTimeoutMs: settings.stallTimeoutMs, log: (l, m) => this.logLine(l, m) });
     this.index = this.newIndexClient(settings.index);
+    this.leases = new Leases({
+      renew: (contentName, signal) => {
+        const share = this.book.get(contentName);
+        return share && this.indexCall((c, o) => this.registerAt(c, this.name, share, o), signal);
+      },
+      onRenewFailed: (contentName, err) => this.reportRefreshFailure(contentName, toP2PError(err)),
+      onRegisteredAgain: (contentName) => this.logLine('info', `"${contentName}" is registered again at ${this.indexAddress}`),
+    });
   }
 
   // ---- getters ----
@@ -239,7 +232,7 @@ export class Peer extends EventEmitter {
     return this.exclusive(async () => {
       const local = this.book.get(contentName);
       if (!local) validateContentName(contentName);
-      await this.dropLease(contentName);
+      await this.leases.drop(contentName);
       if (local) {
         this.book.remove(contentName);
         this.emitShares();
@@ -344,24 +337,24 @@ export class Peer extends EventEmitter {
         this.logLine('info', `peer name is now "${newName}"`);
         return;
       }
-      await this.pauseRefreshes();
+      await this.leases.pause();
       try {
         const results = await this.registerAll(this.index, newName, shares);
         const failed = results.find((r) => r.error)?.error;
         if (failed) {
           if (results.some((r) => r.lease !== undefined)) {
-            await this.bounded((c, o) => c.deregister(newName, this.secret, '', o), this.index, `removing the entries under "${newName}"`);
+            await this.bestEffort(this.deregisterAll(this.index, newName, this.lifetime.signal), `removing the entries under "${newName}"`);
           }
           if (isNetworkFailure(failed)) this.setState('unreachable', failed.message);
           throw this.closedOr(failed);
         }
         this.setState('connected');
         this.name = newName;
-        for (const r of results) this.leaseRenewed(r.contentName, r.lease ?? 0);
-        await this.bounded((c, o) => c.deregister(oldName, this.secret, '', o), this.index, `removing the entries under "${oldName}"`);
+        for (const r of results) this.leases.renewed(r.contentName, r.lease ?? 0);
+        await this.bestEffort(this.deregisterAll(this.index, oldName, this.lifetime.signal), `removing the entries under "${oldName}"`);
         this.logLine('info', `peer name is now "${newName}"; ${shares.length} share(s) registered under it`);
       } finally {
-        this.resumeRefreshes();
+        this.leases.resume();
       }
     });
   }
@@ -378,13 +371,13 @@ export class Peer extends EventEmitter {
       if (formatAddress(next) === formatAddress(this.indexAt)) return;
       const client = this.newIndexClient(next);
       const shares = this.book.list();
-      await this.pauseRefreshes();
+      await this.leases.pause();
       try {
         const results = await this.registerAll(client, this.name, shares);
         const refusal = results.find((r) => r.error && !isNetworkFailure(r.error))?.error;
         if (refusal) {
           if (results.some((r) => r.lease !== undefined)) {
-            await this.bounded((c, o) => c.deregister(this.name, this.secret, '', o), client, `undoing the move to ${formatAddress(next)}`);
+            await this.bestEffort(this.deregisterAll(client, this.name, this.lifetime.signal), `undoing the move to ${formatAddress(next)}`);
           }
           await client.close();
           throw this.closedOr(refusal);
@@ -395,10 +388,10 @@ export class Peer extends EventEmitter {
         this.indexAt = next;
         this.lastOnlineKey = undefined;
         for (const r of results) {
-          if (r.lease !== undefined) this.leaseRenewed(r.contentName, r.lease);
-          else this.leaseOf(r.contentName).registered = false;
+          if (r.lease !== undefined) this.leases.renewed(r.contentName, r.lease);
+          else this.leases.lapsed(r.contentName);
         }
-        if (shares.length > 0) await this.bounded((c, o) => c.deregister(this.name, this.secret, '', o), old, `leaving index server ${oldAddress}`);
+        if (shares.length > 0) await this.bestEffort(this.deregisterAll(old, this.name, this.lifetime.signal), `leaving index server ${oldAddress}`);
         await old.close();
         this.logLine('info', `index server is now ${this.indexAddress}`);
         // Announced even when the state word stays the same: it now describes another server.
@@ -407,7 +400,7 @@ export class Peer extends EventEmitter {
         else if (timeout) this.setState('unreachable', timeout.message, true);
         else await this.probe(client, true);
       } finally {
-        this.resumeRefreshes();
+        this.leases.resume();
       }
     });
   }
@@ -419,20 +412,19 @@ export class Peer extends EventEmitter {
   quit(): Promise<void> {
     if (this.quitting) return this.quitting;
     this.lifetime.abort();
+    const refreshesStopped = this.leases.close();
     this.quitting = (async () => {
       // Operations already queued see the abort and fail with CLOSED; then this one runs alone.
       await this.tail.catch(() => undefined);
-      await this.pauseRefreshes();
+      await refreshesStopped;
       this.book.close();
       const shares = this.book.list();
-      if (shares.length > 0 || [...this.leases.values()].some((l) => l.registered)) {
-        const signal = AbortSignal.timeout(QUIT_BUDGET_MS);
-        await this.index
-          .deregister(this.name, this.secret, '', { signal, timeoutMs: Math.min(this.settings.requestTimeoutMs, QUIT_BUDGET_MS / 4) })
+      if (shares.length > 0 || this.leases.anyRegistered()) {
+        // Not bound to the lifetime, which is over: the budget alone limits this last T.
+        await this.deregisterAll(this.index, this.name)
           .then(() => this.logLine('info', `de-registered all ${shares.length} share(s) of "${this.name}"`))
           .catch((err) => this.logLine('warn', `could not de-register at ${this.indexAddress} while quitting: ${toP2PError(err).message}`));
       }
-      this.leases.clear();
       await Promise.all([
         this.content.close().catch((err) => this.logLine('warn', `closing the content server: ${toP2PError(err).message}`)),
         this.index.close(),
@@ -447,21 +439,19 @@ export class Peer extends EventEmitter {
 
   /** R for a hashed file, then the share is kept; on any failure the previous state stays as it was. */
   private async registerPrepared(prepared: PreparedShare): Promise<Share> {
-    const { contentName, size, sha256 } = prepared.share;
-    await this.stopRefresh(contentName);
+    const { contentName, size } = prepared.share;
+    await this.leases.stop(contentName);
     let lease: number;
     try {
-      lease = await this.indexCall((c, o) =>
-        c.register(this.name, this.secret, this.listenPort, contentName, size, Buffer.from(sha256, 'hex'), o),
-      );
+      lease = await this.indexCall((c, o) => this.registerAt(c, this.name, prepared.share, o));
     } catch (err) {
       // A share this one would have replaced is still registered: keep refreshing it.
-      if (this.book.get(contentName)) this.scheduleRefresh(contentName);
-      else this.leases.delete(contentName);
+      if (this.book.get(contentName)) this.leases.schedule(contentName);
+      else await this.leases.drop(contentName);
       throw this.closedOr(err);
     }
     const share = this.book.put(prepared);
-    this.leaseRenewed(contentName, lease);
+    this.leases.renewed(contentName, lease);
     this.logLine('info', `registered "${contentName}" (${size} bytes) as "${this.name}"; lease ${lease} s`);
     this.emitShares();
     return share;
@@ -476,12 +466,10 @@ export class Peer extends EventEmitter {
     const signal = this.lifetime.signal;
     return Promise.all(
       shares.map((s) =>
-        client
-          .register(peerName, this.secret, this.listenPort, s.contentName, s.size, Buffer.from(s.sha256, 'hex'), { signal })
-          .then(
-            (lease) => ({ contentName: s.contentName, lease }),
-            (err) => ({ contentName: s.contentName, error: toP2PError(err) }),
-          ),
+        this.registerAt(client, peerName, s, { signal }).then(
+          (lease) => ({ contentName: s.contentName, lease }),
+          (err) => ({ contentName: s.contentName, error: toP2PError(err) }),
+        ),
       ),
     );
   }
@@ -516,17 +504,15 @@ export class Peer extends EventEmitter {
     await this.exclusive(async () => {
       // A later change or removal supersedes this one.
       if (this.quitting || this.book.get(share.contentName)?.sha256 !== share.sha256) return;
-      await this.stopRefresh(share.contentName);
+      await this.leases.stop(share.contentName);
       try {
-        const lease = await this.indexCall((c, o) =>
-          c.register(this.name, this.secret, this.listenPort, share.contentName, share.size, Buffer.from(share.sha256, 'hex'), o),
-        );
-        this.leaseRenewed(share.contentName, lease);
+        const lease = await this.indexCall((c, o) => this.registerAt(c, this.name, share, o));
+        this.leases.renewed(share.contentName, lease);
         this.logLine('info', `re-registered "${share.contentName}" with its new content (${share.size} bytes)`);
       } catch (err) {
         if (this.quitting) return;
         this.reportRefreshFailure(share.contentName, toP2PError(err));
-        this.leaseFailed(share.contentName);
+        this.leases.failed(share.contentName);
       }
       this.emitShares();
     });
@@ -535,7 +521,7 @@ export class Peer extends EventEmitter {
   private async onShareRemoved(share: Share): Promise<void> {
     await this.exclusive(async () => {
       if (this.quitting) return;
-      await this.dropLease(share.contentName);
+      await this.leases.drop(share.contentName);
       this.emitShares();
       try {
         await this.indexCall((c, o) => c.deregister(this.name, this.secret, share.contentName, o));
@@ -551,77 +537,6 @@ export class Peer extends EventEmitter {
 
   // ---- leases ----
 
-  private leaseRenewed(contentName: string, leaseSeconds: number): void {
-    const lease = this.leaseOf(contentName);
-    lease.registered = true;
-    if (leaseSeconds > 0) {
-      lease.intervalMs = (leaseSeconds * 1000) / 3;
-      this.scheduleRefresh(contentName);
-    } else if (lease.timer) {
-      // A lease of 0 never expires: nothing to refresh.
-      clearTimeout(lease.timer);
-      lease.timer = undefined;
-    }
-  }
-
-  private leaseFailed(contentName: string): void {
-    this.leaseOf(contentName).registered = false;
-    this.scheduleRefresh(contentName);
-  }
-
-  private leaseOf(contentName: string): Lease {
-    let lease = this.leases.get(contentName);
-    if (!lease) {
-      lease = { intervalMs: DEFAULT_REFRESH_MS, registered: false };
-      this.leases.set(contentName, lease);
-    }
-    return lease;
-  }
-
-  /** Next R for this registration at a third of its lease, ±10%; sooner when it is not registered. */
-  private scheduleRefresh(contentName: string): void {
-    if (this.quitting || this.refreshesPaused) return;
-    const lease = this.leaseOf(contentName);
-    if (lease.timer) clearTimeout(lease.timer);
-    const wait = lease.registered ? lease.intervalMs : Math.min(lease.intervalMs, MAX_RETRY_MS);
-    lease.timer = setTimeout(() => {
-      lease.timer = undefined;
-      this.refresh(contentName);
-    }, jitter(wait));
-    // The content server keeps a running peer alive; a pending refresh alone must not.
-    lease.timer.unref();
-  }
-
-  private refresh(contentName: string): void {
-    const lease = this.leases.get(contentName);
-    const share = this.book.get(contentName);
-    if (!lease || !share || lease.refreshing || this.quitting || this.refreshesPaused) return;
-    const abort = new AbortController();
-    lease.abort = abort;
-    lease.refreshing = (async () => {
-      try {
-        const seconds = await this.indexCall(
-          (c, o) => c.register(this.name, this.secret, this.listenPort, contentName, share.size, Buffer.from(share.sha256, 'hex'), o),
-          abort.signal,
-        );
-        if (abort.signal.aborted) return;
-        if (!lease.registered) this.logLine('info', `"${contentName}" is registered again at ${this.indexAddress}`);
-        lease.refreshing = undefined;
-        this.leaseRenewed(contentName, seconds);
-      } catch (err) {
-        if (abort.signal.aborted || this.quitting) return;
-        this.reportRefreshFailure(contentName, toP2PError(err));
-        lease.refreshing = undefined;
-        this.leaseFailed(contentName);
-      } finally {
-        if (lease.abort === abort) {
-          lease.abort = undefined;
-          lease.refreshing = undefined;
-        }
-      }
-    })();
-  }
-
   private reportRefreshFailure(contentName: string, err: P2PError): void {
     if (isNetworkFailure(err)) {
       this.logLine('warn', `could not refresh "${contentName}": ${err.message}`);
@@ -629,34 +544,6 @@ export class Peer extends EventEmitter {
       // NAME_TAKEN after an index restart (someone took the name meanwhile), PEER_LIMIT, INDEX_FULL...
       this.logLine('error', `the index refused "${contentName}": ${err.message}`);
       this.emit('share-error', contentName, err);
-    }
-  }
-
-  /** Stops the timer and any refresh in flight for one registration (keeps its lease record). */
-  private async stopRefresh(contentName: string): Promise<void> {
-    const lease = this.leases.get(contentName);
-    if (!lease) return;
-    if (lease.timer) clearTimeout(lease.timer);
-    lease.timer = undefined;
-    lease.abort?.abort();
-    await lease.refreshing?.catch(() => undefined);
-  }
-
-  private async dropLease(contentName: string): Promise<void> {
-    await this.stopRefresh(contentName);
-    this.leases.delete(contentName);
-  }
-
-  /** While the peer name or the index changes, no refresh may register under the old identity. */
-  private async pauseRefreshes(): Promise<void> {
-    this.refreshesPaused = true;
-    await Promise.all([...this.leases.keys()].map((n) => this.stopRefresh(n)));
-  }
-
-  private resumeRefreshes(): void {
-    this.refreshesPaused = false;
-    for (const [name, lease] of this.leases) {
-      if (!lease.timer && !lease.refreshing) this.scheduleRefresh(name);
     }
   }
 
@@ -692,11 +579,27 @@ export class Peer extends EventEmitter {
     }
   }
 
-  /** Best effort, at most QUIT_BUDGET_MS: for clean-ups whose failure only leaves entries to expire. */
-  private async bounded(call: (client: IndexClient, options: RequestOptions) => Promise<unknown>, client: IndexClient, what: string): Promise<void> {
-    const signal = AbortSignal.any([AbortSignal.timeout(QUIT_BUDGET_MS), this.lifetime.signal]);
+  /** One R of `share` under `peerName` at `client`; resolves to the lease in seconds. */
+  private registerAt(client: IndexClient, peerName: string, share: Registration, options: RequestOptions): Promise<number> {
+    return client.register(peerName, this.secret, this.listenPort, share.contentName, share.size, Buffer.from(share.sha256, 'hex'), options);
+  }
+
+  /**
+   * One T with an empty content name: every entry under `peerName` at `client` goes. At most QUIT_BUDGET_MS
+   * (and sooner when `stop` aborts), since a failure only leaves entries to expire.
+   */
+  private deregisterAll(client: IndexClient, peerName: string, stop?: AbortSignal): Promise<void> {
+    const budget = AbortSignal.timeout(QUIT_BUDGET_MS);
+    return client.deregister(peerName, this.secret, '', {
+      signal: stop ? AbortSignal.any([budget, stop]) : budget,
+      timeoutMs: Math.min(this.settings.requestTimeoutMs, QUIT_BUDGET_MS / 4),
+    });
+  }
+
+  /** For clean-ups whose failure only leaves entries to expire: a warning, not an error. */
+  private async bestEffort(work: Promise<unknown>, what: string): Promise<void> {
     try {
-      await call(client, { signal, timeoutMs: Math.min(this.settings.requestTimeoutMs, QUIT_BUDGET_MS / 4) });
+      await work;
     } catch (err) {
       const e = toP2PError(err);
       if (e.code !== 'NOT_REGISTERED') this.logLine('warn', `${what}: ${e.message}`);
@@ -725,12 +628,7 @@ export class Peer extends EventEmitter {
     this.emit('state', state, detail);
     if (state === 'connected' && before === 'unreachable') {
       // The index answers again: re-register at once whatever could not be refreshed while it was away.
-      for (const [name, lease] of this.leases) {
-        if (lease.registered || lease.refreshing) continue;
-        if (lease.timer) clearTimeout(lease.timer);
-        lease.timer = undefined;
-        this.refresh(name);
-      }
+      this.leases.retryLapsed();
     }
   }
 
@@ -745,7 +643,7 @@ export class Peer extends EventEmitter {
     }
   }
 
-  /** The version to fetch (given hash, else the one most sources have) and its sources other than this peer. */
+  /** The version to fetch (given hash, else the one most sources have: see versions.ts) and its sources other than this peer. */
   private pickSources(
     contentName: string,
     found: Source[],
@@ -769,21 +667,14 @@ export class Peer extends EventEmitter {
         `"${contentName}" is shared only by classic peers${fromPeer !== undefined ? ` ("${fromPeer}")` : ''}, which do not serve this protocol's downloads`,
       );
     }
-    const groups = new Map<string, { sha256: string; size: number; sources: DownloadSource[] }>();
-    for (const s of allowed) {
-      const sha256 = s.sha256.toString('hex');
-      const key = `${sha256}/${s.size}`;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { sha256, size: s.size, sources: [] }));
-      g.sources.push({ peerName: s.peerName, host: s.host, port: s.port });
-    }
-    const list = [...groups.values()];
-    if (wantHash !== undefined) {
-      const g = list.find((x) => x.sha256 === wantHash);
-      if (!g) throw new P2PError('NOT_FOUND', `no peer${fromPeer !== undefined ? ` named "${fromPeer}"` : ''} shares "${contentName}" with SHA-256 ${wantHash}`);
-      return g;
-    }
-    return list.reduce((best, g) => (g.sources.length > best.sources.length ? g : best));
+    const items = allowed.map((s) => toItem(s, contentName));
+    const chosen = wantHash === undefined ? mostCommonVersion(items) : groupVersions(items).find((v) => v.sha256 === wantHash);
+    if (!chosen) throw new P2PError('NOT_FOUND', `no peer${fromPeer !== undefined ? ` named "${fromPeer}"` : ''} shares "${contentName}" with SHA-256 ${wantHash}`);
+    return {
+      sha256: chosen.sha256,
+      size: chosen.size,
+      sources: chosen.sources.map((s) => ({ peerName: s.peerName, host: s.host, port: s.port })),
+    };
   }
 
   // ---- plumbing ----

@@ -1,6 +1,7 @@
 // Rows of the "Online Content" and "My Shares" views, built from the engine's lists without vscode.
 import type { OnlineItem, Share } from '../../peer/api';
 import { formatAddress } from '../../peer/address';
+import { rankVersions, versionKey } from '../../peer/versions';
 import { formatBytes, formatExactBytes, plural } from './byte-units';
 import { ContextValues } from './ids';
 
@@ -74,10 +75,6 @@ function code(text: string): string {
   return `\`${text.replace(/`/g, "'")}\``;
 }
 
-function versionKey(item: { sha256: string; size: number }): string {
-  return `${item.sha256}/${item.size}`;
-}
-
 function addressOf(item: OnlineItem): string {
   try {
     return formatAddress({ host: item.host, port: item.port });
@@ -126,15 +123,8 @@ function sourceRow(item: OnlineItem, ownPeerName: string, showHash: boolean): So
 
 function contentRow(name: string, items: OnlineItem[], ownPeerName: string): ContentRow {
   const downloadable = items.filter((i) => !isClassicHash(i.sha256));
-  const counts = new Map<string, { sha256: string; size: number; count: number }>();
-  for (const i of downloadable) {
-    const key = versionKey(i);
-    const entry = counts.get(key) ?? { sha256: i.sha256, size: i.size, count: 0 };
-    entry.count++;
-    counts.set(key, entry);
-  }
-  // Most sources first; equal counts fall back to the hash so the choice never flickers between refreshes.
-  const versions = [...counts.values()].sort((a, b) => b.count - a.count || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : a.size - b.size));
+  // Best first, by the engine's own rule, so the row shows what a plain download would fetch.
+  const versions = rankVersions(downloadable);
   const main = versions[0];
   const sources = items
     .map((i) => sourceRow(i, ownPeerName, versions.length > 1))
