@@ -1,21 +1,10 @@
 // Turns CLI events into the readable lines of human mode: tables for O, L and S, one line per failure.
+import { formatBytes } from '../common/byte-units';
+import { escapeControls } from '../common/control-escape';
+import { plural } from '../common/plural';
 import { formatAddress } from '../peer/address';
 import type { OnlineItem } from '../peer/api';
 import type { CliEvent, ShareJson } from './events';
-
-const UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** "512 B", "1.5 KiB", "3.2 MiB": sizes as people read them. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 1024) return `${Math.max(0, Math.round(bytes || 0))} B`;
-  let value = bytes;
-  let unit = -1;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${UNITS[unit]}`;
-}
 
 /** Whole percent, never 100 before the last byte and never NaN for empty content. */
 export function formatPercent(received: number, total: number): string {
@@ -36,10 +25,6 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
 
 function addressOf(item: OnlineItem): string {
   return formatAddress({ host: item.host, port: item.port });
-}
-
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function shortHash(sha256: string): string {
@@ -89,11 +74,6 @@ export function formatProgress(ev: Extract<CliEvent, { event: 'progress' }>): st
  */
 export function formatHuman(ev: CliEvent): string[] {
   return eventLines(ev).map(escapeControls);
-}
-
-function escapeControls(line: string): string {
-  // eslint-disable-next-line no-control-regex
-  return line.replace(/[\u0000-\u001f\u007f-\u009f]/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function eventLines(ev: CliEvent): string[] {

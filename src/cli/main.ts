@@ -1,29 +1,21 @@
 // Entry of p2p-peer, the terminal peer: reads options, starts the peer engine and feeds stdin lines to the menu loop.
 import * as os from 'node:os';
 import * as readline from 'node:readline';
+import type { LogLevel } from '../common/log-level';
+import { osUserName } from '../common/os-user';
+import { packageVersion } from '../common/package-version';
 import { Peer } from '../peer';
-import type { LogLevel } from '../peer/api';
 import { toP2PError } from '../protocol/errors';
 import { errorEvent } from './events';
 import { shortMenuLine } from './human-format';
 import { parseInvocation, PROGRAM, usageText, type CliOptions } from './options';
 import { HumanPrinter, JsonPrinter, type Printer } from './printer';
 import { MenuSession, type MenuPeer } from './session';
-import { findPackageVersion } from './version';
 
 /** Exit status for bad options, as most command-line programs use it. */
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 const PROMPTS = { command: 'p2p> ', 'peer-name': 'peer name> ' } as const;
-
-function osUserName(): string | undefined {
-  try {
-    return os.userInfo().username || undefined;
-  } catch {
-    // Containers may run under a uid with no passwd entry.
-    return process.env.USER || process.env.USERNAME || process.env.LOGNAME || undefined;
-  }
-}
 
 function logToStderr(verbose: boolean): (level: LogLevel, message: string) => void {
   return (level, message) => {
@@ -123,7 +115,7 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
 }
 
 async function main(): Promise<void> {
-  const version = findPackageVersion(__dirname);
+  const version = packageVersion();
   let invocation;
   try {
     invocation = parseInvocation(process.argv.slice(2), { env: process.env, cwd: process.cwd(), userName: osUserName });

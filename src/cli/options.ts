@@ -1,6 +1,7 @@
 // The command line of p2p-peer: options, environment defaults and the --help text; BAD_SETTING for bad values.
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { digitsValue, isWholeNumberIn } from '../common/numbers';
 import { P2PError } from '../protocol/errors';
 import { validatePeerName } from '../protocol/names';
 import { formatAddress, parseAddress, type HostPort } from '../peer/address';
@@ -84,17 +85,19 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 function parsePort(text: string): number {
-  if (!/^\d{1,5}$/u.test(text) || Number(text) > 65535) {
+  const port = digitsValue(text, 5);
+  if (!isWholeNumberIn(port, 0, 65535)) {
     throw bad(`--port must be a whole number from 0 to 65535 (0 = any free port), not "${text}"`);
   }
-  return Number(text);
+  return port;
 }
 
 function parseIndexTimeout(text: string): number {
-  if (!/^\d{1,6}$/u.test(text) || Number(text) < 1 || Number(text) > MAX_INDEX_TIMEOUT_MS) {
+  const ms = digitsValue(text, 6);
+  if (!isWholeNumberIn(ms, 1, MAX_INDEX_TIMEOUT_MS)) {
     throw bad(`--index-timeout must be a whole number of milliseconds from 1 to ${MAX_INDEX_TIMEOUT_MS}, not "${text}"`);
   }
-  return Number(text);
+  return ms;
 }
 
 const RATE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };

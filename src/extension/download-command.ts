@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
 import type { DownloadResult } from '../peer/api';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { formatBytes } from './view-model/byte-units';
+import { formatBytes } from '../common/byte-units';
 import { DownloadTarget, downloadTargetFrom } from './view-model/command-args';
 import { CommandFailure, dismissed } from './command-runner';
 import { SNIFF_BYTES, looksLikeText } from './view-model/file-kind';

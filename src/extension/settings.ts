@@ -1,6 +1,7 @@
 // Typed access to the p2p.* settings: reads and checks them, keeps the last good values, writes them back.
 import * as os from 'node:os';
 import * as vscode from 'vscode';
+import { osUserName } from '../common/os-user';
 import { P2PError } from '../protocol/errors';
 import {
   P2PSettings,
@@ -22,15 +23,6 @@ export interface SettingsChange {
   /** Settings whose checked value changed. */
   changed: ReadonlySet<SettingName>;
   settings: P2PSettings;
-}
-
-function osUserName(): string | undefined {
-  try {
-    return os.userInfo().username;
-  } catch {
-    // No passwd entry (some containers): fall back to the environment.
-    return process.env.USER ?? process.env.USERNAME;
-  }
 }
 
 export function settingsEnvironment(): SettingsEnvironment {

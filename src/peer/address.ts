@@ -1,5 +1,7 @@
 // Reads and writes "host:port" text for the index server setting ("[::1]:7870" for IPv6, port defaults to 7870).
 import { isIP, isIPv6 } from 'node:net';
+import { isWholeNumberIn } from '../common/numbers';
+import { formatHostPort } from '../protocol/address-text';
 import { P2PError } from '../protocol/errors';
 
 /** The index server's UDP port when an address names none (docs/protocol.md). */
@@ -26,7 +28,7 @@ function bad(what: string, detail: string): P2PError {
 
 function checkPort(value: unknown, what: string, shown: string): number {
   const n = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) {
+  if (!isWholeNumberIn(n, 1, 65535)) {
     throw bad(what, `the port must be a whole number from 1 to 65535, got "${shown}"`);
   }
   return n;
@@ -83,5 +85,5 @@ export function parseAddress(input: string | HostPort, options: ParseAddressOpti
 
 /** "127.0.0.1:7870", or "[::1]:7870" for IPv6 so the text parses back to the same address. */
 export function formatAddress(address: HostPort): string {
-  return isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return formatHostPort(address.host, address.port);
 }

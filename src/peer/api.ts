@@ -1,7 +1,8 @@
 // The peer engine's public shapes: what the extension and the terminal peer see of a running peer.
+import type { LogLevel } from '../common/log-level';
 import type { P2PError } from '../protocol/errors';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export type { LogLevel };
 
 export interface PeerOptions {
   /** Starting peer name; must be a valid peer name (docs/protocol.md). */

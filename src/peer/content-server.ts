@@ -2,7 +2,9 @@
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import * as net from 'node:net';
-import { describeCode, ErrorCode, ErrorCodes, P2PError, toP2PError } from '../protocol/errors';
+import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../common/numbers';
+import { formatHostPort } from '../protocol/address-text';
+import { detailOrWords, ErrorCode, ErrorCodes, P2PError, toP2PError } from '../protocol/errors';
 import { DownloadRequest } from '../protocol/messages';
 import { isValidContentName } from '../protocol/names';
 import { encodeContentHeader, encodeTcpError, tryDecodeDownloadRequest } from '../protocol/tcp';
@@ -65,7 +67,7 @@ export class ContentServer extends EventEmitter {
   /** Resolves the bound port. Without a host, binds '::' (dual-stack) and falls back to '0.0.0.0' where IPv6 is unavailable. */
   async listen(port: number, host?: string): Promise<number> {
     if (this.server) throw new P2PError('BAD_SETTING', 'the content server is already listening');
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new P2PError('BAD_SETTING', `listen port must be 0..65535, got ${port}`);
+    if (!isWholeNumberIn(port, 0, 65535)) throw new P2PError('BAD_SETTING', `listen port must be 0..65535, got ${port}`);
     // Half-open allowed: a client may send its D and shut its side; it still gets the whole answer.
     const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     try {
@@ -209,7 +211,7 @@ class UploadConnection {
       decoded = tryDecodeDownloadRequest(this.pending);
     } catch (err) {
       const e = toP2PError(err);
-      this.refuse(e.code, `bad request: ${detailOf(e)}`, '?', 0);
+      this.refuse(e.code, `bad request: ${detailOrWords(e)}`, '?', 0);
       return;
     }
     if (!decoded) {
@@ -306,7 +308,7 @@ class UploadConnection {
         }
       } catch (err) {
         const e = toP2PError(err, `opening ${shown}`);
-        return this.refuse('NOT_SHARED', `${shown} can no longer be read (${detailOf(e)})`, name, 0, 'warn');
+        return this.refuse('NOT_SHARED', `${shown} can no longer be read (${detailOrWords(e)})`, name, 0, 'warn');
       }
       if (this.closed) return false;
 
@@ -406,22 +408,12 @@ function listenError(err: unknown, host: string, port: number): P2PError {
   return p.code === 'UNKNOWN' ? new P2PError('IO', `${where}: ${e?.message ?? err}`, err) : p;
 }
 
-/** The part of a P2PError's message after the code's words, so a peer does not read them twice. */
-function detailOf(e: P2PError): string {
-  const words = describeCode(e.code);
-  return e.message.startsWith(`${words}: `) ? e.message.slice(words.length + 2) : e.message;
-}
-
-export function formatHostPort(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function checkNonNegative(v: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new P2PError('BAD_SETTING', `${what} must be a number >= 0, got ${v}`);
+  if (!isNonNegativeNumber(v)) throw new P2PError('BAD_SETTING', `${what} must be a number >= 0, got ${v}`);
   return v;
 }
 
 function checkPositive(v: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new P2PError('BAD_SETTING', `${what} must be a number > 0, got ${v}`);
+  if (!isPositiveNumber(v)) throw new P2PError('BAD_SETTING', `${what} must be a number > 0, got ${v}`);
   return v;
 }

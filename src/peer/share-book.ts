@@ -1,25 +1,17 @@
 // This peer's own shares: streamed SHA-256 of each file, lookup for the content server, watching for change.
 import { EventEmitter } from 'node:events';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { validateContentName } from '../protocol/names';
 import type { LogLevel, Share } from './api';
+import { FileStamp, hashFile, sameStamp, stampOf, statRegularFile } from './file-hash';
 
 /** What the content server needs to serve one share (structurally the ContentServer's ServedFile). */
 export interface SharedFile {
   path: string;
   size: number;
   sha256: string;
-}
-
-/** What identifies one version of a file on disk without reading it. */
-interface FileStamp {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
 }
 
 /** A hashed file, ready to be stored with put() (Peer registers it at the index first). */
@@ -49,54 +41,6 @@ export interface ShareBookEvents {
   'share-changed': (share: Share, previous: Share) => void;
   /** A shared file was deleted (or became unreadable) and is no longer shared. */
   'share-removed': (share: Share, reason: P2PError) => void;
-}
-
-/** Times a file is hashed again when it keeps changing while being read, before the last result is kept. */
-const HASH_ATTEMPTS = 3;
-
-function stampOf(st: fs.Stats): FileStamp {
-  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
-}
-
-function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
-}
-
-async function statRegularFile(file: string): Promise<fs.Stats> {
-  let st: fs.Stats;
-  try {
-    st = await fs.promises.stat(file);
-  } catch (err) {
-    throw toP2PError(err, file);
-  }
-  if (!st.isFile()) throw new P2PError('NOT_A_FILE', `${file} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`);
-  return st;
-}
-
-/**
- * Streams the file through SHA-256. When the file changes while it is read (its stamp before and after
- * differ), it is read again, so the hash matches one real version of the file. Aborting `signal` stops
- * the read with CANCELLED.
- */
-export async function hashFile(file: string, signal?: AbortSignal): Promise<{ size: number; sha256: string; stamp: FileStamp }> {
-  let before = stampOf(await statRegularFile(file));
-  for (let attempt = 1; ; attempt++) {
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
-      for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, signal })) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
-      }
-    } catch (err) {
-      throw toP2PError(err, file);
-    }
-    const after = stampOf(await statRegularFile(file));
-    if ((sameStamp(before, after) && after.size === size) || attempt >= HASH_ATTEMPTS) {
-      return { size, sha256: hash.digest('hex'), stamp: { ...after, size } };
-    }
-    before = after;
-  }
 }
 
 /** Watches one folder for events on the names it is given; falls back to stat polling where fs.watch fails. */

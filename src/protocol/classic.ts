@@ -3,9 +3,17 @@ import { P2PError } from './errors';
 import {
   CLASSIC_NAME_BYTES, CLASSIC_SIZE, ClassicOnlineReply, ClassicReply, ClassicRequest, ClassicSearchReply,
 } from './messages';
-import { decodeUtf8 } from './wire';
+import { cutUtf8, decodeUtf8 } from './wire';
 
 const DATA = CLASSIC_SIZE - 1;
+
+/** What classic registrations, which carry no hash, stand in for one with (lower-case hex, as the engine shows hashes). */
+export const CLASSIC_SHA256_HEX = '0'.repeat(64);
+
+/** True for the all-zero stand-in of a classic registration (any length of zeros, the empty text included). */
+export function isClassicHash(sha256Hex: string): boolean {
+  return /^0*$/.test(sha256Hex);
+}
 const ADDRESS_AT = 40;
 
 function blank(type: string): Buffer {
@@ -72,21 +80,12 @@ export function decodeClassicRequest(b: Buffer): ClassicRequest {
   }
 }
 
-/** Cuts `text` to at most `width` bytes without splitting a UTF-8 sequence. */
-function fit(text: string, width: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= width) return text;
-  let cut = width;
-  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
-  return bytes.subarray(0, cut).toString('utf8');
-}
-
 export function encodeClassicReply(m: ClassicReply): Buffer {
   const b = blank(m.type);
   switch (m.type) {
     case 'A':
     case 'E':
-      put(b, fit(m.message, DATA), 0, DATA, 'message'); // a long message is cut, never an error
+      put(b, cutUtf8(m.message, DATA), 0, DATA, 'message'); // a long message is cut, never an error
       break;
     case 'S':
       put(b, m.peerName, 0, CLASSIC_NAME_BYTES, 'peer name');

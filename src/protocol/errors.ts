@@ -126,6 +126,14 @@ export class P2PError extends Error {
   }
 }
 
+/**
+ * The specifics of `err`, or the code's words when it has none: what an E message carries (the
+ * receiver turns the code into words itself) and what a reply quotes after words of its own.
+ */
+export function detailOrWords(err: P2PError): string {
+  return err.detail || err.message;
+}
+
 /** Turns anything thrown (Node system errors included) into a P2PError with a code. */
 export function toP2PError(err: unknown, context?: string): P2PError {
   if (err instanceof P2PError) return err;

@@ -6,3 +6,5 @@ export * from './udp';
 export * from './classic';
 export * from './tcp';
 export { ipToBytes } from './wire';
+export { cutUtf8 } from './wire';
+export * from './address-text';

@@ -1,9 +1,8 @@
 // Rules for peer names and content names (docs/protocol.md, "Names"); each broken rule says which.
+import { containsControl } from '../common/control-escape';
 import { P2PError } from './errors';
 import { MAX_NAME_BYTES } from './messages';
 
-// C0, DEL and C1 controls.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 const NOT_PORTABLE = /[<>:"|?*]/u;
 const DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/iu;
 
@@ -13,7 +12,7 @@ function checkCommon(name: unknown, kind: string): string {
   if (bytes === 0) throw new P2PError('BAD_NAME', `${kind} is empty`);
   if (bytes > MAX_NAME_BYTES) throw new P2PError('BAD_NAME', `${kind} is ${bytes} bytes; the limit is ${MAX_NAME_BYTES}`);
   if (/[\ud800-\udfff]/u.test(name)) throw new P2PError('BAD_NAME', `${kind} is not valid Unicode`);
-  if (CONTROL.test(name)) throw new P2PError('BAD_NAME', `${kind} contains a control character`);
+  if (containsControl(name)) throw new P2PError('BAD_NAME', `${kind} contains a control character`);
   if (name.trim() !== name) throw new P2PError('BAD_NAME', `${kind} starts or ends with white space`);
   return name;
 }

@@ -1,7 +1,7 @@
 // TCP PDUs between a downloader and a content server: D requests, C content headers, E errors.
 import { P2PError } from './errors';
 import { ContentHeader, DownloadRequest, HASH_BYTES, TcpError, VERSION } from './messages';
-import { Reader, TruncatedError, Writer } from './wire';
+import { Reader, TruncatedError, Writer, cutUtf8 } from './wire';
 
 /** Largest D: a content server holding this many bytes always has a whole D (or an error). */
 export const MAX_D_BYTES = 2 + 1 + 255 + HASH_BYTES + 8 + 8;
@@ -64,10 +64,7 @@ export function encodeContentHeader(m: Omit<ContentHeader, 'type'>): Buffer {
 }
 
 export function encodeTcpError(code: number, message: string): Buffer {
-  const bytes = Buffer.from(message, 'utf8');
-  let cut = Math.min(bytes.length, 255);
-  while (cut > 0 && cut < bytes.length && (bytes[cut] & 0xc0) === 0x80) cut--;
-  return new Writer().u8(0x45).u8(VERSION).u16(code).str(bytes.subarray(0, cut).toString('utf8'), 'message').toBuffer();
+  return new Writer().u8(0x45).u8(VERSION).u16(code).str(cutUtf8(message, 255), 'message').toBuffer();
 }
 
 /** Decodes a C header or an E from the start of `buf`; null when incomplete. */

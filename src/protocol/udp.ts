@@ -5,7 +5,7 @@ import {
   IndexReply, IndexRequest, MAX_DATAGRAM, OnlineEntry, OnlineReply, OnlineRequest, RegisterRequest, SECRET_BYTES,
   SearchReply, SearchRequest, Source, VERSION, CLASSIC_SIZE,
 } from './messages';
-import { Reader, Writer } from './wire';
+import { Reader, Writer, cutUtf8 } from './wire';
 
 interface Codec<T> {
   encode(msg: T): Buffer;
@@ -273,11 +273,5 @@ export function isIndexReply(buf: Buffer): boolean {
 export function encodeErrorWithin(requestId: number, code: number, message: string, limit: number): Buffer | undefined {
   const room = limit - (HEADER_BYTES + 2 + 1);
   if (room < 0) return undefined;
-  let msg = Buffer.from(message, 'utf8');
-  if (msg.length > Math.min(room, 255)) {
-    let cut = Math.min(room, 255);
-    while (cut > 0 && (msg[cut] & 0xc0) === 0x80) cut--; // do not split a UTF-8 sequence
-    msg = msg.subarray(0, cut);
-  }
-  return error.encode({ type: 'E', requestId, code, message: msg.toString('utf8') });
+  return error.encode({ type: 'E', requestId, code, message: cutUtf8(message, Math.min(room, 255)) });
 }

@@ -1,6 +1,7 @@
 // Byte-level reader and writer for PDUs: bounds-checked, big-endian, strict UTF-8; no I/O.
 import { isIPv4, isIPv6 } from 'node:net';
 import { P2PError } from './errors';
+import { isWholeNumberIn } from '../common/numbers';
 import { MAX_NAME_BYTES } from './messages';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -186,7 +187,7 @@ export class Writer {
 }
 
 function checkInt(v: number, max: number, what: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new P2PError('MALFORMED', `${what} out of range: ${v}`);
+  if (!isWholeNumberIn(v, 0, max)) throw new P2PError('MALFORMED', `${what} out of range: ${v}`);
 }
 
 export function decodeUtf8(b: Uint8Array, what: string): string {
@@ -195,6 +196,18 @@ export function decodeUtf8(b: Uint8Array, what: string): string {
   } catch {
     throw new P2PError('MALFORMED', `${what} is not valid UTF-8`);
   }
+}
+
+/**
+ * `text` cut to at most `maxBytes` of UTF-8 without splitting a sequence, for the message fields
+ * (E replies, classic A/E) where a long text is shortened rather than refused.
+ */
+export function cutUtf8(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  let cut = maxBytes;
+  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
+  return bytes.subarray(0, cut).toString('utf8');
 }
 
 const v4Cache = new Map<string, Buffer>();

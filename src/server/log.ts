@@ -1,10 +1,15 @@
 // The index server's leveled logger: one line per event on stderr, "ISO-time level message".
+import { escapeControls } from '../common/control-escape';
+import { LOG_LEVELS, LogLevel, logs } from '../common/log-level';
 import { P2PError } from '../protocol/errors';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+// index-server.ts and main.ts import these from here; their home is src/common/log-level.ts.
+export { logs };
+export type { LogLevel };
 export type LogFn = (level: LogLevel, message: string) => void;
 
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+/** The levels --log-level offers: the server writes nothing at 'trace', so it does not offer it. */
+export const SERVER_LOG_LEVELS: readonly LogLevel[] = LOG_LEVELS.filter((l) => l !== 'trace');
 
 export interface LoggerOptions {
   /** Most detailed level written. Default 'info'. */
@@ -16,28 +21,18 @@ export interface LoggerOptions {
 
 export function parseLogLevel(text: string): LogLevel {
   const level = text.trim().toLowerCase();
-  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
-  throw new P2PError('BAD_SETTING', `log level must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`);
+  if ((SERVER_LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
+  throw new P2PError('BAD_SETTING', `log level must be one of ${SERVER_LOG_LEVELS.join(', ')}, got "${text}"`);
 }
 
 /** A LogFn that drops lines below `level`, so callers need not check the level themselves. */
 export function createLogger(opts: LoggerOptions = {}): LogFn {
-  const max = LOG_LEVELS.indexOf(opts.level ?? 'info');
+  const max = opts.level ?? 'info';
   const write = opts.write ?? ((line: string) => void process.stderr.write(line));
   const now = opts.now ?? Date.now;
   return (level, message) => {
-    if (LOG_LEVELS.indexOf(level) > max) return;
+    if (!logs(max, level)) return;
+    // Names come from the network: a newline in one must not forge a log line.
     write(`${new Date(now()).toISOString()} ${level.padEnd(5)} ${escapeControls(message)}\n`);
   };
-}
-
-/** Whether `level` would be written by a logger at `max`: lets hot paths skip building a message. */
-export function logs(max: LogLevel, level: LogLevel): boolean {
-  return LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(max);
-}
-
-/** Names come from the network: a newline in one must not forge a log line. */
-function escapeControls(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -1,12 +1,12 @@
 // The p2p-index-server command: flags and environment into IndexServer options, logging, clean shutdown on signals.
-import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { digitsValue } from '../common/numbers';
+import { packageVersion } from '../common/package-version';
+import { formatHostPort } from '../protocol/address-text';
 import { P2PError } from '../protocol/errors';
 import { IndexServer, IndexServerOptions } from './index-server';
 import { LogLevel, createLogger, logs, parseLogLevel } from './log';
-import { formatHostPort } from './registry';
 
 export const EXIT_OK = 0;
 /** Could not run: the port is taken, the address cannot be bound. */
@@ -108,7 +108,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
     try {
       logLevel = parseLogLevel(level[0]);
     } catch (err) {
-      throw new P2PError('BAD_SETTING', `${level[1]}: ${(err as P2PError).message.replace(/^[^:]*: /, '')}`);
+      throw new P2PError('BAD_SETTING', `${level[1]}: ${(err as P2PError).detail}`);
     }
   }
   return { kind: 'run', logLevel, options };
@@ -116,7 +116,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
 
 function parseWhole(text: string, what: string, min: number, max: number): number {
   const t = text.trim();
-  const n = /^\d{1,16}$/.test(t) ? Number(t) : NaN;
+  const n = digitsValue(t, 16);
   if (!(n >= min && n <= max)) throw new P2PError('BAD_SETTING', `${what} must be a whole number ${min}..${max}, got "${text}"`);
   return n;
 }
@@ -127,17 +127,6 @@ function parseHost(text: string, what: string): string {
   const bare = t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1) : t;
   if (!isIP(bare)) throw new P2PError('BAD_SETTING', `${what} must be an IP address such as 127.0.0.1, 0.0.0.0, ::1 or ::, got "${text}"`);
   return bare;
-}
-
-/** The version in this package's package.json, found from wherever this file runs (out/src/server or dist). */
-export function packageVersion(): string {
-  for (let dir = __dirname, i = 0; i < 5; dir = dirname(dir), i++) {
-    const file = join(dir, 'package.json');
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'p2p-share' && pkg.version) return pkg.version;
-  }
-  return 'unknown';
 }
 
 /**

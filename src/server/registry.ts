@@ -1,11 +1,13 @@
 // The index's rules over its store: names, ownership, refresh, caps, leases, search and paged listing.
 import { randomInt } from 'node:crypto';
+import { isWholeNumberIn } from '../common/numbers';
 import { P2PError } from '../protocol/errors';
 import {
   CLASSIC_NAME_BYTES, ClassicOnlineReply, HASH_BYTES, MAX_DATAGRAM, OnlineEntry, Source,
 } from '../protocol/messages';
 import { validateContentName, validatePeerName } from '../protocol/names';
-import { classicOnlinePage } from '../protocol/classic';
+import { formatHostPort } from '../protocol/address-text';
+import { CLASSIC_SHA256_HEX, classicOnlinePage } from '../protocol/classic';
 import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../protocol/udp';
 import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
 
@@ -39,8 +41,8 @@ export interface ExpiredEntry {
   port: number;
 }
 
-/** Classic registrations carry no hash: every one shares this all-zero value. */
-const ZERO_HASH = '\0'.repeat(HASH_BYTES);
+/** Classic registrations carry no hash: every one shares the classic stand-in, kept as bytes in latin1 text like every hash here. */
+const ZERO_HASH = Buffer.from(CLASSIC_SHA256_HEX, 'hex').toString('latin1');
 /** Room in a classic S reply for "host:port". */
 const CLASSIC_ADDRESS_BYTES = 60;
 /** Random probes a search makes into a content's sources before it settles for what it has. */
@@ -56,10 +58,8 @@ export function ownerOfIp(ip: string): Owner {
   return { kind: 'ip', ip };
 }
 
-/** "host:port", with brackets around an IPv6 host so the port stays unambiguous. */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+// index-server.ts still imports it from here; its home is src/protocol/address-text.ts.
+export { formatHostPort };
 
 export class Registry {
   readonly ttlSeconds: number;
@@ -92,7 +92,7 @@ export class Registry {
   register(r: Registration): { refreshed: boolean; entry: RegistryEntry } {
     validatePeerName(r.peerName);
     validateContentName(r.contentName);
-    if (!Number.isInteger(r.port) || r.port < 1 || r.port > 0xffff) {
+    if (!isWholeNumberIn(r.port, 1, 0xffff)) {
       throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${r.port}`);
     }
     const owner = this.store.ownerOf(r.peerName);
@@ -283,5 +283,5 @@ function notRegistered(peerName: string, contentName: string): P2PError {
 }
 
 function checkWhole(what: string, v: number, min: number, max: number): void {
-  if (!Number.isInteger(v) || v < min || v > max) throw new P2PError('BAD_SETTING', `${what} must be a whole number ${min}..${max}, got ${v}`);
+  if (!isWholeNumberIn(v, min, max)) throw new P2PError('BAD_SETTING', `${what} must be a whole number ${min}..${max}, got ${v}`);
 }

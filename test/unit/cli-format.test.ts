@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { errorEvent, jsonLine, type CliEvent } from '../../src/cli/events';
-import { formatBytes, formatHuman, formatPercent, formatTable } from '../../src/cli/human-format';
+import { formatBytes } from '../../src/common/byte-units';
+import { formatHuman, formatPercent, formatTable } from '../../src/cli/human-format';
 import { HumanPrinter, JsonPrinter } from '../../src/cli/printer';
 import type { OnlineItem } from '../../src/peer/api';
 import { P2PError } from '../../src/protocol/errors';

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { P2PError } from '../../src/protocol/errors';
 import { contentNameFrom, downloadTargetFrom, registerPathsFrom } from '../../src/extension/view-model/command-args';
-import { CLASSIC_SHA256, buildOnlineTree, buildShareRows } from '../../src/extension/view-model/tree-model';
+import { CLASSIC_SHA256_HEX as CLASSIC_SHA256 } from '../../src/protocol/classic';
+import { buildOnlineTree, buildShareRows } from '../../src/extension/view-model/tree-model';
 
 const H = 'c'.repeat(64);
 

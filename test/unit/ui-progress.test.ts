@@ -1,8 +1,9 @@
 // Download progress text and the increments fed to a VS Code progress notification; byte and time units.
 import * as assert from 'node:assert/strict';
 import type { DownloadProgress } from '../../src/peer/api';
-import { formatBytes, formatDuration, formatExactBytes, formatRate, plural } from '../../src/extension/view-model/byte-units';
-import { ProgressReporter, formatProgress, percentOf } from '../../src/extension/view-model/progress-text';
+import { formatBytes, formatExactBytes, formatRate } from '../../src/common/byte-units';
+import { plural } from '../../src/common/plural';
+import { ProgressReporter, formatDuration, formatProgress, percentOf } from '../../src/extension/view-model/progress-text';
 
 function progress(received: number, total: number, bytesPerSecond = 0, sources = 1): DownloadProgress {
   return { contentName: 'x', received, total, bytesPerSecond, sources };
@@ -12,18 +13,18 @@ describe('ui progress: units', () => {
   it('formats byte counts the way VS Code shows sizes', () => {
     assert.equal(formatBytes(0), '0 B');
     assert.equal(formatBytes(1023), '1023 B');
-    assert.equal(formatBytes(1024), '1.0 KB');
-    assert.equal(formatBytes(1258291), '1.2 MB');
-    assert.equal(formatBytes(52 * 1024 * 1024), '52 MB');
-    assert.equal(formatBytes(3 * 1024 ** 3), '3.0 GB');
-    assert.equal(formatBytes(1024 * 1024 - 1), '1.0 MB'); // rounding carries into the next unit
+    assert.equal(formatBytes(1024), '1.0 KiB');
+    assert.equal(formatBytes(1258291), '1.2 MiB');
+    assert.equal(formatBytes(52 * 1024 * 1024), '52 MiB');
+    assert.equal(formatBytes(3 * 1024 ** 3), '3.0 GiB');
+    assert.equal(formatBytes(1024 * 1024 - 1), '1.0 MiB'); // rounding carries into the next unit
     assert.equal(formatBytes(-1), '? B');
   });
 
   it('formats exact counts, rates, durations and plurals', () => {
     assert.equal(formatExactBytes(1234567), '1,234,567 bytes');
     assert.equal(formatExactBytes(1), '1 byte');
-    assert.equal(formatRate(870400), '850 KB/s');
+    assert.equal(formatRate(870400), '850 KiB/s');
     assert.equal(formatDuration(8.2), '9 s');
     assert.equal(formatDuration(125), '2 min 5 s');
     assert.equal(formatDuration(120), '2 min');
@@ -37,11 +38,11 @@ describe('ui progress: message', () => {
   it('shows percent, amounts, speed, sources and time left', () => {
     const text = formatProgress(progress(1258291, 3 * 1024 * 1024, 870400, 2));
     // 1258291 of 3145728 is 39.99...%: never rounded up, so 100% means complete.
-    assert.equal(text, '39% · 1.2 MB of 3.0 MB · 850 KB/s · 2 sources · 3 s left');
+    assert.equal(text, '39% · 1.2 MiB of 3.0 MiB · 850 KiB/s · 2 sources · 3 s left');
   });
 
   it('says it is waiting before the first bytes and before any source answers', () => {
-    assert.equal(formatProgress(progress(0, 2048, 0, 0)), '0% · 0 B of 2.0 KB · waiting for data · no source yet');
+    assert.equal(formatProgress(progress(0, 2048, 0, 0)), '0% · 0 B of 2.0 KiB · waiting for data · no source yet');
   });
 
   it('counts an empty content as complete', () => {

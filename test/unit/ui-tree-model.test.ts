@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import type { OnlineItem, Share } from '../../src/peer/api';
 import { ContextValues } from '../../src/extension/view-model/ids';
-import { CLASSIC_SHA256, buildOnlineTree, buildShareRows, escapeMarkdown, isClassicHash } from '../../src/extension/view-model/tree-model';
+import { CLASSIC_SHA256_HEX as CLASSIC_SHA256, isClassicHash } from '../../src/protocol/classic';
+import { buildOnlineTree, buildShareRows, escapeMarkdown } from '../../src/extension/view-model/tree-model';
 
 const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);
@@ -34,7 +35,7 @@ describe('ui tree model: online content', () => {
 
   it('describes a content by its number of sources and size', () => {
     const [two] = buildOnlineTree([item('sam', 'x.bin'), item('alex', 'x.bin')], 'me');
-    assert.equal(two.description, '2 sources · 1.2 MB');
+    assert.equal(two.description, '2 sources · 1.2 MiB');
     const [one] = buildOnlineTree([item('sam', 'y.bin', { size: 512 })], 'me');
     assert.equal(one.description, '1 source · 512 B');
   });
@@ -44,10 +45,10 @@ describe('ui tree model: online content', () => {
     const me = row.sources.find((s) => s.peerName === 'me')!;
     const sam = row.sources.find((s) => s.peerName === 'sam')!;
     assert.equal(me.own, true);
-    assert.equal(me.description, '1.2 MB (you)');
+    assert.equal(me.description, '1.2 MiB (you)');
     assert.equal(me.label, 'me');
     assert.equal(sam.own, false);
-    assert.equal(sam.description, '1.2 MB');
+    assert.equal(sam.description, '1.2 MiB');
     assert.equal(row.sharedByYou, true);
   });
 
@@ -78,7 +79,7 @@ describe('ui tree model: online content', () => {
     assert.equal(row.downloadable, true);
     assert.equal(row.contextValue, ContextValues.content);
     assert.deepEqual(row.sources.map((s) => s.peerName), ['zed', 'aaa']);
-    assert.equal(row.description, '2 sources · 1.2 MB');
+    assert.equal(row.description, '2 sources · 1.2 MiB');
     assert.match(row.tooltip, /1 classic source without a hash/);
   });
 
@@ -107,7 +108,7 @@ describe('ui tree model: online content', () => {
   it('puts SHA-256, size and address in the tooltips', () => {
     const [row] = buildOnlineTree([item('sam', 'x.bin', { host: '::1', port: 7000 })], 'me');
     assert.match(row.tooltip, new RegExp(`SHA-256: \`${H1}\``));
-    assert.match(row.tooltip, /1\.2 MB \(1,258,291 bytes\)/);
+    assert.match(row.tooltip, /1\.2 MiB \(1,258,291 bytes\)/);
     assert.match(row.tooltip, /`\[::1\]:7000`/);
     const src = row.sources[0];
     assert.equal(src.address, '[::1]:7000');
@@ -155,7 +156,7 @@ describe('ui tree model: my shares', () => {
   it('lists shares sorted by content name with size as description', () => {
     const rows = buildShareRows([share('b.txt', 2048), share('a.txt', 3)]);
     assert.deepEqual(rows.map((r) => r.label), ['a.txt', 'b.txt']);
-    assert.equal(rows[1].description, '2.0 KB');
+    assert.equal(rows[1].description, '2.0 KiB');
     assert.equal(rows[0].contextValue, ContextValues.share);
     assert.equal(rows[0].kind, 'share');
   });

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { P2PError } from '../../protocol/errors';
 import { validateContentName, validatePeerName } from '../../protocol/names';
+import { isClassicHash } from '../../protocol/classic';
 import type { ContentRow, ShareRow, SourceRow } from './tree-model';
-import { isClassicHash } from './tree-model';
 
 export interface DownloadTarget {
   contentName: string;

@@ -1,6 +1,19 @@
 // Turns the engine's download progress into the text and increments of a VS Code progress notification.
 import type { DownloadProgress } from '../../peer/api';
-import { formatBytes, formatDuration, formatRate, plural } from './byte-units';
+import { formatBytes, formatRate } from '../../common/byte-units';
+import { plural } from '../../common/plural';
+
+/** "8 s", "2 min 5 s", "1 h 4 min": remaining time of a transfer. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) {
+    const rest = s % 60;
+    return rest ? `${Math.floor(s / 60)} min ${rest} s` : `${s / 60} min`;
+  }
+  const minutes = Math.floor((s % 3600) / 60);
+  return minutes ? `${Math.floor(s / 3600)} h ${minutes} min` : `${s / 3600} h`;
+}
 
 /** Whole percent received; an empty content is complete as soon as it exists. */
 export function percentOf(received: number, total: number): number {
@@ -8,7 +21,7 @@ export function percentOf(received: number, total: number): number {
   return Math.min(100, Math.max(0, Math.floor((received / total) * 100)));
 }
 
-/** "42% · 1.2 MB of 3.0 MB · 850 KB/s · 2 sources · 3 s left". */
+/** "42% · 1.2 MiB of 3.0 MiB · 850 KiB/s · 2 sources · 3 s left". */
 export function formatProgress(p: Pick<DownloadProgress, 'received' | 'total' | 'bytesPerSecond' | 'sources'>): string {
   const parts = [`${percentOf(p.received, p.total)}%`, `${formatBytes(p.received)} of ${formatBytes(p.total)}`];
   parts.push(p.bytesPerSecond > 0 ? formatRate(p.bytesPerSecond) : 'waiting for data');

@@ -1,7 +1,9 @@
 // The extension's settings: keys, defaults and the pure checks that turn raw values into usable ones.
 import * as path from 'node:path';
+import { removeControls } from '../../common/control-escape';
+import { isWholeNumberIn } from '../../common/numbers';
 import { DEFAULT_INDEX_PORT, HostPort, formatAddress, parseAddress } from '../../peer/address';
-import { P2PError } from '../../protocol/errors';
+import { detailOrWords, P2PError } from '../../protocol/errors';
 import { validatePeerName } from '../../protocol/names';
 
 /** Setting keys under the "p2p" section; package.json's contributes.configuration declares the same. */
@@ -92,7 +94,7 @@ export function parseIndexServer(raw: unknown): P2PSettings['indexServer'] {
 
 /** A usable peer name from the OS user name; names the rules refuse fall back to "peer". */
 export function defaultPeerName(userName: string | undefined): string {
-  const cleaned = (userName ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim();
+  const cleaned = removeControls(userName ?? '').trim();
   try {
     return validatePeerName(cleaned);
   } catch {
@@ -106,7 +108,7 @@ export function parsePeerName(raw: unknown, env: Pick<SettingsEnvironment, 'user
   try {
     return validatePeerName(raw);
   } catch (e) {
-    const why = e instanceof P2PError ? e.message.replace(/^[^:]*:\s*/, '') : String(e);
+    const why = e instanceof P2PError ? detailOrWords(e) : String(e);
     throw bad('peerName', `${show(raw)} is not a valid peer name: ${why}`);
   }
 }
@@ -133,7 +135,7 @@ export function indexAddressProblem(value: string): string | undefined {
 function wholeNumber(name: SettingName, raw: unknown, min: number, max: number, meaning: string): number {
   // settings.json is hand-edited; "7000" in quotes is what the user meant.
   const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+  if (!isWholeNumberIn(n, min, max)) {
     throw bad(name, `must be a whole number from ${min} to ${max}${meaning}, got ${show(raw)}`);
   }
   return n;
@@ -219,7 +221,7 @@ export function isLoopbackHost(host: string): boolean {
 export function localServerPort(index: HostPort, explicit?: unknown): number {
   if (explicit !== undefined && explicit !== null) {
     const n = typeof explicit === 'string' && /^\d+$/.test(explicit) ? Number(explicit) : explicit;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    if (!isWholeNumberIn(n, 0, 65535)) {
       throw new P2PError('BAD_COMMAND', `the local index server port must be a whole number from 0 to 65535, got ${show(explicit)}`);
     }
     return n;

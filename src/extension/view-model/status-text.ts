@@ -1,6 +1,6 @@
 // The status bar item's text and tooltip for a connection state, without vscode.
 import type { ConnectionState } from '../../peer/api';
-import { plural } from './byte-units';
+import { plural } from '../../common/plural';
 
 export interface StatusFacts {
   state: ConnectionState;

@@ -1,16 +1,11 @@
 // Rows of the "Online Content" and "My Shares" views, built from the engine's lists without vscode.
+import { formatBytes, formatExactBytes } from '../../common/byte-units';
+import { plural } from '../../common/plural';
 import type { OnlineItem, Share } from '../../peer/api';
 import { formatAddress } from '../../peer/address';
 import { rankVersions, versionKey } from '../../peer/versions';
-import { formatBytes, formatExactBytes, plural } from './byte-units';
+import { isClassicHash } from '../../protocol/classic';
 import { ContextValues } from './ids';
-
-/** What classic (101-byte PDU) registrations carry instead of a hash. */
-export const CLASSIC_SHA256 = '0'.repeat(64);
-
-export function isClassicHash(sha256: string): boolean {
-  return /^0*$/.test(sha256);
-}
 
 export interface SourceRow {
   kind: 'source';

@@ -1,9 +1,10 @@
-// Finds this program's version in the package.json above it, from out/src/cli/ as well as from the dist/ bundle.
+// This program's version from the package.json above the running code, found from out/src/... as well as from the dist/ bundle.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const PACKAGE_NAME = 'p2p-share';
 
+/** The version of the p2p-share package.json nearest above `startDir`; "unknown" when there is none. */
 export function findPackageVersion(startDir: string): string {
   let dir = startDir;
   for (;;) {
@@ -17,4 +18,9 @@ export function findPackageVersion(startDir: string): string {
     if (parent === dir) return 'unknown';
     dir = parent;
   }
+}
+
+/** The version of the package this code runs from. */
+export function packageVersion(): string {
+  return findPackageVersion(__dirname);
 }
