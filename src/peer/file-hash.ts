@@ -15,7 +15,7 @@ export interface FileStamp {
 const HASH_ATTEMPTS = 3;
 
 /** Big reads: hashing is bound by the disk and by crypto, not by memory. */
-const HASH_READ_BYTES = 1 << 20;
+export const HASH_READ_BYTES = 1 << 20;
 
 export function stampOf(st: fs.Stats): FileStamp {
   return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };

@@ -2,6 +2,8 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../common/numbers';
+import { isClassicHash } from '../protocol/classic';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { OnlineEntry, SECRET_BYTES, Source } from '../protocol/messages';
 import { validateContentName, validatePeerName } from '../protocol/names';
@@ -21,7 +23,6 @@ const STARTUP_PROBE_TRIES = 2;
 
 /** A T of everything (quit, rename, move) waits at most this long for the index to acknowledge it. */
 const QUIT_BUDGET_MS = 2000;
-const ZERO_HASH = '0'.repeat(64);
 
 /** What an R says about one share. */
 type Registration = Pick<Share, 'contentName' | 'size' | 'sha256'>;
@@ -52,7 +53,7 @@ function readOptions(opts: PeerOptions): Settings {
   const peerName = validatePeerName(opts.peerName);
   const index = parseAddress(opts.index as string | HostPort);
   const listenPort = opts.listenPort ?? 0;
-  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
+  if (!isWholeNumberIn(listenPort, 0, 65535)) {
     throw badSetting(`listen port must be a whole number from 0 to 65535, got ${String(opts.listenPort)}`);
   }
   if (opts.listenHost !== undefined && (typeof opts.listenHost !== 'string' || opts.listenHost.trim() === '')) {
@@ -64,7 +65,7 @@ function readOptions(opts: PeerOptions): Settings {
   }
   const positive = (v: number | undefined, name: string, whole = false): void => {
     if (v === undefined) return;
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v) || (whole && !Number.isInteger(v))) {
+    if (!isPositiveNumber(v) || (whole && !Number.isInteger(v))) {
       throw badSetting(`${name} must be a positive ${whole ? 'whole ' : ''}number, got ${String(v)}`);
     }
   };
@@ -72,7 +73,7 @@ function readOptions(opts: PeerOptions): Settings {
   positive(opts.requestTries, 'request tries', true);
   positive(opts.stallTimeoutMs, 'stall timeout');
   const uploadRateLimit = opts.uploadRateLimit ?? 0;
-  if (typeof uploadRateLimit !== 'number' || !(uploadRateLimit >= 0) || !Number.isFinite(uploadRateLimit)) {
+  if (!isNonNegativeNumber(uploadRateLimit)) {
     throw badSetting(`upload rate limit must be 0 (unlimited) or a positive number, got ${String(opts.uploadRateLimit)}`);
   }
   return {
@@ -651,7 +652,7 @@ export class Peer extends EventEmitter {
     fromPeer: string | undefined,
   ): { sha256: string; size: number; sources: DownloadSource[] } {
     if (found.length === 0) throw new P2PError('NOT_FOUND', `no peer shares "${contentName}"`);
-    const hashed = found.filter((s) => s.sha256.toString('hex') !== ZERO_HASH);
+    const hashed = found.filter((s) => !isClassicHash(s.sha256.toString('hex')));
     const others = hashed.filter((s) => s.peerName !== this.name);
     const allowed = fromPeer === undefined ? others : others.filter((s) => s.peerName === fromPeer);
     if (allowed.length === 0) {

@@ -2,7 +2,8 @@
 import { ClassicReply, ClassicRequest } from '../protocol/messages';
 import { classicPort } from './classic-address';
 import { ClassicCommand, Outcomes, registeredWord, removedText } from './commands';
-import { formatHostPort, ownerOfIp } from './registry';
+import { formatHostPort } from '../protocol/address-text';
+import { ownerOfIp } from './registry';
 
 /**
  * What `req` asks; `ip` is the datagram's source. A classic peer proves who it is by its IP alone.

@@ -11,9 +11,12 @@ import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, HELLO_BYTES, 
 import { classicCommand, classicReply, describeClassicRequest } from './classic-form';
 import { CookieJar } from './cookies';
 import { execute } from './execute';
-import { LogFn, LogLevel, logs } from './log';
+import { LogLevel, logs } from '../common/log-level';
+import { isWholeNumberIn } from '../common/numbers';
+import { formatHostPort } from '../protocol/address-text';
+import { LogFn } from './log';
 import { describeIndexRequest, indexCommand, indexReply } from './new-form';
-import { ExpiredEntry, Registry, formatHostPort } from './registry';
+import { ExpiredEntry, Registry } from './registry';
 import { RateLimiter } from './rate-limiter';
 import { ReplyCache, requestFingerprint } from './reply-cache';
 import { MemoryStore, RegistryStore } from './store';
@@ -89,7 +92,7 @@ export class IndexServer extends EventEmitter {
     super();
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 7870;
-    if (!Number.isInteger(this.port) || this.port < 0 || this.port > 0xffff) {
+    if (!isWholeNumberIn(this.port, 0, 0xffff)) {
       throw new P2PError('BAD_SETTING', `port must be 0..65535, got ${opts.port}`);
     }
     this.classic = opts.classic ?? true;

@@ -3,9 +3,6 @@ import { escapeControls } from '../common/control-escape';
 import { LOG_LEVELS, LogLevel, logs } from '../common/log-level';
 import { P2PError } from '../protocol/errors';
 
-// index-server.ts and main.ts import these from here; their home is src/common/log-level.ts.
-export { logs };
-export type { LogLevel };
 export type LogFn = (level: LogLevel, message: string) => void;
 
 /** The levels --log-level offers: the server writes nothing at 'trace', so it does not offer it. */

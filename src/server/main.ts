@@ -6,7 +6,8 @@ import { packageVersion } from '../common/package-version';
 import { formatHostPort } from '../protocol/address-text';
 import { P2PError } from '../protocol/errors';
 import { IndexServer, IndexServerOptions } from './index-server';
-import { LogLevel, createLogger, logs, parseLogLevel } from './log';
+import { LogLevel, logs } from '../common/log-level';
+import { createLogger, parseLogLevel } from './log';
 
 export const EXIT_OK = 0;
 /** Could not run: the port is taken, the address cannot be bound. */

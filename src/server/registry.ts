@@ -58,9 +58,6 @@ export function ownerOfIp(ip: string): Owner {
   return { kind: 'ip', ip };
 }
 
-// index-server.ts still imports it from here; its home is src/protocol/address-text.ts.
-export { formatHostPort };
-
 export class Registry {
   readonly ttlSeconds: number;
   readonly maxEntries: number;

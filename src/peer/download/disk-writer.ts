@@ -2,7 +2,8 @@
 import { createHash, Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { P2PError } from '../../protocol/errors';
-import { fsError, HASH_READ_BYTES, readAt } from './fs-calls';
+import { HASH_READ_BYTES } from '../file-hash';
+import { fsError, readAt } from './fs-calls';
 
 /** writev takes at most this many buffers (IOV_MAX is 1024 on Linux) and bytes in one call. */
 const WRITEV_MAX_BUFFERS = 512;

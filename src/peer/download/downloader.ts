@@ -1,6 +1,7 @@
 // Downloader: fetches one content from all its sources at once into a resumable .part file, checks the SHA-256 and places it without clobbering.
 import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
+import { isPositiveNumber } from '../../common/numbers';
 import { P2PError } from '../../protocol/errors';
 import { validateContentName } from '../../protocol/names';
 import type { DownloadProgress, LogLevel } from '../api';
@@ -127,6 +128,6 @@ function emitProgress(job: DownloadJob, log: (level: LogLevel, message: string) 
 }
 
 function positive(v: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new P2PError('BAD_SETTING', `${what} must be a number > 0, got ${v}`);
+  if (!isPositiveNumber(v)) throw new P2PError('BAD_SETTING', `${what} must be a number > 0, got ${v}`);
   return v;
 }

@@ -3,9 +3,6 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { P2PError, toP2PError } from '../../protocol/errors';
 
-/** One read when hashing from disk: large enough that the hash, not the call overhead, dominates. */
-export const HASH_READ_BYTES = 1024 * 1024;
-
 /** toP2PError for file system failures: ENOSPC is DISK_FULL, anything without a better code is IO. */
 export function fsError(err: unknown, context: string): P2PError {
   const e = toP2PError(err, context);

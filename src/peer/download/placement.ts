@@ -1,11 +1,12 @@
 // Where a download lands: .part and final names, the folder containment check, reuse of an identical file, and no-clobber placement.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { P2PError } from '../../protocol/errors';
 import { MAX_NAME_BYTES } from '../../protocol/messages';
-import { fsError, HASH_READ_BYTES, removeQuietly } from './fs-calls';
+import { cutUtf8 } from '../../protocol/wire';
+import { readSha256 } from '../file-hash';
+import { fsError, removeQuietly } from './fs-calls';
 
 /** The content-name part of .part file names is cut to this many bytes so every helper name fits NAME_MAX. */
 const PART_NAME_BYTES = 200;
@@ -13,7 +14,7 @@ const MAX_NAME_CANDIDATES = 1000;
 
 /** `.<name>.<first 12 hex of sha256>.part`, with the name cut so every helper file name fits in 255 bytes. */
 export function partFileName(contentName: string, sha256: string): string {
-  return `.${truncateUtf8(contentName, PART_NAME_BYTES)}.${sha256.slice(0, 12).toLowerCase()}.part`;
+  return `.${cutUtf8(contentName, PART_NAME_BYTES)}.${sha256.slice(0, 12).toLowerCase()}.part`;
 }
 
 /** The n-th name to try: "name.ext", "name (1).ext", "name (2).ext", ... each within 255 bytes. */
@@ -24,8 +25,8 @@ export function candidateName(name: string, n: number): string {
   const ext = m ? m[2] : '';
   const suffix = ` (${n})`;
   const room = MAX_NAME_BYTES - Buffer.byteLength(suffix + ext);
-  if (room <= 0) return truncateUtf8(name, MAX_NAME_BYTES - Buffer.byteLength(suffix)) + suffix;
-  stem = truncateUtf8(stem, room);
+  if (room <= 0) return cutUtf8(name, MAX_NAME_BYTES - Buffer.byteLength(suffix)) + suffix;
+  stem = cutUtf8(stem, room);
   return stem + suffix + ext;
 }
 
@@ -59,7 +60,7 @@ export async function findIdentical(folder: string, name: string, size: number, 
     }
     throwIfAborted(signal);
     if (!st.isFile() || st.size !== size) continue;
-    if ((await sha256OfFile(candidate, signal)) === sha256) return candidate;
+    if ((await sha256Of(candidate, signal)) === sha256) return candidate;
   }
   return undefined;
 }
@@ -96,27 +97,10 @@ export async function placeNoClobber(partPath: string, folder: string, name: str
   throw new P2PError('IO', `no free name for ${name} in ${folder} after ${MAX_NAME_CANDIDATES} tries`);
 }
 
-// Private copy of a shared fact (cutting UTF-8 text on a character boundary), kept here until it gets one home.
-function truncateUtf8(s: string, maxBytes: number): string {
-  if (Buffer.byteLength(s) <= maxBytes) return s;
-  let out = '';
-  let bytes = 0;
-  for (const ch of s) {
-    const n = Buffer.byteLength(ch);
-    if (bytes + n > maxBytes) break;
-    out += ch;
-    bytes += n;
-  }
-  return out;
-}
-
-// Private copy of a shared fact (a file's streamed SHA-256, as ShareBook's hashFile does), kept here until it gets one home.
-async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
+async function sha256Of(file: string, signal?: AbortSignal): Promise<string> {
   try {
-    for await (const chunk of fs.createReadStream(file, { signal, highWaterMark: HASH_READ_BYTES })) hash.update(chunk as Buffer);
+    return (await readSha256(file, signal)).sha256;
   } catch (err) {
     throw fsError(err, `reading ${file}`);
   }
-  return hash.digest('hex');
 }

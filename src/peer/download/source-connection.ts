@@ -1,5 +1,6 @@
 // The D/C client: one TCP connection to a content server, one D at a time, its C header checked and its bytes streamed on.
 import * as net from 'node:net';
+import { formatHostPort } from '../../protocol/address-text';
 import { codeFromWire, P2PError, toP2PError } from '../../protocol/errors';
 import { encodeDownloadRequest, tryDecodeContentResponse } from '../../protocol/tcp';
 
@@ -43,11 +44,11 @@ export class SourceConnection {
   }
 
   private get who(): string {
-    return `peer "${this.source.peerName}" at ${formatAddress(this.source.host, this.source.port)}`;
+    return `peer "${this.source.peerName}" at ${formatHostPort(this.source.host, this.source.port)}`;
   }
 
   static connect(source: DownloadSource, connectTimeoutMs: number, stallTimeoutMs: number, signal: AbortSignal): Promise<SourceConnection> {
-    const where = `peer "${source.peerName}" at ${formatAddress(source.host, source.port)}`;
+    const where = `peer "${source.peerName}" at ${formatHostPort(source.host, source.port)}`;
     return new Promise((resolve, reject) => {
       if (!Number.isInteger(source.port) || source.port < 1 || source.port > 65535) {
         reject(new P2PError('UNREACHABLE', `${where}: bad port ${source.port}`));
@@ -182,7 +183,3 @@ export class SourceConnection {
   }
 }
 
-// Private copy of a shared fact (host:port text, as address.ts formatAddress writes it), kept here until it gets one home.
-export function formatAddress(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}

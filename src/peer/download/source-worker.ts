@@ -2,7 +2,8 @@
 import { P2PError, toP2PError } from '../../protocol/errors';
 import type { LogLevel } from '../api';
 import { WriteQueue, WriteTarget } from './disk-writer';
-import { DownloadSource, formatAddress, SourceConnection } from './source-connection';
+import { formatHostPort } from '../../protocol/address-text';
+import { DownloadSource, SourceConnection } from './source-connection';
 
 /** A source whose queued disk writes exceed this stops reading its socket until they drain. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
@@ -76,7 +77,7 @@ export class SourceWorker {
   }
 
   private async loop(): Promise<void> {
-    const label = `${this.source.peerName} (${formatAddress(this.source.host, this.source.port)})`;
+    const label = `${this.source.peerName} (${formatHostPort(this.source.host, this.source.port)})`;
     try {
       for (;;) {
         const task = await this.hooks.nextTask();
