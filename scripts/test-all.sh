@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every suite (unit, integration in a real VS Code, end-to-end in the VS Code UI) and totals them.
+# Runs every suite (lint, unit, integration in a real VS Code, end-to-end in the VS Code UI) and totals them.
 # Each suite prints "<suite>: N passed, N failed"; the last line is the total, and any failure exits 1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,12 +24,18 @@ run_suite() { # name, command...
   fi
 }
 
+# ESLint (typescript-eslint and the layer rules) counts as one check, so a broken layer fails the total.
+lint_check() {
+  if npm run --silent lint; then echo "lint: 1 passed, 0 failed"; else echo "lint: 0 passed, 1 failed"; return 1; fi
+}
+
 set -e
 bash scripts/setup-vscode.sh
 npm run --silent build
 npx vsce package --allow-missing-repository --no-rewrite-relative-links --out p2p-share.vsix >/dev/null
 set +e
 
+run_suite lint lint_check
 run_suite unit npx mocha 'out/test/unit/**/*.test.js'
 run_suite integration node scripts/vscode/run-integration.js
 run_suite e2e node scripts/vscode/run-e2e.js p2p-share.vsix
