@@ -119,11 +119,6 @@ export class P2PError extends Error {
   get wireCode(): number {
     return ErrorCodes[this.code];
   }
-
-  /** True for failures worth retrying (another source, another attempt). */
-  get transient(): boolean {
-    return ['TIMEOUT', 'UNREACHABLE', 'SOURCE_GONE', 'STALLED', 'BUSY', 'RATE_LIMITED', 'BAD_COOKIE'].includes(this.code);
-  }
 }
 
 /**

@@ -59,7 +59,7 @@ class LossyRelay {
 
   private constructor(
     private readonly front: dgram.Socket,
-    private readonly server: { host: string; port: number },
+    server: { host: string; port: number },
     private readonly loss: number,
     private readonly upRand: () => number,
     private readonly downRand: () => number,
