@@ -1,9 +1,7 @@
 // What a control character is, and how text from the network is kept from forging a line or reaching a terminal as an escape.
 
 // C0, DEL and C1 controls.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
-// eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/gu;
 
 /** True when `text` holds a C0, DEL or C1 control character. */
