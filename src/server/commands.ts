@@ -1,18 +1,11 @@
 // The index server's one command shape: what a request asks of the registry, whichever PDU form carried it.
 import { OnlineEntry, Source } from '../protocol/messages';
+import { Registration } from './registry';
 import { Owner } from './store';
 
 /** Add or refresh one registration at the datagram's source IP. */
-export interface RegisterCommand {
+export interface RegisterCommand extends Registration {
   kind: 'register';
-  peerName: string;
-  contentName: string;
-  owner: Owner;
-  host: string;
-  port: number;
-  size: number;
-  /** Absent for classic registrations, which carry no hash. */
-  sha256?: Buffer;
 }
 
 /** Remove one registration of a peer, or all of them when `contentName` is ''. */
