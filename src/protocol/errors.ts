@@ -25,6 +25,7 @@ export const ErrorCodes = {
   BAD_ADDRESS: 16,
   BUSY: 17,
   INTERNAL: 18,
+  ALREADY_LISTED: 19,
   // Local to one process.
   TIMEOUT: 100,
   UNREACHABLE: 101,
@@ -72,6 +73,8 @@ const WORDS: Record<ErrorCode, string> = {
   BAD_ADDRESS: 'The address is not valid for this sender',
   BUSY: 'The server is busy; try again',
   INTERNAL: 'Internal server error',
+  // The original report's own words (its figure C.2.2): classic clients show this E as it is.
+  ALREADY_LISTED: 'Username and file already exists in list, please pick another username/file combination',
   TIMEOUT: 'The index server did not answer',
   UNREACHABLE: 'Could not connect',
   SOURCE_GONE: 'The source closed the connection before sending all the content',

@@ -199,13 +199,14 @@ export const onlinePage: Codec<OnlineReply> = {
 const requestCodecs: Record<string, Codec<IndexRequest>> = { H: hello, R: register, T: deregister, S: search, O: online } as never;
 const replyCodecs: Record<string, Codec<IndexReply>> = { H: helloReply, A: ack, E: error, S: sources, O: onlinePage } as never;
 
-export type DatagramKind = 'classic' | 'new' | 'oversize';
+/** `junk` is neither form (byte 1 is not the version): no client of either form could read a reply to it. */
+export type DatagramKind = 'classic' | 'new' | 'junk' | 'oversize';
 
 /** Tells a classic 101-byte PDU from a new-form one (docs/protocol.md, "How a datagram is read"). */
 export function classifyDatagram(buf: Buffer): DatagramKind {
   if (buf.length > MAX_DATAGRAM) return 'oversize';
   if (buf.length === CLASSIC_SIZE && !(buf[1] >= 0x80 && buf[1] <= 0xbf)) return 'classic';
-  return 'new';
+  return buf.length >= 2 && buf[1] === VERSION ? 'new' : 'junk';
 }
 
 /** Reads the 6-byte header; throws MALFORMED or UNKNOWN_TYPE. */

@@ -137,6 +137,15 @@ describe('UDP codec', () => {
       assert.equal(p.classifyDatagram(b), 'new');
     });
     it('anything over 1200 bytes is oversize', () => assert.equal(p.classifyDatagram(Buffer.alloc(1201)), 'oversize'));
+    it('anything else whose byte 1 is not the version is junk: neither form', () => {
+      assert.equal(p.classifyDatagram(Buffer.from('HELLO server\n')), 'junk');
+      assert.equal(p.classifyDatagram(Buffer.alloc(0)), 'junk');
+      assert.equal(p.classifyDatagram(Buffer.from([0x48])), 'junk');
+      const wrongVersion = Buffer.alloc(101);
+      wrongVersion.set([0x53, 0x80]);
+      assert.equal(p.classifyDatagram(wrongVersion), 'junk', 'a continuation byte at 1 is not classic, and not version 0x81');
+      assert.equal(p.classifyDatagram(Buffer.from([0x48, 0x81])), 'new', 'a truncated new-form PDU is still new-form, answered MALFORMED');
+    });
   });
 
   describe('an E that must fit in the request it answers', () => {
