@@ -1,4 +1,5 @@
 // Classic 101-byte requests read into Commands, and Outcomes written back as classic replies.
+import { P2PError } from '../protocol/errors';
 import { ClassicReply, ClassicRequest } from '../protocol/messages';
 import { classicPort } from './classic-address';
 import { ClassicCommand, Outcomes, registeredWord, removedText } from './commands';
@@ -7,7 +8,7 @@ import { ownerOfIp } from './registry';
 
 /**
  * What `req` asks; `ip` is the datagram's source. A classic peer proves who it is by its IP alone.
- * Throws BAD_ADDRESS when an R's address field does not name the sender.
+ * Throws BAD_ADDRESS when an R's address field does not name the sender, BAD_NAME for a T without a content name.
  */
 export function classicCommand(req: ClassicRequest, ip: string): ClassicCommand {
   switch (req.type) {
@@ -22,9 +23,12 @@ export function classicCommand(req: ClassicRequest, ip: string): ClassicCommand 
         size: 0,
       };
     case 'T':
+      // The report's quit sends one T per file; an empty name is a client with a short field, not "all".
+      if (req.contentName === '') throw new P2PError('BAD_NAME', 'a classic T names one content; send one T per file');
       return { kind: 'deregister', peerName: req.peerName, contentName: req.contentName, owner: ownerOfIp(ip) };
     case 'S':
-      return { kind: 'find', contentName: req.contentName, peerName: req.peerName };
+      // The peer name field names the requester, not the source wanted.
+      return { kind: 'find', contentName: req.contentName, requester: req.peerName };
     case 'O':
       return { kind: 'classic-page', offset: req.offset };
   }

@@ -14,8 +14,8 @@ export interface DeregisterCommand { kind: 'deregister'; peerName: string; conte
 /** Every source of one content that fits a new-form S reply. */
 export interface SearchCommand { kind: 'search'; contentName: string }
 
-/** The classic S: one source of a content, that peer's own when `peerName` is not ''. */
-export interface FindCommand { kind: 'find'; contentName: string; peerName: string }
+/** The classic S: one source of a content, preferably not the requester's own. */
+export interface FindCommand { kind: 'find'; contentName: string; requester: string }
 
 /** One page of the online list from an opaque cursor (new form). */
 export interface PageCommand { kind: 'page'; cursor: number }

@@ -18,7 +18,7 @@ const handlers: Handlers = {
   },
   deregister: (target, cmd) => ({ kind: 'deregister', removed: target.deregister(cmd.peerName, cmd.contentName, cmd.owner) }),
   search: (target, cmd) => ({ kind: 'search', sources: target.search(cmd.contentName) }),
-  find: (target, cmd) => ({ kind: 'find', ...target.classicFind(cmd.contentName, cmd.peerName) }),
+  find: (target, cmd) => ({ kind: 'find', ...target.classicFind(cmd.contentName, cmd.requester) }),
   page: (target, cmd) => ({ kind: 'page', ...target.page(cmd.cursor) }),
   'classic-page': (target, cmd) => {
     const { lines, nextOffset } = target.classicPage(cmd.offset);

@@ -14,6 +14,11 @@ import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './s
 export interface RegistryOptions {
   /** Lease of a registration after its last R. Default 120. */
   ttlSeconds?: number;
+  /**
+   * Lifetime of a classic registration. Default none: it stands until its T, as in the original
+   * report, since a classic client cannot refresh a lease.
+   */
+  classicTtlSeconds?: number;
   /** Registrations in total. Default 1 000 000. */
   maxEntries?: number;
   /** Registrations under one peer name. Default 10 000. */
@@ -60,6 +65,7 @@ export function ownerOfIp(ip: string): Owner {
 
 export class Registry {
   readonly ttlSeconds: number;
+  readonly classicTtlSeconds?: number;
   readonly maxEntries: number;
   readonly maxPerPeer: number;
   private readonly now: () => number;
@@ -69,10 +75,12 @@ export class Registry {
     opts: RegistryOptions = {},
   ) {
     this.ttlSeconds = opts.ttlSeconds ?? 120;
+    this.classicTtlSeconds = opts.classicTtlSeconds;
     this.maxEntries = opts.maxEntries ?? 1_000_000;
     this.maxPerPeer = opts.maxPerPeer ?? 10_000;
     this.now = opts.now ?? Date.now;
     checkWhole('ttlSeconds', this.ttlSeconds, 1, 0xffff_ffff);
+    if (this.classicTtlSeconds !== undefined) checkWhole('classicTtlSeconds', this.classicTtlSeconds, 1, 0xffff_ffff);
     checkWhole('maxEntries', this.maxEntries, 1, Number.MAX_SAFE_INTEGER);
     checkWhole('maxPerPeer', this.maxPerPeer, 1, Number.MAX_SAFE_INTEGER);
   }
@@ -84,7 +92,8 @@ export class Registry {
 
   /**
    * R: adds a registration or refreshes the same peer's one (docs/protocol.md, rules in order:
-   * names, ownership, refresh, caps). Throws P2PError.
+   * names, ownership, refresh, caps). A classic R (owner by IP) never refreshes: as in the original
+   * report, a pair already listed is refused whoever sends it. Throws P2PError.
    */
   register(r: Registration): { refreshed: boolean; entry: RegistryEntry } {
     validatePeerName(r.peerName);
@@ -92,16 +101,20 @@ export class Registry {
     if (!isWholeNumberIn(r.port, 1, 0xffff)) {
       throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${r.port}`);
     }
+    const classic = r.owner.kind === 'ip';
+    const existing = this.store.get(r.peerName, r.contentName);
+    // No detail: the code's words are the report's own, and a classic E has room for them alone.
+    if (classic && existing && existing.expiresAt > this.now()) throw new P2PError('ALREADY_LISTED');
     const owner = this.store.ownerOf(r.peerName);
     if (owner && !sameOwner(owner, r.owner)) throw nameTaken(r.peerName);
+    const lease = classic ? this.classicTtlSeconds : this.ttlSeconds;
     const fields = {
       host: r.host,
       port: r.port,
       size: r.size,
       hash: r.sha256 ? hashText(r.sha256) : ZERO_HASH,
-      expiresAt: this.now() + this.ttlSeconds * 1000,
+      expiresAt: lease === undefined ? Infinity : this.now() + lease * 1000,
     };
-    const existing = this.store.get(r.peerName, r.contentName);
     if (existing) {
       this.store.update(existing, fields);
       return { refreshed: true, entry: existing };
@@ -193,39 +206,31 @@ export class Registry {
   }
 
   /**
-   * Classic S: one source whose names and address fit the 101-byte reply; a named peer's own entry
-   * when peerName is given. Classic registrations are preferred, since a classic client speaks only
-   * the original TCP form.
+   * Classic S: one source of a content whose names and address fit the 101-byte reply. The peer
+   * name in a classic S names the requester (real clients put their own name there), so a source
+   * other than the requester is preferred, then a classic one, since a classic client speaks only
+   * the original TCP form; the name never filters.
    */
-  classicFind(contentName: string, peerName: string): { peerName: string; contentName: string; address: string } {
+  classicFind(contentName: string, requester: string): { peerName: string; contentName: string; address: string } {
     validateContentName(contentName);
-    if (peerName !== '') validatePeerName(peerName);
     const now = this.now();
     const fits = (e: RegistryEntry): boolean =>
       e.expiresAt > now &&
       Buffer.byteLength(e.peerName) <= CLASSIC_NAME_BYTES &&
       Buffer.byteLength(e.contentName) <= CLASSIC_NAME_BYTES &&
       formatHostPort(e.host, e.port).length <= CLASSIC_ADDRESS_BYTES;
+    // 0 is the best: another peer, registered in classic form.
+    const rank = (e: RegistryEntry): number => (e.peerName === requester ? 2 : 0) + (e.owner.kind === 'ip' ? 0 : 1);
     let found: RegistryEntry | undefined;
-    if (peerName !== '') {
-      const e = this.store.get(peerName, contentName);
-      if (e && fits(e)) found = e;
-    } else {
-      const all = this.store.sourcesOf(contentName);
-      const start = all.length > 1 ? randomInt(all.length) : 0;
-      for (let k = 0; k < all.length && k < SAMPLE_PROBES; k++) {
-        const e = all[(start + k) % all.length];
-        if (!fits(e)) continue;
-        if (e.owner.kind === 'ip') {
-          found = e;
-          break;
-        }
-        found ??= e;
-      }
+    const all = this.store.sourcesOf(contentName);
+    const start = all.length > 1 ? randomInt(all.length) : 0;
+    for (let k = 0; k < all.length && k < SAMPLE_PROBES; k++) {
+      const e = all[(start + k) % all.length];
+      if (!fits(e) || (found && rank(found) <= rank(e))) continue;
+      found = e;
+      if (rank(e) === 0) break;
     }
-    if (!found) {
-      throw new P2PError('NOT_FOUND', peerName ? `peer "${peerName}" does not share "${contentName}"` : `nobody shares "${contentName}"`);
-    }
+    if (!found) throw new P2PError('NOT_FOUND', `nobody shares "${contentName}"`);
     return { peerName: found.peerName, contentName: found.contentName, address: formatHostPort(found.host, found.port) };
   }
 

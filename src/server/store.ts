@@ -19,7 +19,7 @@ export interface EntryFields {
   size: number;
   /** SHA-256 as a 32-character latin1 string: 48 bytes on the heap, against ~100 for a pooled Buffer and ~230 for an unpooled one. */
   hash: string;
-  /** Clock time (ms) at which the lease ends. */
+  /** Clock time (ms) at which the lease ends; Infinity for a registration that stands until its T. */
   expiresAt: number;
 }
 
@@ -211,9 +211,12 @@ export class MemoryStore implements RegistryStore {
   /** One entry, or an array of them (each knowing its slot) when several peers share the content. */
   private readonly byContent = new Map<string, Entry | Entry[]>();
   private readonly order = new SeqOrder();
-  /** Lease order: a doubly-linked list, oldest refresh first, so sweeping costs only what it removes. */
-  private leaseHead: Entry | null = null;
-  private leaseTail: Entry | null = null;
+  /**
+   * Lease order, oldest refresh first, so sweeping costs only what it removes. One list per owner
+   * kind: classic registrations have a lease of their own (none at all by default), and each list
+   * stays in expiry order only while every entry in it has the same lease.
+   */
+  private readonly leases = { secret: new LeaseList(), ip: new LeaseList() };
   private nextSeq = 1;
   private count = 0;
 
@@ -248,7 +251,7 @@ export class MemoryStore implements RegistryStore {
     this.linkPeer(peer, e);
     this.linkContent(e);
     this.order.push(e);
-    this.leaseAppend(e);
+    this.leases[owner.kind].append(e);
     this.count++;
     return e;
   }
@@ -261,8 +264,8 @@ export class MemoryStore implements RegistryStore {
     e.size = f.size;
     e.hash = f.hash;
     e.expiresAt = f.expiresAt;
-    this.leaseUnlink(e);
-    this.leaseAppend(e);
+    this.leases[e.owner.kind].unlink(e);
+    this.leases[e.owner.kind].append(e);
   }
 
   remove(entry: RegistryEntry): void {
@@ -272,7 +275,7 @@ export class MemoryStore implements RegistryStore {
     this.unlinkPeer(e);
     this.unlinkContent(e);
     this.order.drop(e);
-    this.leaseUnlink(e);
+    this.leases[e.owner.kind].unlink(e);
     this.count--;
   }
 
@@ -299,8 +302,13 @@ export class MemoryStore implements RegistryStore {
 
   takeExpired(now: number, limit: number): Entry[] {
     const out: Entry[] = [];
-    while (this.leaseHead && this.leaseHead.expiresAt <= now && out.length < limit) {
-      const e = this.leaseHead;
+    const { secret, ip } = this.leases;
+    while (out.length < limit) {
+      // The earlier of the two heads, so entries still come out oldest first.
+      const a = secret.head;
+      const b = ip.head;
+      const e = a && (!b || a.expiresAt <= b.expiresAt) ? a : b;
+      if (!e || e.expiresAt > now) break;
       this.remove(e);
       out.push(e);
     }
@@ -311,7 +319,8 @@ export class MemoryStore implements RegistryStore {
     this.peers.clear();
     this.byContent.clear();
     this.order.clear();
-    this.leaseHead = this.leaseTail = null;
+    this.leases.secret.clear();
+    this.leases.ip.clear();
     this.count = 0;
   }
 
@@ -374,20 +383,30 @@ export class MemoryStore implements RegistryStore {
     }
     if (bucket.length === 1) this.byContent.set(e.contentName, bucket[0]);
   }
+}
 
-  private leaseAppend(e: Entry): void {
-    e.leasePrev = this.leaseTail;
+/** A doubly-linked list of entries in refresh order: O(1) append and unlink. */
+class LeaseList {
+  head: Entry | null = null;
+  private tail: Entry | null = null;
+
+  append(e: Entry): void {
+    e.leasePrev = this.tail;
     e.leaseNext = null;
-    if (this.leaseTail) this.leaseTail.leaseNext = e;
-    else this.leaseHead = e;
-    this.leaseTail = e;
+    if (this.tail) this.tail.leaseNext = e;
+    else this.head = e;
+    this.tail = e;
   }
 
-  private leaseUnlink(e: Entry): void {
+  unlink(e: Entry): void {
     if (e.leasePrev) e.leasePrev.leaseNext = e.leaseNext;
-    else if (this.leaseHead === e) this.leaseHead = e.leaseNext;
+    else if (this.head === e) this.head = e.leaseNext;
     if (e.leaseNext) e.leaseNext.leasePrev = e.leasePrev;
-    else if (this.leaseTail === e) this.leaseTail = e.leasePrev;
+    else if (this.tail === e) this.tail = e.leasePrev;
     e.leasePrev = e.leaseNext = null;
+  }
+
+  clear(): void {
+    this.head = this.tail = null;
   }
 }
