@@ -28,8 +28,13 @@ export interface IndexServerOptions {
   port?: number;
   /** Lease of a registration after its last R. Default 120. */
   ttlSeconds?: number;
-  /** Accept classic 101-byte PDUs. Default true. */
+  /**
+   * Answer classic 101-byte PDUs. Default false: they carry no proof of address, so anyone can
+   * forge one with another host's IP. Off, they are dropped and counted, never answered.
+   */
   classic?: boolean;
+  /** Lifetime of a classic registration. Default none: it stands until its T (see Registry). */
+  classicTtlSeconds?: number;
   maxEntries?: number;
   maxPerPeer?: number;
   /** Per source IP (IPv6: per /64); false turns limiting off. Default { perSecond: 2000, burst: 4000 }. */
@@ -55,6 +60,10 @@ export interface IndexServerStats {
   bytesOut: number;
   /** Oversize datagrams and anything else dropped without a reply. */
   dropped: number;
+  /** Of `dropped`: datagrams of neither form (byte 1 is not the version), which no client could read a reply to. */
+  junk: number;
+  /** Of `dropped`: classic PDUs that arrived while classic mode was off. */
+  classicIgnored: number;
   rateLimited: number;
   retries: number;
   internalErrors: number;
@@ -86,8 +95,10 @@ export class IndexServer extends EventEmitter {
   private starting?: Promise<{ host: string; port: number }>;
   private closing?: Promise<void>;
   private readonly counters: IndexServerStats = {
-    datagrams: 0, bytesIn: 0, replies: 0, bytesOut: 0, dropped: 0, rateLimited: 0, retries: 0, internalErrors: 0,
+    datagrams: 0, bytesIn: 0, replies: 0, bytesOut: 0, dropped: 0, junk: 0, classicIgnored: 0, rateLimited: 0, retries: 0, internalErrors: 0,
   };
+  /** The operator is told once that classic clients are knocking while classic mode is off. */
+  private toldClassicOff = false;
   constructor(opts: IndexServerOptions = {}) {
     super();
     this.host = opts.host ?? '127.0.0.1';
@@ -95,12 +106,13 @@ export class IndexServer extends EventEmitter {
     if (!isWholeNumberIn(this.port, 0, 0xffff)) {
       throw new P2PError('BAD_SETTING', `port must be 0..65535, got ${opts.port}`);
     }
-    this.classic = opts.classic ?? true;
+    this.classic = opts.classic ?? false;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => undefined);
     this.logLevel = opts.log ? (opts.logLevel ?? 'debug') : 'error';
     this.registry = new Registry(opts.store ?? new MemoryStore(), {
       ttlSeconds: opts.ttlSeconds,
+      classicTtlSeconds: opts.classicTtlSeconds,
       maxEntries: opts.maxEntries,
       maxPerPeer: opts.maxPerPeer,
       now: this.now,
@@ -164,6 +176,14 @@ export class IndexServer extends EventEmitter {
         this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
         this.sweepTimer.unref();
         this.log('info', `listening on udp ${formatHostPort(a.address, a.port)}`);
+        if (this.classic) {
+          const ttl = this.registry.classicTtlSeconds;
+          this.log(
+            'info',
+            'classic 101-byte PDUs are answered (--classic): they carry no proof of address, so anyone can forge one ' +
+              `with another host's IP; classic registrations ${ttl === undefined ? 'stand until their T' : `end after ${ttl} s`}`,
+          );
+        }
         this.emit('listening', { ...this.bound });
         resolve({ ...this.bound });
       });
@@ -232,6 +252,19 @@ export class IndexServer extends EventEmitter {
       return;
     }
     const ip = normalizeIp(rinfo.address);
+    // Neither form: a reply in either form would be garbage to the sender (and, read as the answer
+    // to its next request, would put every later reply one step behind). Dropped before the rate
+    // limit, since nothing is sent either way.
+    if (kind === 'junk') {
+      this.counters.dropped++;
+      this.counters.junk++;
+      this.done('?', ip, rinfo, 'debug', `${buf.length} bytes of neither form`, 'dropped');
+      return;
+    }
+    if (kind === 'classic' && !this.classic) {
+      this.ignoreClassic(ip, rinfo);
+      return;
+    }
     if (this.limiter) {
       const decision = this.limiter.take(ip);
       if (decision !== 'ok') {
@@ -289,10 +322,16 @@ export class IndexServer extends EventEmitter {
     }
     let reply: Buffer;
     let outcome: string;
+    let level: LogLevel = remembered ? 'info' : 'debug';
+    let note = '';
     try {
-      const r = indexReply(req.requestId, execute(this.registry, indexCommand(req, ip)));
+      const done = execute(this.registry, indexCommand(req, ip));
+      const r = indexReply(req.requestId, done);
       reply = encodeIndexReply(r);
       outcome = r.type;
+      note = this.changeNote(done);
+      // A lease refresh comes once a third of a lease per file: only news is worth an info line.
+      if (done.kind === 'register' && done.refreshed) level = 'debug';
     } catch (err) {
       if (!isRefusal(err)) throw err;
       reply = encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!;
@@ -300,22 +339,14 @@ export class IndexServer extends EventEmitter {
     }
     if (remembered) this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
     this.send(reply, rinfo);
-    this.done(req.type, ip, rinfo, req.type === 'R' || req.type === 'T' ? 'info' : 'debug', describeIndexRequest(req), outcome);
+    this.done(req.type, ip, rinfo, level, describeIndexRequest(req), outcome, note);
   }
 
   private handleClassic(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
     const type = `classic ${peekType(buf)}`;
-    if (!this.classic) {
-      if (isClassicReply(buf)) {
-        this.ignoreReply(buf, ip, rinfo); // two servers with classic off would trade CLASSIC_DISABLED forever
-        return;
-      }
-      this.sendError(buf, rinfo, new P2PError('CLASSIC_DISABLED', 'send new-form PDUs (docs/protocol.md)'));
-      this.done(type, ip, rinfo, 'debug', '', 'E CLASSIC_DISABLED');
-      return;
-    }
     let reply: ClassicReply;
     let what = '';
+    let note = '';
     try {
       let req: ClassicRequest;
       try {
@@ -332,7 +363,9 @@ export class IndexServer extends EventEmitter {
         return;
       }
       what = describeClassicRequest(req);
-      reply = classicReply(execute(this.registry, classicCommand(req, ip)));
+      const done = execute(this.registry, classicCommand(req, ip));
+      reply = classicReply(done);
+      note = this.changeNote(done);
     } catch (err) {
       if (!isRefusal(err)) throw err;
       this.sendError(buf, rinfo, err);
@@ -340,7 +373,25 @@ export class IndexServer extends EventEmitter {
       return;
     }
     this.send(encodeClassicReply(reply), rinfo);
-    this.done(type, ip, rinfo, reply.type === 'A' ? 'info' : 'debug', what, reply.type);
+    this.done(type, ip, rinfo, reply.type === 'A' ? 'info' : 'debug', what, reply.type, note);
+  }
+
+  /** Classic mode is off: no reply (it could go to a forged address), a count, and one info line for the operator. */
+  private ignoreClassic(ip: string, rinfo: dgram.RemoteInfo): void {
+    this.counters.dropped++;
+    this.counters.classicIgnored++;
+    if (!this.toldClassicOff) {
+      this.toldClassicOff = true;
+      this.log('info', `classic 101-byte PDUs arrive (first from ${formatHostPort(ip, rinfo.port)}) but are not answered: start with --classic to answer them`);
+    }
+    this.done('classic', ip, rinfo, 'debug', '', 'ignored (classic mode is off)');
+  }
+
+  /** What a change did to the index, with the count left, for the log line; '' for a read. */
+  private changeNote(done: { kind: string; refreshed?: boolean; removed?: number }): string {
+    if (done.kind === 'register') return `${done.refreshed ? 'refreshed' : 'registered'}; ${this.registry.size} held`;
+    if (done.kind === 'deregister') return `removed ${done.removed}; ${this.registry.size} held`;
+    return '';
   }
 
   /**
@@ -376,11 +427,11 @@ export class IndexServer extends EventEmitter {
     socket.send(reply, rinfo.port, rinfo.address);
   }
 
-  private done(type: string, ip: string, rinfo: dgram.RemoteInfo, level: LogLevel, what: string, outcome: string): void {
+  private done(type: string, ip: string, rinfo: dgram.RemoteInfo, level: LogLevel, what: string, outcome: string, note = ''): void {
     // Most requests are logged at debug: at 30k requests a second, building lines nobody reads shows.
     if (!logs(this.logLevel, level) && this.listenerCount('request') === 0) return;
     const source = formatHostPort(ip, rinfo.port);
-    this.log(level, `${type}${what ? ' ' + what : ''} from ${source} -> ${outcome}`);
+    this.log(level, `${type}${what ? ' ' + what : ''} from ${source} -> ${outcome}${note ? ` (${note})` : ''}`);
     this.emit('request', type, source, outcome);
   }
 }

@@ -23,16 +23,20 @@ Options:
   --host ADDRESS        address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)
   --port N              UDP port, 0 = any free port (default 7870)
   --ttl SECONDS         lease of a registration after its last refresh (default 120)
-  --no-classic          refuse the classic 101-byte PDUs
+  --classic             answer the original report's 101-byte PDUs (off by default: they carry no
+                        proof of address, so anyone can forge one with another host's IP)
+  --no-classic          leave them off even when P2P_INDEX_CLASSIC=1 (the default is off)
+  --classic-ttl SECONDS lifetime of a classic registration (default none: it stands until its T)
   --max-entries N       registrations in total (default 1000000)
   --max-per-peer N      registrations under one peer name (default 10000)
   --rate-limit N        requests a second per source address, 0 = no limit (default 2000)
   --log-level LEVEL     error, warn, info or debug (default info)
+  -v, --verbose         log at debug level (same as --log-level debug)
   -h, --help            show this help
-  -v, --version         show the version
+  -V, --version         show the version
 
 Environment (flags win): P2P_INDEX_HOST, P2P_INDEX_PORT, P2P_INDEX_TTL, P2P_INDEX_CLASSIC (0 or 1),
-P2P_INDEX_LOG_LEVEL.
+P2P_INDEX_CLASSIC_TTL, P2P_INDEX_LOG_LEVEL.
 `;
 
 export interface CliIo {
@@ -62,13 +66,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
         host: { type: 'string' },
         port: { type: 'string' },
         ttl: { type: 'string' },
+        classic: { type: 'boolean' },
         'no-classic': { type: 'boolean' },
+        'classic-ttl': { type: 'string' },
         'max-entries': { type: 'string' },
         'max-per-peer': { type: 'string' },
         'rate-limit': { type: 'string' },
         'log-level': { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
+        version: { type: 'boolean', short: 'V' },
       },
     }));
   } catch (err) {
@@ -90,13 +97,17 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
   options.port = port ? parseWhole(...port, 0, 0xffff) : 7870;
   const ttl = pick(values.ttl, 'ttl', 'P2P_INDEX_TTL');
   if (ttl) options.ttlSeconds = parseWhole(...ttl, 1, 0xffff_ffff);
-  if (values['no-classic']) options.classic = false;
+  if (values.classic && values['no-classic']) throw new P2PError('BAD_SETTING', '--classic and --no-classic contradict each other');
+  if (values.classic) options.classic = true;
+  else if (values['no-classic']) options.classic = false;
   else if (env.P2P_INDEX_CLASSIC !== undefined && env.P2P_INDEX_CLASSIC !== '') {
     if (!/^[01]$/.test(env.P2P_INDEX_CLASSIC.trim())) {
       throw new P2PError('BAD_SETTING', `P2P_INDEX_CLASSIC must be 0 or 1, got "${env.P2P_INDEX_CLASSIC}"`);
     }
-    options.classic = env.P2P_INDEX_CLASSIC.trim() === '1';
+    if (env.P2P_INDEX_CLASSIC.trim() === '1') options.classic = true;
   }
+  const classicTtl = pick(values['classic-ttl'], 'classic-ttl', 'P2P_INDEX_CLASSIC_TTL');
+  if (classicTtl) options.classicTtlSeconds = parseWhole(...classicTtl, 1, 0xffff_ffff);
   if (values['max-entries'] !== undefined) options.maxEntries = parseWhole(values['max-entries'], '--max-entries', 1, Number.MAX_SAFE_INTEGER);
   if (values['max-per-peer'] !== undefined) options.maxPerPeer = parseWhole(values['max-per-peer'], '--max-per-peer', 1, Number.MAX_SAFE_INTEGER);
   if (values['rate-limit'] !== undefined) {
@@ -105,7 +116,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
   }
   const level = pick(values['log-level'], 'log-level', 'P2P_INDEX_LOG_LEVEL');
   let logLevel: LogLevel = 'info';
-  if (level) {
+  if (values.verbose) logLevel = 'debug';
+  else if (level) {
     try {
       logLevel = parseLogLevel(level[0]);
     } catch (err) {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import {
   CLASSIC_SIZE, ClassicReply, ClassicRequest, decodeClassicReply, describeCode, encodeClassicReply, encodeClassicRequest,
 } from '../../src/protocol';
-import { RunningIndexServer, UdpProbe, canBind, startIndexServer } from '../support/index-server';
+import { ManualClock, RunningIndexServer, UdpProbe, canBind, startIndexServer } from '../support/index-server';
 
 /** The original client: sends a 101-byte PDU and reads a 101-byte reply. */
 class ClassicClient {
@@ -54,8 +54,8 @@ describe('classic 101-byte client', function () {
   let here: ClassicClient;
   let twoHosts: boolean;
 
-  async function classicClient(bindHost = '127.0.0.1'): Promise<ClassicClient> {
-    const p = await UdpProbe.open(srv, bindHost);
+  async function classicClient(bindHost = '127.0.0.1', target: RunningIndexServer = srv): Promise<ClassicClient> {
+    const p = await UdpProbe.open(target, bindHost);
     probes.push(p);
     return new ClassicClient(p);
   }
@@ -66,7 +66,7 @@ describe('classic 101-byte client', function () {
 
   beforeEach(async function () {
     probes = [];
-    srv = await startIndexServer();
+    srv = await startIndexServer({ classic: true });
     here = await classicClient();
   });
 
@@ -106,7 +106,7 @@ describe('classic 101-byte client', function () {
     const there = await classicClient('127.0.0.2');
     expectA(await here.register('sam', 'Text.txt', '5000'));
     expectE(await there.register('sam', 'Other.txt', '5000'), describeCode('NAME_TAKEN'));
-    expectE(await there.register('sam', 'Text.txt', '5000'), describeCode('NAME_TAKEN'));
+    expectE(await there.register('sam', 'Text.txt', '5000'), describeCode('ALREADY_LISTED'));
     expectE(await there.send({ type: 'T', peerName: 'sam', contentName: 'Text.txt' }), describeCode('NOT_OWNER'));
     assert.equal((await there.send({ type: 'S', peerName: '', contentName: 'Text.txt' })).type, 'S', 'still registered');
     expectA(await here.send({ type: 'T', peerName: 'sam', contentName: 'Text.txt' }));
@@ -115,12 +115,61 @@ describe('classic 101-byte client', function () {
     expectA(await there.register('sam', 'Other.txt', '5000')); // the name was freed with its last registration
   });
 
-  it('removes every registration of a peer with an empty content name in T', async function () {
+  it('answers the same R sent twice with E in the report\'s words, and keeps the first registration', async function () {
+    expectA(await here.register('Sam', 'Text.txt', '5000'));
+    const again = await here.register('Sam', 'Text.txt', '5001');
+    assert.deepEqual(again, { type: 'E', message: 'Username and file already exists in list, please pick another username/file combination' });
+    assert.deepEqual(await here.send({ type: 'S', peerName: 'Jo', contentName: 'Text.txt' }), {
+      type: 'S', peerName: 'Sam', contentName: 'Text.txt', address: '127.0.0.1:5000',
+    });
+  });
+
+  it('refuses a T whose content field is empty (a client with short fields) and removes nothing', async function () {
     for (const c of ['a.txt', 'b.txt', 'c.txt']) expectA(await here.register('sam', c, '5000'));
-    expectA(await here.register('kim', 'a.txt', '5001'));
-    const reply = await here.send({ type: 'T', peerName: 'sam', contentName: '' });
-    assert.deepEqual(reply, { type: 'A', message: 'removed 3 registrations' });
-    assert.deepEqual((await here.listAll()).lines, ['kim\ta.txt']);
+    // What a client with 10-byte name fields sends: its name, then NUL up to byte 100.
+    const t = Buffer.alloc(CLASSIC_SIZE);
+    t.write('T', 0);
+    t.write('sam', 1);
+    expectE(decodeClassicReply(await here.probe.roundTrip(t)), describeCode('BAD_NAME'));
+    assert.deepEqual((await here.listAll()).lines, ['sam\ta.txt', 'sam\tb.txt', 'sam\tc.txt']);
+  });
+
+  it('reads the peer name in S as the requester: any source is found, another peer before the requester itself', async function () {
+    expectA(await here.register('Jo', 'Text1.txt', '5000'));
+    assert.deepEqual(await here.send({ type: 'S', peerName: 'Sam', contentName: 'Text1.txt' }), {
+      type: 'S', peerName: 'Jo', contentName: 'Text1.txt', address: '127.0.0.1:5000',
+    });
+    expectA(await here.register('Sam', 'Text1.txt', '5001'));
+    for (let i = 0; i < 10; i++) {
+      const found = await here.send({ type: 'S', peerName: 'Sam', contentName: 'Text1.txt' });
+      assert.equal(found.type === 'S' && found.peerName, 'Jo', 'Sam asking is sent to Jo, not to itself');
+    }
+  });
+
+  it('keeps a classic registration past any lease until its T, unless the operator sets --classic-ttl', async function () {
+    const clock = new ManualClock();
+    const timed = await startIndexServer({ classic: true, classicTtlSeconds: 300, ttlSeconds: 120, now: clock.now });
+    const forever = await startIndexServer({ classic: true, ttlSeconds: 120, now: clock.now });
+    try {
+      const a = await classicClient('127.0.0.1', timed);
+      const b = await classicClient('127.0.0.1', forever);
+      expectA(await a.register('sam', 'a.txt', '5000'));
+      expectA(await b.register('sam', 'a.txt', '5000'));
+      clock.advance(299_000);
+      timed.server.sweep();
+      forever.server.sweep();
+      assert.equal((await a.send({ type: 'S', peerName: '', contentName: 'a.txt' })).type, 'S', 'well past the 120 s lease');
+      clock.advance(1000);
+      assert.equal(timed.server.sweep().length, 1, '--classic-ttl 300 ends it at 300 s');
+      clock.advance(365 * 24 * 3600_000);
+      assert.equal(forever.server.sweep().length, 0);
+      assert.equal((await b.send({ type: 'S', peerName: '', contentName: 'a.txt' })).type, 'S', 'a year on, still there');
+      expectA(await b.send({ type: 'T', peerName: 'sam', contentName: 'a.txt' }));
+      expectE(await b.send({ type: 'S', peerName: '', contentName: 'a.txt' }), describeCode('NOT_FOUND'));
+    } finally {
+      await timed.close();
+      await forever.close();
+    }
   });
 
   it('lists every registration across "+N" pages, in registration order', async function () {
@@ -172,22 +221,44 @@ describe('classic 101-byte client', function () {
     expectE(decodeClassicReply(raw), describeCode('MALFORMED'));
   });
 
-  it('answers every classic PDU with CLASSIC_DISABLED when classic is off', async function () {
-    const off = await startIndexServer({ classic: false });
+  it('stays silent on a datagram of neither form, so a client\'s 13-byte hello puts no reply out of step', async function () {
+    expectA(await here.register('sam', 'a.txt', '5000'));
+    await here.probe.send(Buffer.from('HELLO server\n')); // 13 bytes, byte 1 is not the version
+    await here.probe.send(Buffer.concat([Buffer.from('Rx'), Buffer.alloc(60)])); // neither 101 bytes nor new-form
+    const list = await here.send({ type: 'O', offset: 0 });
+    assert.deepEqual(list, { type: 'O', lines: [{ peerName: 'sam', contentName: 'a.txt' }], nextOffset: 0 }, 'the very next datagram answers the O');
+    assert.equal(srv.server.stats.junk, 2);
+    assert.equal(here.probe.pending, 0);
+  });
+
+  it('answers no classic PDU unless the operator turns classic on: a forged one gets no reply and registers nothing', async function () {
+    const lines: string[] = [];
+    const off = await startIndexServer({ log: (level, message) => lines.push(`${level} ${message}`) });
     try {
       const p = await UdpProbe.open(off);
       probes.push(p);
-      const client = new ClassicClient(p);
-      expectE(await client.register('sam', 'a.txt', '5000'), describeCode('CLASSIC_DISABLED'));
-      expectE(await client.send({ type: 'O', offset: 0 }), describeCode('CLASSIC_DISABLED'));
-      expectE(await client.send({ type: 'S', peerName: '', contentName: 'a.txt' }), describeCode('CLASSIC_DISABLED'));
+      for (const req of [
+        encodeClassicRequest({ type: 'R', peerName: 'sam', contentName: 'a.txt', address: '5000' }),
+        encodeClassicRequest({ type: 'O', offset: 0 }),
+        encodeClassicRequest({ type: 'S', peerName: '', contentName: 'a.txt' }),
+        encodeClassicReply({ type: 'E', message: 'This index server does not accept classic 101-byte PDUs' }),
+      ]) {
+        await p.send(req);
+        await p.expectSilence();
+      }
       assert.equal(off.server.registry.size, 0);
-      // An E from another classic-off server is not answered with one more E.
-      await p.send(encodeClassicReply({ type: 'E', message: 'This index server does not accept classic 101-byte PDUs' }));
-      await p.expectSilence();
+      assert.equal(off.server.stats.classicIgnored, 4);
+      assert.equal(lines.filter((l) => /^info classic 101-byte PDUs arrive .* start with --classic/.test(l)).length, 1, lines.join('\n'));
       assert.equal((await p.handshake()).length, 16, 'new-form PDUs still work');
     } finally {
       await off.close();
     }
+  });
+
+  it('says at start-up that classic PDUs are answered and can be forged', async function () {
+    const lines: string[] = [];
+    const on = await startIndexServer({ classic: true, log: (level, message) => lines.push(`${level} ${message}`) });
+    await on.close();
+    assert.ok(lines.some((l) => /^info classic 101-byte PDUs are answered .*anyone can forge one.*stand until their T/.test(l)), lines.join('\n'));
   });
 });

@@ -78,7 +78,7 @@ describe('hardening: hostile input', function () {
     const secret = randomBytes(32);
 
     beforeEach(async function () {
-      srv = await startIndexServer();
+      srv = await startIndexServer({ classic: true });
       probe = await UdpProbe.open(srv);
       cookie = await probe.handshake();
     });

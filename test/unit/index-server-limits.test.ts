@@ -83,7 +83,7 @@ describe('index server defences', function () {
 
   describe('amplification', function () {
     it('never answers a source without a valid cookie with more bytes than it sent, datagram by datagram', async function () {
-      const srv = await server({ rateLimit: false });
+      const srv = await server({ rateLimit: false, classic: true });
       const p = await probe(srv);
       const mix = cookielessMix();
       let answered = 0;
@@ -104,7 +104,7 @@ describe('index server defences', function () {
     });
 
     it('lets no exchange of replies run on: echoing back everything it sends dies out within two rounds', async function () {
-      const srv = await server({ rateLimit: false });
+      const srv = await server({ rateLimit: false, classic: true });
       const p = await probe(srv);
       const cookie = await p.handshake();
       // Something to list and find, so S and O replies are full ones.
@@ -183,7 +183,7 @@ describe('index server defences', function () {
 
     it('answers a rate-limited classic PDU with a 101-byte classic E', async function () {
       const clock = new ManualClock();
-      const srv = await server({ now: clock.now, rateLimit: { perSecond: 1, burst: 1 } });
+      const srv = await server({ now: clock.now, rateLimit: { perSecond: 1, burst: 1 }, classic: true });
       const p = await probe(srv);
       const o = encodeClassicRequest({ type: 'O', offset: 0 });
       assert.equal((await p.roundTrip(o)).length, CLASSIC_SIZE);

@@ -470,6 +470,33 @@ describe('index server (UDP)', function () {
       assert.equal(srv.server.registry.size, 0);
     });
 
+    it('logs a new registration at info, a lease refresh only at debug, and expiries at info with counts', async function () {
+      const lines: string[] = [];
+      const logged = await startIndexServer({ now: clock.now, ttlSeconds: 60, sweepIntervalMs: 3_600_000, log: (level, m) => lines.push(`${level} ${m}`) });
+      try {
+        const c = await Client.open(logged);
+        clients.push(c);
+        await c.register({ peer: 'sam', content: 'a.txt', secret: alice });
+        await c.register({ peer: 'sam', content: 'b.txt', secret: alice });
+        for (let minute = 0; minute < 3; minute++) await c.register({ peer: 'sam', content: 'a.txt', secret: alice });
+        const info = () => lines.filter((l) => l.startsWith('info ') && !/listening/.test(l));
+        assert.deepEqual(
+          info().map((l) => l.replace(/:\d+ /, ':PORT ')),
+          [
+            'info R sam a.txt from 127.0.0.1:PORT -> A (registered; 1 held)',
+            'info R sam b.txt from 127.0.0.1:PORT -> A (registered; 2 held)',
+          ],
+          'three refreshes add no info line',
+        );
+        assert.equal(lines.filter((l) => /^debug R sam a\.txt .* -> A \(refreshed; 2 held\)$/.test(l)).length, 3);
+        clock.advance(60_000);
+        logged.server.sweep();
+        assert.deepEqual(info().slice(2), ['info lease ended for 2 registrations; 0 left']);
+      } finally {
+        await logged.close();
+      }
+    });
+
     it('hides an expired entry from S and O even before the sweep runs, and frees its peer name after it', async function () {
       const slow = await startIndexServer({ now: clock.now, ttlSeconds: 60, sweepIntervalMs: 3_600_000 });
       try {

@@ -90,7 +90,7 @@ describe('p2p-index-server command', function () {
       type: 'R', requestId: probe.id(), cookie, secret: Buffer.alloc(32, 7), tcpPort: 4000, size: 3, sha256: Buffer.alloc(32, 1), peerName: 'sam', contentName: 'Text.txt',
     });
     assert.equal(reply.type, 'A');
-    await proc.waitFor(new RegExp(`info {2}R sam Text\\.txt from 127\\.0\\.0\\.1:${probe.localPort} -> A\\n`));
+    await proc.waitFor(new RegExp(`info {2}R sam Text\\.txt from 127\\.0\\.0\\.1:${probe.localPort} -> A \\(registered; 1 held\\)\\n`));
     proc.child.kill('SIGTERM');
     assert.deepEqual(await proc.exited, { code: EXIT_OK, signal: null });
     assert.match(proc.stderr, /SIGTERM: shutting down/);
@@ -104,16 +104,29 @@ describe('p2p-index-server command', function () {
     assert.deepEqual(await proc.exited, { code: EXIT_OK, signal: null });
   });
 
-  it('prints usage for --help and the package version for --version', async function () {
+  it('prints usage for --help and the package version for -V/--version, as p2p-peer does', async function () {
     const help = run(['--help']);
     assert.deepEqual(await help.exited, { code: EXIT_OK, signal: null });
     assert.match(help.stdout, /^Usage: p2p-index-server/);
-    for (const flag of ['--host', '--port', '--ttl', '--no-classic', '--max-entries', '--max-per-peer', '--rate-limit', '--log-level']) {
+    for (const flag of ['--host', '--port', '--ttl', '--classic', '--classic-ttl', '--max-entries', '--max-per-peer', '--rate-limit', '--log-level', '-v, --verbose', '-V, --version']) {
       assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
     }
-    const version = run(['-v']);
-    assert.deepEqual(await version.exited, { code: EXIT_OK, signal: null });
-    assert.equal(version.stdout, `p2p-index-server ${VERSION}\n`);
+    for (const flag of ['-V', '--version']) {
+      const version = run([flag]);
+      assert.deepEqual(await version.exited, { code: EXIT_OK, signal: null });
+      assert.equal(version.stdout, `p2p-index-server ${VERSION}\n`);
+    }
+  });
+
+  it('-v means verbose: it logs at debug level and keeps running', async function () {
+    assert.deepEqual(parseCli(['-v'], {}), { kind: 'run', logLevel: 'debug', options: { port: 7870 } });
+    assert.deepEqual(parseCli(['--verbose'], { P2P_INDEX_LOG_LEVEL: 'error' }), { kind: 'run', logLevel: 'debug', options: { port: 7870 } });
+    const proc = run(['-v', '--port', '0']);
+    const port = await proc.port();
+    const probe = await UdpProbe.open({ host: '127.0.0.1', port });
+    probes.push(probe);
+    await probe.handshake();
+    await proc.waitFor(/debug H from 127\.0\.0\.1:\d+ -> H\n/);
   });
 
   it('exits 2 with one clear line for a bad flag or value', async function () {
@@ -121,6 +134,8 @@ describe('p2p-index-server command', function () {
       [['--bogus'], {}, /Unknown option '--bogus'/],
       [['--port', 'seventy'], {}, /--port must be a whole number 0\.\.65535, got "seventy"/],
       [['--ttl', '0'], {}, /--ttl must be a whole number/],
+      [['--classic-ttl', '0'], {}, /--classic-ttl must be a whole number 1\.\./],
+      [['--classic', '--no-classic'], {}, /--classic and --no-classic contradict each other/],
       [['--log-level', 'loud'], {}, /--log-level: log level must be one of error, warn, info, debug/],
       [['--host', 'example.com'], {}, /--host must be an IP address/],
       [[], { P2P_INDEX_PORT: '-1' }, /P2P_INDEX_PORT must be a whole number/],
@@ -146,24 +161,38 @@ describe('p2p-index-server command', function () {
     assert.match(second.stderr, new RegExp(`error Another program is already using that address and port: udp 127\\.0\\.0\\.1:${port}`));
   });
 
-  it('takes settings from P2P_INDEX_* variables, and flags win over them', async function () {
-    const proc = run(['--port', '0', '--log-level', 'debug'], { P2P_INDEX_PORT: '1', P2P_INDEX_CLASSIC: '0', P2P_INDEX_LOG_LEVEL: 'error' });
+  it('takes settings from P2P_INDEX_* variables, and flags win over them; P2P_INDEX_CLASSIC=1 turns classic on', async function () {
+    const proc = run(['--port', '0', '--log-level', 'debug'], { P2P_INDEX_PORT: '1', P2P_INDEX_CLASSIC: '1', P2P_INDEX_LOG_LEVEL: 'error' });
     const port = await proc.port(); // --port 0 won over P2P_INDEX_PORT=1; the info line shows --log-level won too
+    await proc.waitFor(/info {2}classic 101-byte PDUs are answered \(--classic\): they carry no proof of address/);
     const probe = await UdpProbe.open({ host: '127.0.0.1', port });
     probes.push(probe);
     const raw = await probe.roundTrip(encodeClassicRequest({ type: 'O', offset: 0 }));
     const reply = decodeClassicReply(raw);
-    assert.equal(reply.type, 'E', 'P2P_INDEX_CLASSIC=0 turned classic off');
-    await proc.waitFor(/debug classic O from 127\.0\.0\.1:\d+ -> E CLASSIC_DISABLED/);
+    assert.equal(reply.type === 'E' && reply.message, 'No peer shares that content: nothing is registered', 'P2P_INDEX_CLASSIC=1 turned classic on');
+    await proc.waitFor(/debug classic O offset 0 from 127\.0\.0\.1:\d+ -> E NOT_FOUND/);
   });
 
-  it('--no-classic and --rate-limit 0 reach the server', async function () {
-    const cmd = parseCli(['--no-classic', '--rate-limit', '0', '--ttl', '30', '--max-entries', '5', '--max-per-peer', '2', '--host', '::1'], {});
+  it('leaves classic off by default: a classic PDU gets no reply, and the log says how to turn it on', async function () {
+    const proc = run(['--port', '0'], { P2P_INDEX_CLASSIC: '0' });
+    const port = await proc.port();
+    const probe = await UdpProbe.open({ host: '127.0.0.1', port });
+    probes.push(probe);
+    await probe.send(encodeClassicRequest({ type: 'R', peerName: 'sam', contentName: 'Text.txt', address: '5000' }));
+    await probe.expectSilence();
+    await proc.waitFor(/info {2}classic 101-byte PDUs arrive \(first from 127\.0\.0\.1:\d+\) but are not answered: start with --classic/);
+    assert.doesNotMatch(proc.stderr, /are answered/);
+  });
+
+  it('--classic, --classic-ttl and --rate-limit 0 reach the server', async function () {
+    const cmd = parseCli(['--classic', '--classic-ttl', '3600', '--rate-limit', '0', '--ttl', '30', '--max-entries', '5', '--max-per-peer', '2', '--host', '::1'], {});
     assert.deepEqual(cmd, {
       kind: 'run',
       logLevel: 'info',
-      options: { host: '::1', port: 7870, ttlSeconds: 30, classic: false, maxEntries: 5, maxPerPeer: 2, rateLimit: false },
+      options: { host: '::1', port: 7870, ttlSeconds: 30, classic: true, classicTtlSeconds: 3600, maxEntries: 5, maxPerPeer: 2, rateLimit: false },
     });
+    assert.deepEqual(parseCli([], { P2P_INDEX_CLASSIC_TTL: '60' }), { kind: 'run', logLevel: 'info', options: { port: 7870, classicTtlSeconds: 60 } });
+    assert.deepEqual(parseCli(['--no-classic'], { P2P_INDEX_CLASSIC: '1' }), { kind: 'run', logLevel: 'info', options: { port: 7870, classic: false } });
     const limited = parseCli(['--rate-limit', '50'], { P2P_INDEX_HOST: '0.0.0.0', P2P_INDEX_TTL: '60' });
     assert.deepEqual(limited.kind === 'run' && limited.options, { host: '0.0.0.0', port: 7870, ttlSeconds: 60, rateLimit: { perSecond: 50, burst: 100 } });
   });
