@@ -140,7 +140,7 @@ describe('classic 101-byte client', function () {
       type: 'S', peerName: 'Jo', contentName: 'Text1.txt', address: '127.0.0.1:5000',
     });
     expectA(await here.register('Sam', 'Text1.txt', '5001'));
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 20; i++) {
       const found = await here.send({ type: 'S', peerName: 'Sam', contentName: 'Text1.txt' });
       assert.equal(found.type === 'S' && found.peerName, 'Jo', 'Sam asking is sent to Jo, not to itself');
     }

@@ -122,7 +122,7 @@ describe('hardening: a lossy network between the peers and the index', function 
   let onAccepted = (): void => undefined;
 
   function serverLog(_level: string, line: string): void {
-    const m = /^R (\S+) (\S+) from \S+ -> A$/.exec(line);
+    const m = /^R (\S+) (\S+) from \S+ -> A \((?:registered|refreshed); \d+ held\)$/.exec(line);
     if (!m) return;
     const key = `${m[1]}/${m[2]}`;
     accepted.set(key, (accepted.get(key) ?? 0) + 1);
