@@ -5,8 +5,9 @@ import { isPositiveNumber } from '../../common/numbers';
 import { P2PError } from '../../protocol/errors';
 import { validateContentName } from '../../protocol/names';
 import type { DownloadProgress, LogLevel } from '../api';
-import { fsError, removeQuietly } from './fs-calls';
-import { findIdentical, insideFolder, partFileName, throwIfAborted } from './placement';
+import { FolderLock } from './folder-lock';
+import { fsError } from './fs-calls';
+import { findIdentical, insideFolder, lockFileName, partFileName, throwIfAborted } from './placement';
 import { DownloadRun, RunResult } from './run';
 import type { DownloadSource } from './source-connection';
 
@@ -94,24 +95,29 @@ export class Downloader {
     const reusable = await findIdentical(folder, name, job.size, sha256, job.signal);
     if (reusable) {
       log('info', `${name}: ${reusable} already holds this content; nothing to download`);
-      // A leftover .part of this content is of no more use, unless another fetch is writing it.
-      if (!activeParts.has(partPath)) {
-        await removeQuietly(partPath);
-        await removeQuietly(`${partPath}.json`);
-      }
       emitProgress(job, log, { contentName: name, received: job.size, total: job.size, bytesPerSecond: 0, sources: 0 });
       return { path: reusable, sources: [], resumedFrom: 0, reused: true };
     }
 
     if (activeParts.has(partPath)) throw new P2PError('BUSY', `${name} is already being downloaded into ${folder}`);
     activeParts.add(partPath);
+    let lock: FolderLock | undefined;
     try {
+      // Other processes (another VS Code window, p2p-peer) may download into this folder too.
+      lock = await FolderLock.acquire(path.join(folder, lockFileName(name, sha256)), name);
+      // Placed by the process that held the lock just before us: nothing left to fetch.
+      const placed = await findIdentical(folder, name, job.size, sha256, job.signal);
+      if (placed) {
+        emitProgress(job, log, { contentName: name, received: job.size, total: job.size, bytesPerSecond: 0, sources: 0 });
+        return { path: placed, sources: [], resumedFrom: 0, reused: true };
+      }
       const run = new DownloadRun(
         { name, sha256, size: job.size, folder, partPath, sources: job.sources, signal: job.signal, onProgress },
         { stallTimeoutMs: this.stallTimeoutMs, connectTimeoutMs: this.connectTimeoutMs, chunkBytes: this.chunkBytes, log },
       );
       return { ...(await run.execute()), reused: false };
     } finally {
+      await lock?.release();
       activeParts.delete(partPath);
     }
   }

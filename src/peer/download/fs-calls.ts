@@ -1,4 +1,4 @@
-// The download folder's thin layer over Node's fs: fd-level calls as promises, quiet removal, and fs failures as P2PError.
+// The download folder's thin layer over Node's fs: fd-level calls as promises, quiet removal, file identity (dev+ino), and fs failures as P2PError.
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { P2PError, toP2PError } from '../../protocol/errors';
@@ -23,4 +23,24 @@ export function ftruncate(fd: number, len: number): Promise<void> {
 
 export function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => fs.read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/** dev+ino as text: the identity of one file, whatever name it sits under (bigint so huge inode numbers compare exactly). */
+export type FileId = string;
+
+export function idOf(st: fs.BigIntStats): FileId {
+  return `${st.dev}:${st.ino}`;
+}
+
+export async function idAtPath(file: string): Promise<FileId | undefined> {
+  try {
+    return idOf(await fsp.lstat(file, { bigint: true }));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export function fstatBig(fd: number): Promise<fs.BigIntStats> {
+  return new Promise((resolve, reject) => fs.fstat(fd, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st))));
 }

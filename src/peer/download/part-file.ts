@@ -2,11 +2,14 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
+import { P2PError } from '../../protocol/errors';
 import type { LogLevel } from '../api';
-import { fsError, ftruncate, openFd, removeQuietly } from './fs-calls';
+import { FileId, fsError, fstatBig, ftruncate, idAtPath, idOf, openFd, removeQuietly } from './fs-calls';
+import { placeNoClobber } from './placement';
 
 const SIDECAR_EVERY_MS = 250;
-const SIDECAR_VERSION = 1;
+/** 2 added partId; a version-1 sidecar is treated as a stranger's file. */
+const SIDECAR_VERSION = 2;
 
 type Log = (level: LogLevel, message: string) => void;
 
@@ -17,27 +20,55 @@ export interface PartMeta {
   size: number;
 }
 
+/** Other .part names tried when a stranger's file sits at the usual one. */
+const PART_NAME_TRIES = 8;
+
 /** The .part file, its fd, and the ranges of it that are known to hold received bytes. */
 export class PartFile {
   private handle = -1;
+  /** dev+ino of the .part this process created or verified: the only file it will ever remove or place. */
+  private id: FileId = '';
   private written = new RangeSet();
   private resumed = 0;
   private sidecar!: SidecarWriter;
-  readonly sidecarPath: string;
+  private partPath: string;
 
   private constructor(
-    readonly path: string,
+    basePath: string,
     private readonly meta: PartMeta,
     private readonly log: Log,
   ) {
-    this.sidecarPath = `${path}.json`;
+    this.partPath = basePath;
   }
 
+  /**
+   * Opens `partPath` for resume when it is ours, else creates it afresh. A file at a helper name that
+   * this downloader cannot show it made (a user's file, a stranger's sidecar) is left untouched and
+   * the next helper name (`…~1.part`, …) is tried.
+   */
   static async open(partPath: string, meta: PartMeta, log: Log): Promise<PartFile> {
     const part = new PartFile(partPath, meta, log);
-    await part.openForResumeOrAfresh();
-    part.sidecar = new SidecarWriter(part.sidecarPath, meta, () => part.written.toJSON(), log);
-    return part;
+    for (let n = 0; n < PART_NAME_TRIES; n++) {
+      part.partPath = alternatePartPath(partPath, n);
+      if (await part.openForResumeOrAfresh()) {
+        part.sidecar = new SidecarWriter(part.sidecarPath, part.sidecarBody, () => part.written.toJSON(), log);
+        return part;
+      }
+      log('warn', `${meta.contentName}: ${part.partPath} or its .json holds a file P2P Share did not make; left alone, trying another name`);
+    }
+    throw new P2PError('IO', `${meta.contentName}: every download helper name near ${partPath} holds a file P2P Share did not make; none was touched`);
+  }
+
+  get path(): string {
+    return this.partPath;
+  }
+
+  get sidecarPath(): string {
+    return `${this.partPath}.json`;
+  }
+
+  private get sidecarBody(): SidecarBody {
+    return { ...this.meta, partId: this.id };
   }
 
   /** The open fd, or -1 once closed. */
@@ -81,46 +112,86 @@ export class PartFile {
     await this.closeFd();
   }
 
-  /** Removes the .part and its sidecar; only after close(). */
-  async remove(): Promise<void> {
-    await removeQuietly(this.path);
-    await removeQuietly(this.sidecarPath);
+  /**
+   * Gives the whole, verified .part its final name (see placeNoClobber), with the fd still open so
+   * the file placed is provably the one written; then removes the helpers. On failure the .part and
+   * its final sidecar stay, so a retry only re-checks the hash.
+   */
+  async place(folder: string, name: string): Promise<string> {
+    await this.sidecar.close(true);
+    try {
+      return await placeNoClobber({ path: this.partPath, fd: this.handle }, folder, name);
+    } finally {
+      await this.closeFd();
+    }
   }
 
-  /** Opens the .part for resume when its sidecar matches, else creates it afresh (never reusing a stranger's file). */
-  private async openForResumeOrAfresh(): Promise<void> {
+  /** Removes the .part and its sidecar, each only while it is still the file this process made; only after close(). */
+  async remove(): Promise<void> {
+    await removeIfOurs(this.partPath, this.id, this.sidecarPath);
+  }
+
+  /**
+   * True when the .part at this name is now ours (resumed or created); false when a file we cannot
+   * show is ours sits at the .part or sidecar name.
+   */
+  private async openForResumeOrAfresh(): Promise<boolean> {
     const { contentName: name, sha256, size } = this.meta;
-    const resumed = await readSidecar(this.sidecarPath, sha256, size);
-    if (resumed) {
-      try {
-        const st = await fsp.lstat(this.path);
-        // Only a plain file of our own: a second hard link would mean writing into someone else's file.
-        if (st.isFile() && st.nlink === 1) {
-          this.handle = await openFd(this.path, fs.constants.O_RDWR | (fs.constants.O_NOFOLLOW ?? 0));
-          // Claims beyond what the file holds cannot be true (a crash before the data reached the disk).
-          for (const [a, b] of resumed) if (a < st.size) this.written.add(a, Math.min(b, st.size));
-          this.resumed = this.written.total();
-          if (size > 0 && st.size > size) await ftruncate(this.handle, size);
-          this.log('info', `${name}: resuming with ${this.resumed} of ${size} bytes already in ${this.path}`);
-          return;
-        }
-      } catch (err) {
-        if (this.handle >= 0) await this.closeFd();
-        this.log('warn', `${name}: cannot resume from ${this.path} (${(err as Error).message}); starting afresh`);
+    const partId = await idAtPath(this.partPath);
+    const sidecar = await readSidecar(this.sidecarPath);
+    if (sidecar === 'foreign' || (partId === undefined) !== (sidecar === 'absent')) return false;
+    if (partId !== undefined && sidecar !== 'absent') {
+      if (sidecar.partId !== partId) return false;
+      const resumed = matchingRanges(sidecar, sha256, size);
+      const st = await fsp.lstat(this.partPath);
+      // Only a plain file with no second name: another link would mean writing into someone else's file.
+      if (resumed && st.isFile() && st.nlink === 1 && (await this.openVerified(partId))) {
+        // Claims beyond what the file holds cannot be true (a crash before the data reached the disk).
+        for (const [a, b] of resumed) if (a < st.size) this.written.add(a, Math.min(b, st.size));
+        this.resumed = this.written.total();
+        if (size > 0 && st.size > size) await ftruncate(this.handle, size);
+        this.log('info', `${name}: resuming with ${this.resumed} of ${size} bytes already in ${this.partPath}`);
+        return true;
       }
+      // Our own leftover, of no use for this download: ours to remove.
+      await removeIfOurs(this.partPath, partId, this.sidecarPath);
     }
-    this.written = new RangeSet();
-    await removeQuietly(this.sidecarPath);
+    return this.create();
+  }
+
+  /** Opens the .part read-write and keeps it only if it is still the file with identity `id`. */
+  private async openVerified(id: FileId): Promise<boolean> {
     try {
-      await fsp.unlink(this.path);
+      this.handle = await openFd(this.partPath, fs.constants.O_RDWR | (fs.constants.O_NOFOLLOW ?? 0));
+      this.id = idOf(await fstatBig(this.handle));
+      if (this.id === id) return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, `removing a stale ${this.path}`);
+      this.log('warn', `${this.meta.contentName}: cannot resume from ${this.partPath} (${(err as Error).message}); starting afresh`);
     }
+    await this.closeFd();
+    return false;
+  }
+
+  /** Creates the .part and then its sidecar, both with O_EXCL: neither may already exist. */
+  private async create(): Promise<boolean> {
+    this.written = new RangeSet();
+    this.resumed = 0;
     try {
       // Read-write: the hasher reads back chunks that arrived out of order.
-      this.handle = await openFd(this.path, 'wx+');
+      this.handle = await openFd(this.partPath, 'wx+');
     } catch (err) {
-      throw fsError(err, `creating ${this.path}`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw fsError(err, `creating ${this.partPath}`);
+    }
+    this.id = idOf(await fstatBig(this.handle));
+    try {
+      await fsp.writeFile(this.sidecarPath, sidecarText(this.sidecarBody, []), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      await this.closeFd();
+      await removeIfOurs(this.partPath, this.id);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw fsError(err, `creating ${this.sidecarPath}`);
     }
   }
 
@@ -130,11 +201,28 @@ export class PartFile {
     this.handle = -1;
     await new Promise<void>((resolve) =>
       fs.close(fd, (err) => {
-        if (err) this.log('warn', `closing ${this.path}: ${err.message}`);
+        if (err) this.log('warn', `closing ${this.partPath}: ${err.message}`);
         resolve();
       }),
     );
   }
+}
+
+/** `.x.abc.part` for n = 0, `.x.abc~n.part` after that. */
+function alternatePartPath(partPath: string, n: number): string {
+  return n === 0 ? partPath : partPath.replace(/\.part$/, `~${n}.part`);
+}
+
+/**
+ * Unlinks the .part only while it is the file with identity `partId`, and the sidecar only while it
+ * names that same .part: a helper name that now holds someone else's file is left alone.
+ */
+async function removeIfOurs(partPath: string, partId: FileId, sidecarPath?: string): Promise<void> {
+  if (sidecarPath) {
+    const sidecar = await readSidecar(sidecarPath);
+    if (sidecar !== 'foreign' && sidecar !== 'absent' && sidecar.partId === partId) await fsp.unlink(sidecarPath).catch(() => undefined);
+  }
+  if ((await idAtPath(partPath).catch(() => undefined)) === partId) await fsp.unlink(partPath).catch(() => undefined);
 }
 
 /** Sorted, disjoint [start, end) ranges, merged as they grow. */
@@ -212,7 +300,7 @@ class SidecarWriter {
 
   constructor(
     private readonly file: string,
-    private readonly meta: PartMeta,
+    private readonly body: SidecarBody,
     private readonly ranges: () => [number, number][],
     private readonly log: Log,
   ) {}
@@ -239,13 +327,15 @@ class SidecarWriter {
   }
 
   private async write(): Promise<void> {
-    const body = JSON.stringify({ version: SIDECAR_VERSION, ...this.meta, ranges: this.ranges() });
     const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;
+    let created = false;
     try {
-      await fsp.writeFile(tmp, body, { flag: 'wx' });
+      await fsp.writeFile(tmp, sidecarText(this.body, this.ranges()), { flag: 'wx' });
+      created = true;
       await fsp.rename(tmp, this.file);
     } catch (err) {
-      await removeQuietly(tmp);
+      // Only a tmp this process created is removed; a name that was taken stays as it was.
+      if (created) await removeQuietly(tmp);
       // Losing the sidecar only costs a later resume; the download itself goes on.
       this.log('warn', `cannot save download progress to ${this.file}: ${(err as Error).message}`);
     }
@@ -261,18 +351,36 @@ class SidecarWriter {
   }
 }
 
-/** Ranges from a sidecar that matches this content, or undefined when it is missing, unreadable or for other content. */
-async function readSidecar(file: string, sha256: string, size: number): Promise<[number, number][] | undefined> {
+/** What a sidecar holds: the download it belongs to, and the dev+ino of the .part it was written for. */
+interface SidecarBody extends PartMeta {
+  partId: FileId;
+}
+
+function sidecarText(body: SidecarBody, ranges: [number, number][]): string {
+  return JSON.stringify({ version: SIDECAR_VERSION, ...body, ranges });
+}
+
+/**
+ * The sidecar at `file`: 'absent', 'foreign' (not a sidecar this version of P2P Share wrote: never
+ * touched), or its parsed body with ranges not yet checked against a download.
+ */
+async function readSidecar(file: string): Promise<'absent' | 'foreign' | (SidecarBody & { ranges: unknown })> {
   let data: unknown;
   try {
     const st = await fsp.lstat(file);
-    if (!st.isFile() || st.size > 16 * 1024 * 1024) return undefined;
+    if (!st.isFile() || st.size > 16 * 1024 * 1024) return 'foreign';
     data = JSON.parse(await fsp.readFile(file, 'utf8'));
-  } catch {
-    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'foreign';
   }
-  const d = data as { version?: unknown; sha256?: unknown; size?: unknown; ranges?: unknown };
-  if (d?.version !== SIDECAR_VERSION || d.sha256 !== sha256 || d.size !== size || !Array.isArray(d.ranges)) return undefined;
+  const d = data as Partial<SidecarBody> & { version?: unknown; ranges?: unknown };
+  if (d?.version !== SIDECAR_VERSION || typeof d.partId !== 'string' || typeof d.sha256 !== 'string') return 'foreign';
+  return d as SidecarBody & { ranges: unknown };
+}
+
+/** The sidecar's ranges when it is for this content and every range is sane, else undefined. */
+function matchingRanges(d: PartMeta & { ranges: unknown }, sha256: string, size: number): [number, number][] | undefined {
+  if (d.sha256 !== sha256 || d.size !== size || !Array.isArray(d.ranges)) return undefined;
   const out: [number, number][] = [];
   let prevEnd = -1;
   for (const r of d.ranges) {

@@ -3,7 +3,6 @@ import { P2PError, toP2PError } from '../../protocol/errors';
 import type { DownloadProgress, LogLevel } from '../api';
 import { InOrderHasher } from './disk-writer';
 import { PartFile } from './part-file';
-import { placeNoClobber } from './placement';
 import type { DownloadSource } from './source-connection';
 import { SourceWorker, Task, WorkerRequest } from './source-worker';
 
@@ -156,18 +155,17 @@ export class DownloadRun {
     if (outcome && outcome.code !== 'HASH_MISMATCH') {
       // Keep what arrived: a retry of the same content resumes from here.
       await this.part.close(true);
-      this.log('info', `${name}: stopped (${outcome.message}); ${this.part.writtenBytes} of ${size} bytes kept in ${partPath}`);
+      this.log('info', `${name}: stopped (${outcome.message}); ${this.part.writtenBytes} of ${size} bytes kept in ${this.part.path}`);
       throw outcome;
     }
-    // On success the sidecar is final too: should placing the file fail, a retry only re-checks the hash.
-    await this.part.close(!outcome);
     if (outcome) {
+      await this.part.close(false);
       await this.part.remove();
       this.log('warn', outcome.message);
       throw outcome;
     }
 
-    const finalPath = await placeNoClobber(partPath, this.plan.folder, name);
+    const finalPath = await this.part.place(this.plan.folder, name);
     await this.part.remove();
     this.log('info', `${name}: saved ${size} bytes to ${finalPath} from ${sources.join(', ') || 'the .part file'}`);
     return { path: finalPath, sources, resumedFrom: this.part.resumedFrom };
