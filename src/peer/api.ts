@@ -94,4 +94,10 @@ export interface PeerEvents {
   log: (level: LogLevel, message: string) => void;
   /** The index refused to refresh or re-register a share (e.g. NAME_TAKEN after an index restart). */
   'share-error': (contentName: string, error: P2PError) => void;
+  /**
+   * A share stopped and was de-registered because its path no longer leads to the file the user chose:
+   * deleted or moved away (FILE_NOT_FOUND), replaced by a symbolic link (NOT_A_FILE) or by a file reached
+   * another way (BAD_PATH). Emitted before the T is sent; the share is already out of listLocal().
+   */
+  'share-lost': (contentName: string, reason: P2PError) => void;
 }

@@ -1,6 +1,6 @@
 // TCP content server: answers D requests with a C header and bytes streamed from disk, only for content this peer shares.
 import { EventEmitter } from 'node:events';
-import { promises as fsp } from 'node:fs';
+import type { promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../common/numbers';
 import { formatHostPort } from '../protocol/address-text';
@@ -9,17 +9,23 @@ import { DownloadRequest } from '../protocol/messages';
 import { isValidContentName } from '../protocol/names';
 import { encodeContentHeader, encodeTcpError, tryDecodeDownloadRequest } from '../protocol/tcp';
 import type { LogLevel } from './api';
+import { openNoFollow, sameIdentity } from './file-hash';
 import { TokenBucket } from './rate-limit';
 
 export interface ServedFile {
   path: string;
   size: number;
   sha256: string; // lower-case hex
+  /** Which file was hashed: the opened file must be this one, whatever the path leads to now. */
+  dev: number;
+  ino: number;
 }
 
 export interface ContentServerOptions {
   /** Only what this peer registered; the server never builds a path from a request. */
   lookup(contentName: string, sha256hex: string): ServedFile | undefined;
+  /** A shared path no longer leads to the file that was hashed (refused, nothing sent): have it looked at. */
+  onPathChanged?(contentName: string): void;
   /** Bytes per second per connection; 0 = unlimited. */
   uploadRateLimit?: number;
   /** Connections idle this long are closed; default 60 000 ms. */
@@ -118,6 +124,15 @@ export class ContentServer extends EventEmitter {
       this.opts.log?.(level, message);
     } catch {
       // A failing logger must not take the server down.
+    }
+  }
+
+  /** @internal used by connections */
+  pathChanged(contentName: string): void {
+    try {
+      this.opts.onPathChanged?.(contentName);
+    } catch (err) {
+      this.log('error', `onPathChanged threw: ${(err as Error).message}`);
     }
   }
 
@@ -300,15 +315,23 @@ class UploadConnection {
     let length = req.length;
     try {
       try {
-        fh = await fsp.open(served.path, 'r');
-        const st = await fh.stat();
-        if (!st.isFile()) return this.refuse('NOT_SHARED', `${shown} is no longer a regular file`, name, 0, 'warn');
+        // Never through a link, and only the very file that was hashed: a path swapped to lead to a
+        // private file must not send one byte of it, however well its size matches.
+        let st;
+        ({ fh, st } = await openNoFollow(served.path));
+        if (!sameIdentity(st, served)) {
+          this.owner.pathChanged(name);
+          return this.refuse('NOT_SHARED', `${shown} is no longer the file that was shared`, name, 0, 'warn');
+        }
         if (st.size !== served.size) {
           return this.refuse('NOT_SHARED', `${shown} changed since it was registered (now ${st.size} bytes, registered ${served.size})`, name, 0, 'warn');
         }
       } catch (err) {
         const e = toP2PError(err, `opening ${shown}`);
-        return this.refuse('NOT_SHARED', `${shown} can no longer be read (${detailOrWords(e)})`, name, 0, 'warn');
+        // The local path and why stay in the log: the downloader is a stranger.
+        this.owner.log('warn', `cannot serve ${shown}: ${e.message}`);
+        this.owner.pathChanged(name);
+        return this.refuse('NOT_SHARED', `${shown} can no longer be read`, name, 0, 'warn');
       }
       if (this.closed) return false;
 

@@ -161,9 +161,10 @@ export class Peer extends EventEmitter {
       if (!this.quitting) this.logLine('error', `${what}: ${toP2PError(err).message}`);
     };
     this.book.on('share-changed', (share) => void this.onShareChanged(share).catch(failed(`re-registering "${share.contentName}"`)));
-    this.book.on('share-removed', (share) => void this.onShareRemoved(share).catch(failed(`de-registering "${share.contentName}"`)));
+    this.book.on('share-removed', (share, reason) => void this.onShareRemoved(share, reason).catch(failed(`de-registering "${share.contentName}"`)));
     this.content = new ContentServer({
       lookup: (name, hash) => this.book.lookup(name, hash),
+      onPathChanged: (name) => this.book.suspect(name),
       uploadRateLimit: settings.uploadRateLimit,
       log: (l, m) => this.logLine(l, m),
     });
@@ -519,18 +520,19 @@ export class Peer extends EventEmitter {
     });
   }
 
-  private async onShareRemoved(share: Share): Promise<void> {
+  private async onShareRemoved(share: Share, reason: P2PError): Promise<void> {
     await this.exclusive(async () => {
       if (this.quitting) return;
       await this.leases.drop(share.contentName);
       this.emitShares();
+      this.emit('share-lost', share.contentName, reason);
       try {
         await this.indexCall((c, o) => c.deregister(this.name, this.secret, share.contentName, o));
-        this.logLine('info', `de-registered "${share.contentName}": its file is gone`);
+        this.logLine('info', `de-registered "${share.contentName}": ${reason.message}`);
       } catch (err) {
         const e = toP2PError(err);
         if (e.code !== 'NOT_REGISTERED' && !this.quitting) {
-          this.logLine('warn', `could not de-register "${share.contentName}" (its file is gone): ${e.message}`);
+          this.logLine('warn', `could not de-register "${share.contentName}" (${reason.message}): ${e.message}`);
         }
       }
     });

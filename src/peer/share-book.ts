@@ -5,19 +5,26 @@ import * as path from 'node:path';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { validateContentName } from '../protocol/names';
 import type { LogLevel, Share } from './api';
-import { FileStamp, hashFile, sameStamp, stampOf, statRegularFile } from './file-hash';
+import { FileStamp, hashFile, sameIdentity, sameStamp, stampOf } from './file-hash';
 
-/** What the content server needs to serve one share (structurally the ContentServer's ServedFile). */
+/**
+ * What the content server needs to serve one share (structurally the ContentServer's ServedFile):
+ * `dev` and `ino` say which file was hashed, so a path that now leads to another file is refused.
+ */
 export interface SharedFile {
   path: string;
   size: number;
   sha256: string;
+  dev: number;
+  ino: number;
 }
 
 /** A hashed file, ready to be stored with put() (Peer registers it at the index first). */
 export interface PreparedShare {
   share: Share;
   stamp: FileStamp;
+  /** The path with every folder link resolved, at hashing time: a later change means the path leads elsewhere. */
+  realPath: string;
 }
 
 export interface ShareBookOptions {
@@ -39,7 +46,11 @@ export interface ShareBookOptions {
 export interface ShareBookEvents {
   /** A shared file changed on disk and was hashed again; `share` carries the new size and hash. */
   'share-changed': (share: Share, previous: Share) => void;
-  /** A shared file was deleted (or became unreadable) and is no longer shared. */
+  /**
+   * A shared file is no longer shared: deleted or moved away (FILE_NOT_FOUND), unreadable, replaced by a
+   * symbolic link or something that is not a regular file (NOT_A_FILE), or its path now leads to another
+   * file than the user's own (BAD_PATH: a folder on the path became a link, or a hard link took its place).
+   */
   'share-removed': (share: Share, reason: P2PError) => void;
 }
 
@@ -105,6 +116,7 @@ class FolderWatch {
 interface Entry {
   share: Share;
   stamp: FileStamp;
+  realPath: string;
 }
 
 export interface ShareBook {
@@ -140,26 +152,30 @@ export class ShareBook extends EventEmitter {
 
   /**
    * Checks and hashes a file without sharing it yet. The content name defaults to the file's base name
-   * and must be a valid content name (BAD_NAME); the path must be a regular file (FILE_NOT_FOUND, NOT_A_FILE).
+   * and must be a valid content name (BAD_NAME); the path must be a regular file, not a symbolic link to
+   * one (FILE_NOT_FOUND, NOT_A_FILE): a share is the file the user chose, never whatever a link points to.
    */
   async prepare(filePath: string, contentName?: string, signal?: AbortSignal): Promise<PreparedShare> {
     if (typeof filePath !== 'string' || filePath.trim() === '') throw new P2PError('FILE_NOT_FOUND', 'no file path given');
     const absolute = path.resolve(filePath);
     const name = validateContentName(contentName ?? path.basename(absolute));
+    const realPath = await realPathOf(absolute);
     const { size, sha256, stamp } = await hashFile(absolute, signal);
-    return { share: { contentName: name, path: absolute, size, sha256, registeredAt: new Date() }, stamp };
+    // A folder on the path that changed while the file was read may have led the read elsewhere.
+    if ((await realPathOf(absolute)) !== realPath) throw new P2PError('BAD_PATH', `${absolute} now leads elsewhere (${realPath} before)`);
+    return { share: { contentName: name, path: absolute, size, sha256, registeredAt: new Date() }, stamp, realPath };
   }
 
   /** Shares a prepared file, replacing any share with the same content name. */
   put(prepared: PreparedShare): Share {
     this.checkOpen();
-    const { share, stamp } = prepared;
+    const { share, stamp, realPath } = prepared;
     const previous = this.entries.get(share.contentName);
     if (previous) {
       this.entries.delete(share.contentName);
       this.unwatch(share.contentName, previous.share.path);
     }
-    this.entries.set(share.contentName, { share: { ...share }, stamp: { ...stamp } });
+    this.entries.set(share.contentName, { share: { ...share }, stamp: { ...stamp }, realPath });
     if (this.watch) {
       this.watchPath(share.path);
       // The file may have changed between hashing and watching (no event would tell); one cheap stat settles it.
@@ -177,7 +193,15 @@ export class ShareBook extends EventEmitter {
   lookup(contentName: string, sha256hex: string): SharedFile | undefined {
     const e = this.entries.get(contentName);
     if (!e || e.share.sha256 !== sha256hex.toLowerCase()) return undefined;
-    return { path: e.share.path, size: e.share.size, sha256: e.share.sha256 };
+    return { path: e.share.path, size: e.share.size, sha256: e.share.sha256, dev: e.stamp.dev, ino: e.stamp.ino };
+  }
+
+  /**
+   * Someone found the share's path leading to another file than the one hashed (the content server, on
+   * a D): look at it now rather than wait for a file-system event, which a swapped folder never raises.
+   */
+  suspect(contentName: string): void {
+    if (!this.closed && this.entries.has(contentName)) this.schedule(contentName);
   }
 
   /** Stops sharing one content; returns what was shared, if anything. */
@@ -282,9 +306,14 @@ export class ShareBook extends EventEmitter {
     let result: Awaited<ReturnType<typeof hashFile>> | undefined;
     let failure: P2PError | undefined;
     try {
-      const st = await statRegularFile(entry.share.path);
+      const st = await lstatOf(entry.share.path);
       if (sameStamp(stampOf(st), entry.stamp)) return;
+      if (!sameIdentity(stampOf(st), entry.stamp)) await checkStillTheUsers(entry, st);
       result = await hashFile(entry.share.path);
+      // The hashed file must be the one the checks above looked at, reached the same way.
+      if (!sameIdentity(result.stamp, stampOf(st)) || (await realPathOf(entry.share.path)) !== entry.realPath) {
+        throw new P2PError('BAD_PATH', `${entry.share.path} changed while it was checked`);
+      }
     } catch (err) {
       failure = toP2PError(err, entry.share.path);
     }
@@ -293,17 +322,17 @@ export class ShareBook extends EventEmitter {
     if (failure || !result) {
       const reason = failure ?? new P2PError('IO', entry.share.path);
       this.remove(contentName);
-      this.log('info', `stopped sharing "${contentName}": ${reason.message}`);
+      this.log('warn', `stopped sharing "${contentName}": ${reason.message}`);
       this.emit('share-removed', { ...entry.share }, reason);
       return;
     }
     if (result.sha256 === entry.share.sha256 && result.size === entry.share.size) {
-      entry.stamp = result.stamp; // touched, not changed
+      entry.stamp = result.stamp; // touched, or saved unchanged under a new inode
       return;
     }
     const previous = entry.share;
     const share: Share = { ...previous, size: result.size, sha256: result.sha256, registeredAt: new Date() };
-    this.entries.set(contentName, { share, stamp: result.stamp });
+    this.entries.set(contentName, { share, stamp: result.stamp, realPath: entry.realPath });
     this.log('info', `"${contentName}" changed on disk: now ${result.size} bytes, SHA-256 ${result.sha256.slice(0, 12)}…`);
     this.emit('share-changed', { ...share }, { ...previous });
   }
@@ -311,4 +340,37 @@ export class ShareBook extends EventEmitter {
   private checkOpen(): void {
     if (this.closed) throw new P2PError('CLOSED', 'the share book is closed');
   }
+}
+
+/** The path's own stats, a symbolic link not followed. */
+async function lstatOf(file: string): Promise<fs.Stats> {
+  try {
+    return await fs.promises.lstat(file);
+  } catch (err) {
+    throw toP2PError(err, file);
+  }
+}
+
+async function realPathOf(file: string): Promise<string> {
+  try {
+    return await fs.promises.realpath(file);
+  } catch (err) {
+    throw toP2PError(err, file);
+  }
+}
+
+/**
+ * The path now holds another file than the one registered. Editors save by writing a new file and
+ * renaming it over the old one, so a new regular file with one name, reached through the same folders,
+ * is still the user's file at that path. A symbolic link never is (it may point at any private file),
+ * nor is a file with other names too (a hard link to someone else's file), nor a path whose folders
+ * now lead elsewhere.
+ */
+async function checkStillTheUsers(entry: Entry, st: fs.Stats): Promise<void> {
+  const file = entry.share.path;
+  if (st.isSymbolicLink()) throw new P2PError('NOT_A_FILE', `${file} was replaced by a symbolic link`);
+  if (!st.isFile()) throw new P2PError('NOT_A_FILE', `${file} was replaced by ${st.isDirectory() ? 'a folder' : 'something that is not a regular file'}`);
+  if (st.nlink !== 1) throw new P2PError('BAD_PATH', `${file} was replaced by a file with ${st.nlink} names (a hard link)`);
+  const real = await realPathOf(file);
+  if (real !== entry.realPath) throw new P2PError('BAD_PATH', `${file} now leads to ${real}, not ${entry.realPath}`);
 }

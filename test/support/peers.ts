@@ -43,13 +43,19 @@ export async function writeTestFile(dir: string, name: string, size: number): Pr
   } finally {
     await fh.close();
   }
-  return { name, path: file, size, sha256: hash.digest('hex') };
+  return { name, path: file, size, sha256: hash.digest('hex'), ...(await identityOfFile(file)) };
 }
 
 export async function writeBytes(dir: string, name: string, bytes: Buffer): Promise<TestFile> {
   const file = path.join(dir, name);
   await fsp.writeFile(file, bytes, { flag: 'wx' });
-  return { name, path: file, size: bytes.length, sha256: sha256Hex(bytes) };
+  return { name, path: file, size: bytes.length, sha256: sha256Hex(bytes), ...(await identityOfFile(file)) };
+}
+
+/** Which file is at `file` now (dev and ino), as a ServedFile records it. */
+export async function identityOfFile(file: string): Promise<{ dev: number; ino: number }> {
+  const st = await fsp.stat(file);
+  return { dev: st.dev, ino: st.ino };
 }
 
 export function sha256Hex(bytes: Buffer): string {
@@ -68,7 +74,7 @@ export async function serveFiles(files: TestFile[], opts: Partial<ContentServerO
   const server = new ContentServer({
     lookup: (name, hash) => {
       const f = byName.get(name);
-      return f && f.sha256 === hash ? { path: f.path, size: f.size, sha256: f.sha256 } : undefined;
+      return f && f.sha256 === hash ? { path: f.path, size: f.size, sha256: f.sha256, dev: f.dev, ino: f.ino } : undefined;
     },
     ...opts,
   });

@@ -158,7 +158,7 @@ describe('ContentServer', function () {
 
     it('serves only the version asked for, even when its lookup answers by name alone', async function () {
       server = new ContentServer({
-        lookup: (name) => (name === 'shared.bin' ? { path: shared.path, size: shared.size, sha256: shared.sha256 } : undefined),
+        lookup: (name) => (name === 'shared.bin' ? { path: shared.path, size: shared.size, sha256: shared.sha256, dev: shared.dev, ino: shared.ino } : undefined),
       });
       await server.listen(0, '127.0.0.1');
       const c = await connect();
@@ -172,7 +172,7 @@ describe('ContentServer', function () {
       server = new ContentServer({
         lookup: (name, hash) => {
           asked.push(name);
-          return name === 'shared.bin' && hash === shared.sha256 ? { path: shared.path, size: shared.size, sha256: shared.sha256 } : undefined;
+          return name === 'shared.bin' && hash === shared.sha256 ? { path: shared.path, size: shared.size, sha256: shared.sha256, dev: shared.dev, ino: shared.ino } : undefined;
         },
       });
       await server.listen(0, '127.0.0.1');
@@ -240,7 +240,7 @@ describe('ContentServer', function () {
       server = new ContentServer({
         lookup: () => {
           if (broken) throw new Error('share book exploded');
-          return { path: shared.path, size: shared.size, sha256: shared.sha256 };
+          return { path: shared.path, size: shared.size, sha256: shared.sha256, dev: shared.dev, ino: shared.ino };
         },
       });
       await server.listen(0, '127.0.0.1');
@@ -414,7 +414,7 @@ describe('ContentServer', function () {
     });
 
     it('listens dual-stack by default and takes IPv4 clients', async function () {
-      server = new ContentServer({ lookup: () => ({ path: shared.path, size: shared.size, sha256: shared.sha256 }) });
+      server = new ContentServer({ lookup: () => ({ path: shared.path, size: shared.size, sha256: shared.sha256, dev: shared.dev, ino: shared.ino }) });
       const bound = await server.listen(0);
       assert.ok(bound > 0);
       assert.equal(bound, server.port);

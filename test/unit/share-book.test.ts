@@ -8,7 +8,7 @@ import type { Share } from '../../src/peer/api';
 import { hashFile } from '../../src/peer/file-hash';
 import { ShareBook } from '../../src/peer/share-book';
 import { P2PError } from '../../src/protocol/errors';
-import { makeTempDir, removeDir } from '../support/peers';
+import { identityOfFile, makeTempDir, removeDir } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -114,8 +114,9 @@ describe('ShareBook', () => {
       const bytes = Buffer.from('served bytes');
       const file = await write('s.txt', bytes);
       await shareFile(file);
-      assert.deepEqual(book.lookup('s.txt', sha(bytes)), { path: file, size: bytes.length, sha256: sha(bytes) });
-      assert.deepEqual(book.lookup('s.txt', sha(bytes).toUpperCase()), { path: file, size: bytes.length, sha256: sha(bytes) });
+      const served = { path: file, size: bytes.length, sha256: sha(bytes), ...(await identityOfFile(file)) };
+      assert.deepEqual(book.lookup('s.txt', sha(bytes)), served);
+      assert.deepEqual(book.lookup('s.txt', sha(bytes).toUpperCase()), served);
       assert.equal(book.lookup('s.txt', sha(Buffer.from('other'))), undefined);
       assert.equal(book.lookup('other.txt', sha(bytes)), undefined);
     });
