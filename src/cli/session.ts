@@ -22,6 +22,7 @@ export interface MenuPeer {
   on(event: 'state', listener: (state: ConnectionState, detail?: string) => void): unknown;
   on(event: 'log', listener: (level: LogLevel, message: string) => void): unknown;
   on(event: 'share-error', listener: (contentName: string, error: P2PError) => void): unknown;
+  on(event: 'share-lost', listener: (contentName: string, reason: P2PError) => void): unknown;
 }
 
 export interface SessionOptions {
@@ -82,6 +83,8 @@ export class MenuSession {
     this.peerName = opts.peerName;
     opts.peer.on('state', (state, detail) => this.onState(state, detail));
     opts.peer.on('share-error', (contentName, error) => this.onShareError(contentName, error));
+    // Human mode already has the engine's warning line on stderr; --json needs an event to parse.
+    opts.peer.on('share-lost', (contentName, reason) => this.opts.json && !this.quitting && this.emit({ ...errorEvent(reason), contentName }));
   }
 
   /** Reports the connection state the engine reached while starting (before anyone listened). */

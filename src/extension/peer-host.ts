@@ -186,18 +186,36 @@ export class PeerHost implements vscode.Disposable {
     const onShares = (shares: Share[]) => this.sharesChanged(shares);
     const onOnline = (items: OnlineItem[]) => this.onlineCache.set(items);
     const onShareError = (contentName: string, err: P2PError) => this.shareRefused(contentName, err);
+    const onShareLost = (contentName: string, err: P2PError) => this.shareLost(contentName, err);
     peer.on('state', onState);
     peer.on('shares-changed', onShares);
     peer.on('online-changed', onOnline);
     peer.on('share-error', onShareError);
+    peer.on('share-lost', onShareLost);
     this.detachPeer = () => {
       peer.off('state', onState);
       peer.off('shares-changed', onShares);
       peer.off('online-changed', onOnline);
       peer.off('share-error', onShareError);
+      peer.off('share-lost', onShareLost);
     };
     this.setState(peer.state, peer.stateDetail);
     this.sharesChanged(this.shares);
+  }
+
+  /**
+   * A shared path no longer leads to the file the user chose (deleted, moved, or swapped for a link):
+   * the engine stopped sharing it. Throttled like refusals: a removed folder loses many shares at once.
+   */
+  private shareLost(contentName: string, err: P2PError): void {
+    const key = `lost:${err.code}`;
+    const now = Date.now();
+    if (now - (this.refusalShownAt.get(key) ?? Number.NEGATIVE_INFINITY) < REFUSAL_NOTICE_MS) {
+      this.log.warn(`stopped sharing "${contentName}": ${err.message}`);
+      return;
+    }
+    this.refusalShownAt.set(key, now);
+    this.notifier.failure(err, { title: `Stopped sharing "${contentName}"`, op: 'register' });
   }
 
   /**

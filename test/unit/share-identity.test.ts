@@ -9,6 +9,7 @@ import { IndexClient } from '../../src/peer/index-client';
 import { Peer } from '../../src/peer/peer';
 import { ShareBook } from '../../src/peer/share-book';
 import { P2PError } from '../../src/protocol/errors';
+import { CliPeer, IndexServerProcess } from '../support/cli';
 import { startIndexServer, RunningIndexServer } from '../support/index-server';
 import { isP2P } from '../support/p2p-error';
 import { makeTempDir, RawContentClient, removeDir, sha256Hex } from '../support/peers';
@@ -219,6 +220,39 @@ describe('What a share is', function () {
       assert.equal(answer.type, 'C');
       if (answer.type === 'C') assert.deepEqual(answer.body, saved);
       assert.deepEqual(lostEvents, []);
+    });
+  });
+
+  describe('the terminal peer', () => {
+    let server: IndexServerProcess;
+    const clis: CliPeer[] = [];
+
+    beforeEach(async () => {
+      server = await IndexServerProcess.start();
+    });
+
+    afterEach(async () => {
+      await Promise.all(clis.splice(0).map((c) => c.stop()));
+      await server.stop();
+    });
+
+    it('warns on stderr in human mode when a shared file is swapped for a symbolic link', async () => {
+      const cli = await CliPeer.start({ index: server.address, name: 'carol', cwd: dir, json: false });
+      clis.push(cli);
+      cli.send(`R ${shared}`);
+      await cli.nextLine((l) => l.startsWith('registered "notes.txt"'));
+      await swapForSymlink();
+      const line = await cli.nextStderrLine((l) => l.includes('stopped sharing'));
+      assert.match(line, /^p2p-peer: warn: stopped sharing "notes\.txt": .*symbolic link/);
+    });
+
+    it('reports an error event for the content in --json mode', async () => {
+      const cli = await CliPeer.start({ index: server.address, name: 'carol', cwd: dir });
+      clis.push(cli);
+      assert.equal((await cli.run(`R ${shared}`)).event, 'registered');
+      await swapForSymlink();
+      const ev = await cli.next((e) => e.event === 'error' && e.contentName === 'notes.txt');
+      assert.equal(ev.code, 'NOT_A_FILE');
     });
   });
 });
