@@ -27,6 +27,8 @@ export interface PeerOptions {
   uploadRateLimit?: number;
   /** A download source sending nothing for this long fails with STALLED. Default 15000 ms. */
   stallTimeoutMs?: number;
+  /** Refuse at once a download whose claimed size is larger (SIZE_LIMIT). Default DEFAULT_MAX_DOWNLOAD_BYTES (64 GiB). */
+  maxDownloadBytes?: number;
   /** Re-hash and re-register a shared file that changes; de-register it when deleted. Default true. */
   watchShares?: boolean;
   /** Receives every log line; the engine never writes to the console itself. */
@@ -63,7 +65,10 @@ export interface DownloadProgress {
 export interface DownloadOptions {
   /** Folder to save into; default PeerOptions.downloadFolder. */
   folder?: string;
-  /** Pick the content with this hash (hex) when sources differ; default: the hash most sources have. */
+  /**
+   * Pin the version by its SHA-256 or a prefix of it (8 to 64 hex digits). Needed when sources disagree:
+   * without it such a download fails with VERSIONS_DIFFER, listing the versions.
+   */
   sha256?: string;
   /** Only download from this peer (clicking a source in the tree). */
   fromPeer?: string;

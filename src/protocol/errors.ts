@@ -44,6 +44,8 @@ export const ErrorCodes = {
   PROTOCOL: 114,
   BAD_COMMAND: 115,
   ADDRESS_IN_USE: 116,
+  SIZE_LIMIT: 117,
+  VERSIONS_DIFFER: 118,
   UNKNOWN: 199,
 } as const;
 
@@ -92,6 +94,8 @@ const WORDS: Record<ErrorCode, string> = {
   PROTOCOL: 'The other side broke the protocol',
   BAD_COMMAND: 'Not a valid command',
   ADDRESS_IN_USE: 'Another program is already using that address and port',
+  SIZE_LIMIT: 'The content is larger than this peer downloads',
+  VERSIONS_DIFFER: 'Peers share different files under this name; choose one by its SHA-256',
   UNKNOWN: 'Unknown error',
 };
 

@@ -9,9 +9,11 @@ import { FolderLock } from './folder-lock';
 import { fsError } from './fs-calls';
 import { findIdentical, insideFolder, lockFileName, partFileName, throwIfAborted } from './placement';
 import { DownloadRun, RunResult } from './run';
+import { DEFAULT_MAX_DOWNLOAD_BYTES, checkClaimedSize, checkFreeSpace } from './size-check';
 import type { DownloadSource } from './source-connection';
 
 export type { DownloadSource } from './source-connection';
+export { DEFAULT_MAX_DOWNLOAD_BYTES } from './size-check';
 
 export interface DownloadJob {
   /** Saved under this base name only (validated with validateContentName). */
@@ -36,6 +38,8 @@ export interface DownloaderOptions {
   connectTimeoutMs?: number;
   /** Size of the ranges handed to sources, one D each. Default 4 MiB. */
   chunkBytes?: number;
+  /** A job claiming more bytes fails at once with SIZE_LIMIT. Default DEFAULT_MAX_DOWNLOAD_BYTES. */
+  maxBytes?: number;
   log?: (level: LogLevel, message: string) => void;
 }
 
@@ -55,11 +59,13 @@ export class Downloader {
   private readonly stallTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly chunkBytes: number;
+  private readonly maxBytes: number;
 
   constructor(private readonly opts: DownloaderOptions = {}) {
     this.stallTimeoutMs = positive(opts.stallTimeoutMs ?? DEFAULT_STALL_MS, 'stallTimeoutMs');
     this.connectTimeoutMs = positive(opts.connectTimeoutMs ?? DEFAULT_CONNECT_MS, 'connectTimeoutMs');
     this.chunkBytes = Math.max(1, Math.floor(positive(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes')));
+    this.maxBytes = positive(opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES, 'maxBytes');
   }
 
   async fetch(job: DownloadJob): Promise<FetchResult> {
@@ -75,6 +81,7 @@ export class Downloader {
     const folder = path.resolve(job.folder);
     // Refuses, before anything touches the disk, a name that would land outside the folder.
     insideFolder(folder, name);
+    checkClaimedSize(name, job.size, this.maxBytes);
     const sha256 = job.sha256.toLowerCase();
     const log = (level: LogLevel, message: string) => {
       try {
@@ -99,6 +106,7 @@ export class Downloader {
       return { path: reusable, sources: [], resumedFrom: 0, reused: true };
     }
 
+    await checkFreeSpace(name, job.size, folder, partPath);
     if (activeParts.has(partPath)) throw new P2PError('BUSY', `${name} is already being downloaded into ${folder}`);
     activeParts.add(partPath);
     let lock: FolderLock | undefined;

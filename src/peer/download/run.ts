@@ -60,9 +60,17 @@ export class DownloadRun {
   /** Bytes taken from sockets whose disk write has not completed yet, by offset; the hasher may take them from here. */
   private readonly unwritten = new Map<number, Buffer>();
   private received = 0;
-  /** In file order; chunks before `head` are all filled, so searches start there. */
+  /** Chunks handed out so far, in file order; chunks before `head` are all filled, so searches start there. */
   private chunks: Chunk[] = [];
   private head = 0;
+  /**
+   * The holes still to hand out, carved into chunks only as workers ask: the size is a peer's claim,
+   * so neither memory nor time spent planning may grow with it.
+   */
+  private gaps: [number, number][] = [];
+  private gapIndex = 0;
+  /** Everything before this offset has been carved into a chunk. */
+  private carvedTo = 0;
   private workers: SourceWorker[] = [];
   private hasher!: InOrderHasher;
   private stopped = false;
@@ -172,16 +180,28 @@ export class DownloadRun {
   }
 
   private planChunks(): void {
-    for (const [a, b] of this.part.gaps(this.size)) {
-      for (let s = a; s < b; s += this.settings.chunkBytes) {
-        const e = Math.min(b, s + this.settings.chunkBytes);
-        this.chunks.push({ start: s, end: e, frontier: s, workers: new Set() });
+    this.gaps = this.part.gaps(this.size);
+  }
+
+  /** The next chunk of at most `bytes` from the holes not yet handed out, or undefined when none are left. */
+  private carve(bytes: number): Chunk | undefined {
+    while (this.gapIndex < this.gaps.length) {
+      const [a, b] = this.gaps[this.gapIndex];
+      const start = Math.max(a, this.carvedTo);
+      if (start >= b) {
+        this.gapIndex++;
+        continue;
       }
+      const chunk: Chunk = { start, end: Math.min(b, start + bytes), frontier: start, workers: new Set() };
+      this.carvedTo = chunk.end;
+      this.chunks.push(chunk);
+      return chunk;
     }
+    return undefined;
   }
 
   private startWorkers(): void {
-    if (this.chunks.length === 0) return;
+    if (this.gaps.length === 0) return;
     const seen = new Set<string>();
     for (const source of this.plan.sources) {
       const key = `${source.host}|${source.port}`;
@@ -262,7 +282,8 @@ export class DownloadRun {
 
   /**
    * Chunks still missing bytes. Claimed chunks sit before free ones (both are handed out in file
-   * order), so in practice this scans little more than one chunk per source.
+   * order), so in practice this scans little more than one chunk per source. When none is free, the
+   * next one is carved here.
    */
   private openChunks(): Chunk[] {
     while (this.head < this.chunks.length && this.chunks[this.head].frontier === this.chunks[this.head].end) this.head++;
@@ -275,8 +296,14 @@ export class DownloadRun {
         continue;
       }
       out.push(c);
-      if (c.workers.size === 0) break;
+      if (c.workers.size === 0) return this.dropFilled(out, skipped);
     }
+    const fresh = this.carve(this.settings.chunkBytes);
+    if (fresh) out.push(fresh);
+    return this.dropFilled(out, skipped);
+  }
+
+  private dropFilled(out: Chunk[], skipped: number): Chunk[] {
     // Filled chunks behind a slow one would be rescanned on every call; drop them now and then.
     if (skipped > 64) {
       this.chunks = this.chunks.filter((c) => c.frontier < c.end);
@@ -287,18 +314,14 @@ export class DownloadRun {
 
   /**
    * The last source standing has nobody to share with: fewer, larger requests save a round trip and
-   * a file open on the source per chunk. Merges the free chunks that directly follow `chunk`.
+   * a file open on the source per chunk. Grows `chunk`, when it is the last one carved and untouched,
+   * into the rest of its hole.
    */
   private coalesce(chunk: Chunk): void {
-    const i = this.chunks.indexOf(chunk);
-    let j = i + 1;
-    while (j < this.chunks.length && chunk.end - chunk.start < SOLO_REQUEST_BYTES) {
-      const next = this.chunks[j];
-      if (next.start !== chunk.end || next.workers.size > 0 || next.frontier !== next.start) break;
-      chunk.end = next.end;
-      j++;
-    }
-    this.chunks.splice(i + 1, j - i - 1);
+    const gap = this.gaps[this.gapIndex];
+    if (!gap || chunk.frontier !== chunk.start || chunk.end !== this.carvedTo || chunk.start < gap[0]) return;
+    const end = Math.min(gap[1], chunk.start + SOLO_REQUEST_BYTES);
+    if (end > chunk.end) chunk.end = this.carvedTo = end;
   }
 
   /** Resolves on the next change of chunk ownership, or after `ms` to look again at rates. */
