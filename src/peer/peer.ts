@@ -2,6 +2,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../common/numbers';
 import { isClassicHash } from '../protocol/classic';
 import { P2PError, toP2PError } from '../protocol/errors';
@@ -16,7 +17,8 @@ import { DownloadSource, Downloader } from './download/downloader';
 import { IndexClient, RequestOptions } from './index-client';
 import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
-import { groupVersions, mostCommonVersion } from './versions';
+import { screenSources } from './download/source-check';
+import { chooseVersion, isHashPrefix } from './versions';
 
 /** Handshake tries when a peer starts: about 1.5 s with the default 500 ms first timeout. */
 const STARTUP_PROBE_TRIES = 2;
@@ -39,6 +41,7 @@ interface Settings {
   requestTries: number;
   uploadRateLimit: number;
   stallTimeoutMs?: number;
+  maxDownloadBytes?: number;
   watchShares: boolean;
   log?: (level: LogLevel, message: string) => void;
 }
@@ -72,6 +75,7 @@ function readOptions(opts: PeerOptions): Settings {
   positive(opts.requestTimeoutMs, 'request timeout');
   positive(opts.requestTries, 'request tries', true);
   positive(opts.stallTimeoutMs, 'stall timeout');
+  positive(opts.maxDownloadBytes, 'largest download', true);
   const uploadRateLimit = opts.uploadRateLimit ?? 0;
   if (!isNonNegativeNumber(uploadRateLimit)) {
     throw badSetting(`upload rate limit must be 0 (unlimited) or a positive number, got ${String(opts.uploadRateLimit)}`);
@@ -88,6 +92,7 @@ function readOptions(opts: PeerOptions): Settings {
     requestTries: opts.requestTries ?? 5,
     uploadRateLimit,
     stallTimeoutMs: opts.stallTimeoutMs,
+    maxDownloadBytes: opts.maxDownloadBytes,
     watchShares: opts.watchShares ?? true,
     log: opts.log,
   };
@@ -95,6 +100,11 @@ function readOptions(opts: PeerOptions): Settings {
 
 function toItem(s: Source, contentName: string): OnlineItem {
   return { peerName: s.peerName, contentName, host: s.host, port: s.port, size: s.size, sha256: s.sha256.toString('hex') };
+}
+
+/** Every address of this machine's interfaces, to recognise this peer's own content server among sources. */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
 }
 
 function isNetworkFailure(err: P2PError): boolean {
@@ -168,7 +178,7 @@ export class Peer extends EventEmitter {
       uploadRateLimit: settings.uploadRateLimit,
       log: (l, m) => this.logLine(l, m),
     });
-    this.downloader = new Downloader({ stallTimeoutMs: settings.stallTimeoutMs, log: (l, m) => this.logLine(l, m) });
+    this.downloader = new Downloader({ stallTimeoutMs: settings.stallTimeoutMs, maxBytes: settings.maxDownloadBytes, log: (l, m) => this.logLine(l, m) });
     this.index = this.newIndexClient(settings.index);
     this.leases = new Leases({
       renew: (contentName, signal) => {
@@ -287,7 +297,7 @@ export class Peer extends EventEmitter {
     this.ensureOpen();
     validateContentName(contentName);
     const wantHash = opts.sha256?.toLowerCase();
-    if (wantHash !== undefined && !/^[0-9a-f]{64}$/.test(wantHash)) throw badSetting(`sha256 must be 64 hex digits, got "${opts.sha256}"`);
+    if (wantHash !== undefined && !isHashPrefix(wantHash)) throw badSetting(`sha256 must be 8 to 64 hex digits (a prefix is enough), got "${opts.sha256}"`);
     const folder = path.resolve(opts.folder ?? this.settings.downloadFolder);
 
     const found = await this.sources(contentName);
@@ -646,7 +656,7 @@ export class Peer extends EventEmitter {
     }
   }
 
-  /** The version to fetch (given hash, else the one most sources have: see versions.ts) and its sources other than this peer. */
+  /** The version to fetch (see chooseVersion in versions.ts) and its sources other than this peer, each address checked. */
   private pickSources(
     contentName: string,
     found: Source[],
@@ -670,9 +680,14 @@ export class Peer extends EventEmitter {
         `"${contentName}" is shared only by classic peers${fromPeer !== undefined ? ` ("${fromPeer}")` : ''}, which do not serve this protocol's downloads`,
       );
     }
-    const items = allowed.map((s) => toItem(s, contentName));
-    const chosen = wantHash === undefined ? mostCommonVersion(items) : groupVersions(items).find((v) => v.sha256 === wantHash);
-    if (!chosen) throw new P2PError('NOT_FOUND', `no peer${fromPeer !== undefined ? ` named "${fromPeer}"` : ''} shares "${contentName}" with SHA-256 ${wantHash}`);
+    // Before any version is counted or any socket opened: a hostile index may list any address.
+    const rules = { indexHost: this.indexAt.host, ownPort: this.listenPort, localHosts: localAddresses() };
+    const { kept, refused } = screenSources(allowed, rules);
+    for (const r of refused) this.logLine('warn', `"${contentName}": skipping source "${r.source.peerName}": ${r.reason}`);
+    if (kept.length === 0) {
+      throw new P2PError('NO_SOURCES', `no source of "${contentName}" may be contacted: ${refused.map((r) => r.reason).join('; ')}`);
+    }
+    const chosen = chooseVersion(contentName, kept.map((s) => toItem(s, contentName)), wantHash);
     return {
       sha256: chosen.sha256,
       size: chosen.size,
