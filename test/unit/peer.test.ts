@@ -192,7 +192,7 @@ describe('Peer', function () {
       assert.deepEqual((await bob.search('a.txt')).map((s) => s.peerName), ['alice']);
     });
 
-    it('picks the version most sources share, or the one asked for by hash, and only from the peer asked for', async () => {
+    it('asks which version when sources disagree, takes the one pinned by hash or prefix, and only from the peer asked for', async () => {
       const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((n) => startPeer(n)));
       const common = Buffer.from('the common version');
       const rare = Buffer.from('the rare version');
@@ -200,9 +200,9 @@ describe('Peer', function () {
       await b.register(await file('V.txt', common, 'b'));
       await c.register(await file('V.txt', rare, 'c'));
 
-      const byVotes = await d.download('V.txt', { share: false, folder: path.join(dir, 'd1') });
-      assert.equal(byVotes.sha256, sha256Hex(common));
-      assert.deepEqual(await fsp.readFile(byVotes.path), common);
+      await assert.rejects(d.download('V.txt', { share: false, folder: path.join(dir, 'd1') }), isP2P('VERSIONS_DIFFER', /2 versions/));
+      const byPrefix = await d.download('V.txt', { share: false, sha256: sha256Hex(common).slice(0, 10), folder: path.join(dir, 'd1') });
+      assert.deepEqual(await fsp.readFile(byPrefix.path), common);
 
       const byHash = await d.download('V.txt', { share: false, sha256: sha256Hex(rare).toUpperCase(), folder: path.join(dir, 'd2') });
       assert.deepEqual(byHash.sources, ['c']);
