@@ -56,6 +56,8 @@ async function underWatch<T>(work: () => Promise<T>): Promise<{ result: PromiseS
   const t0 = performance.now();
   const [result] = await Promise.allSettled([work()]);
   const ms = performance.now() - t0;
+  // The histogram samples on a libuv timer; a timer set now fires after it, so a stall just ended is counted.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   delay.disable();
   return { result, ms, maxDelayMs: delay.max / 1e6, rssGrowth: process.memoryUsage().rss - rss0 };
 }
