@@ -1,6 +1,7 @@
 // The menu grammar: turns one input line into a typed command, or a BAD_COMMAND/BAD_NAME error saying what is wrong.
 import { P2PError } from '../protocol/errors';
 import { validateContentName, validatePeerName } from '../protocol/names';
+import { MIN_HASH_PREFIX, isHashPrefix } from '../peer/versions';
 import { tokenizeCommandLine } from './tokenize';
 
 export type Command =
@@ -8,7 +9,7 @@ export type Command =
   | { kind: 'local' }
   | { kind: 'register'; path: string; contentName?: string }
   | { kind: 'deregister'; contentName: string }
-  | { kind: 'download'; contentName: string; fromPeer?: string }
+  | { kind: 'download'; contentName: string; fromPeer?: string; sha256?: string }
   | { kind: 'search'; contentName: string }
   | { kind: 'rename'; peerName: string }
   | { kind: 'quit' }
@@ -29,7 +30,7 @@ export const MENU: readonly MenuEntry[] = [
   { letter: 'L', kind: 'local', usage: 'L', description: 'list your own registrations' },
   { letter: 'R', kind: 'register', usage: 'R <path> [content name]', description: 'register a file (content name: the file name)' },
   { letter: 'T', kind: 'deregister', usage: 'T <content name>', description: 'de-register content' },
-  { letter: 'D', kind: 'download', usage: 'D <content name> [from <peer>]', description: 'download content; you become a source' },
+  { letter: 'D', kind: 'download', usage: 'D <content name> [from <peer>] [hash <prefix>]', description: 'download content (hash: which version); you become a source' },
   { letter: 'S', kind: 'search', usage: 'S <content name>', description: 'which peers share the content' },
   { letter: 'N', kind: 'rename', usage: 'N <new peer name>', description: 'change your peer name (re-registers everything)' },
   { letter: 'Q', kind: 'quit', usage: 'Q', description: 'de-register everything and quit' },
@@ -85,14 +86,8 @@ function commandFromWords(kind: CommandKind, args: string[]): Command {
     case 'search':
       expectArgs(kind, args, 1, 1, 'a content name');
       return { kind, contentName: validateContentName(args[0]) };
-    case 'download': {
-      expectArgs(kind, args, 1, 3, 'a content name');
-      if (args.length === 2 || (args.length === 3 && args[1].toLowerCase() !== 'from')) {
-        throw wrongArguments(kind, 'after the content name only "from <peer>" may follow');
-      }
-      const contentName = validateContentName(args[0]);
-      return args.length === 3 ? { kind, contentName, fromPeer: validatePeerName(args[2]) } : { kind, contentName };
-    }
+    case 'download':
+      return parseDownload(args);
     case 'rename':
       expectArgs(kind, args, 1, 1, 'the new peer name');
       return { kind, peerName: validatePeerName(args[0]) };
@@ -134,4 +129,21 @@ export function parsePeerNameAnswer(line: string): string | undefined {
     if (words.length === 1) name = words[0];
   }
   return validatePeerName(name);
+}
+
+/** D <content name> [from <peer>] [hash <prefix>]: each option a word and its value, in any order, once. */
+function parseDownload(args: string[]): Command {
+  expectArgs('download', args, 1, 5, 'a content name');
+  const command: Extract<Command, { kind: 'download' }> = { kind: 'download', contentName: validateContentName(args[0]) };
+  for (let i = 1; i < args.length; i += 2) {
+    const word = args[i].toLowerCase();
+    const value = args[i + 1];
+    if ((word !== 'from' && word !== 'hash') || value === undefined || (word === 'from' ? command.fromPeer : command.sha256) !== undefined) {
+      throw wrongArguments('download', 'after the content name only "from <peer>" and "hash <prefix>" may follow, each once');
+    }
+    if (word === 'from') command.fromPeer = validatePeerName(value);
+    else if (isHashPrefix(value)) command.sha256 = value.toLowerCase();
+    else throw wrongArguments('download', `the hash must be ${MIN_HASH_PREFIX} to 64 hex digits of the version's SHA-256, not "${value}"`);
+  }
+  return command;
 }

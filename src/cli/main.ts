@@ -53,6 +53,7 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
       shareDownloads: options.shareDownloads,
       requestTimeoutMs: options.indexTimeoutMs,
       uploadRateLimit: options.uploadLimit,
+      maxDownloadBytes: options.maxDownloadBytes,
       log,
     });
   } catch (err) {

@@ -6,6 +6,8 @@ import { P2PError } from '../protocol/errors';
 import { validatePeerName } from '../protocol/names';
 import { formatAddress, parseAddress, type HostPort } from '../peer/address';
 import { MENU } from './commands';
+import { formatBytes } from '../common/byte-units';
+import { DEFAULT_MAX_DOWNLOAD_BYTES } from '../peer/download/downloader';
 
 export const PROGRAM = 'p2p-peer';
 export const DEFAULT_INDEX = '127.0.0.1:7870';
@@ -29,6 +31,8 @@ export interface CliOptions {
   indexTimeoutMs: number;
   /** Bytes per second each upload connection may send; 0 = unlimited. */
   uploadLimit: number;
+  /** Largest download accepted; undefined = the engine's default (DEFAULT_MAX_DOWNLOAD_BYTES). */
+  maxDownloadBytes?: number;
 }
 
 export type Invocation = { action: 'run'; options: CliOptions } | { action: 'help' } | { action: 'version' };
@@ -47,6 +51,7 @@ const OPTIONS = {
   dir: { type: 'string' },
   'index-timeout': { type: 'string' },
   'upload-limit': { type: 'string' },
+  'max-download': { type: 'string' },
   json: { type: 'boolean' },
   'no-share-downloads': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
@@ -100,7 +105,7 @@ function parseIndexTimeout(text: string): number {
   return ms;
 }
 
-const RATE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const RATE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /** "0" (unlimited), "65536", "512K", "2M", "1G": bytes per second, binary multiples. */
 function parseUploadLimit(text: string): number {
@@ -108,6 +113,16 @@ function parseUploadLimit(text: string): number {
   const bytes = m ? Number(m[1]) * RATE_UNITS[m[2].toLowerCase()] : NaN;
   if (!Number.isSafeInteger(bytes)) {
     throw bad(`--upload-limit must be bytes per second as a whole number, optionally with K, M or G (e.g. 512K), or 0 for no limit, not "${text}"`);
+  }
+  return bytes;
+}
+
+/** "64G", "500M", "1T", "1048576": the largest download, binary multiples, above 0. */
+function parseMaxDownload(text: string): number {
+  const m = /^(\d{1,15})([kmgt]?)$/iu.exec(text.trim());
+  const bytes = m ? Number(m[1]) * RATE_UNITS[m[2].toLowerCase()] : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw bad(`--max-download must be a size in bytes above 0, optionally with K, M, G or T (e.g. 64G), not "${text}"`);
   }
   return bytes;
 }
@@ -163,6 +178,7 @@ export function parseInvocation(argv: readonly string[], ctx: InvocationContext)
       verbose: values.verbose ?? false,
       indexTimeoutMs: values['index-timeout'] === undefined ? DEFAULT_INDEX_TIMEOUT_MS : parseIndexTimeout(values['index-timeout']),
       uploadLimit: values['upload-limit'] === undefined ? 0 : parseUploadLimit(values['upload-limit']),
+      maxDownloadBytes: values['max-download'] === undefined ? undefined : parseMaxDownload(values['max-download']),
     },
   };
 }
@@ -184,6 +200,7 @@ export function usageText(): string {
     '  --no-share-downloads   do not register downloaded files as a source',
     `  --index-timeout <ms>   wait for an index answer before retrying, doubled on each of 5 tries (default ${DEFAULT_INDEX_TIMEOUT_MS})`,
     '  --upload-limit <rate>  bytes per second each upload may send, e.g. 512K or 2M (default 0 = no limit)',
+    `  --max-download <max>   refuse content claimed larger than this, e.g. 500M or 1T (default ${formatBytes(DEFAULT_MAX_DOWNLOAD_BYTES)})`,
     '  -v, --verbose          log engine details to stderr',
     '  -h, --help             show this help',
     '  -V, --version          show the version',

@@ -197,7 +197,7 @@ export class MenuSession {
           await this.deregister(command.contentName);
           break;
         case 'download':
-          await this.download(command.contentName, command.fromPeer);
+          await this.download(command.contentName, command.fromPeer, command.sha256);
           break;
         case 'search':
           await this.search(command.contentName);
@@ -281,7 +281,7 @@ export class MenuSession {
     this.emit({ event: 'sources', contentName, items: items.map(onlineItemJson) });
   }
 
-  private async download(contentName: string, fromPeer?: string): Promise<void> {
+  private async download(contentName: string, fromPeer?: string, sha256?: string): Promise<void> {
     const abort = new AbortController();
     if (this.current) this.current.abort = abort;
     try {
@@ -303,6 +303,7 @@ export class MenuSession {
     const result = await this.opts.peer.download(contentName, {
       folder: this.opts.downloadFolder,
       fromPeer,
+      sha256,
       signal: abort.signal,
       onProgress,
     });

@@ -132,9 +132,18 @@ describe('terminal peer: menu commands', () => {
     rejects(() => parseCommand('Q please'), 'BAD_COMMAND', /usage: Q/);
   });
 
-  it('accepts only "from <peer>" after the content name of D', () => {
-    rejects(() => parseCommand('D a.txt Jo'), 'BAD_COMMAND', /only "from <peer>"/);
+  it('accepts only "from <peer>" and "hash <prefix>" after the content name of D', () => {
+    rejects(() => parseCommand('D a.txt Jo'), 'BAD_COMMAND', /only "from <peer>" and "hash <prefix>"/);
     rejects(() => parseCommand('D a.txt by Jo'), 'BAD_COMMAND', /only "from <peer>"/);
+    rejects(() => parseCommand('D a.txt from Jo from Al'), 'BAD_COMMAND', /each once/);
+    rejects(() => parseCommand('D a.txt hash'), 'BAD_COMMAND', /only "from <peer>"/);
+  });
+
+  it('pins the version of D by a hash prefix of 8 to 64 hex digits, with or without "from <peer>"', () => {
+    assert.deepEqual(parseCommand('D report.pdf hash 3FA2B9C1'), { kind: 'download', contentName: 'report.pdf', sha256: '3fa2b9c1' });
+    assert.deepEqual(parseCommand('D report.pdf hash 3fa2b9c1 from Jo'), { kind: 'download', contentName: 'report.pdf', fromPeer: 'Jo', sha256: '3fa2b9c1' });
+    rejects(() => parseCommand('D report.pdf hash 3fa2b9c'), 'BAD_COMMAND', /8 to 64 hex digits.*"3fa2b9c"/);
+    rejects(() => parseCommand('D report.pdf hash 3fa2b9cz'), 'BAD_COMMAND', /hex digits/);
   });
 
   it('checks content names and peer names against the protocol rules before asking anyone', () => {

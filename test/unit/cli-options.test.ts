@@ -67,6 +67,14 @@ describe('terminal peer: command-line options', () => {
     rejects(['--upload-limit', '2MB'], /--upload-limit/);
   });
 
+  it('reads --max-download as a size with K, M, G or T, and leaves the default to the engine', () => {
+    assert.equal(run([]).maxDownloadBytes, undefined);
+    assert.equal(run(['--max-download', '500M']).maxDownloadBytes, 500 * 1024 ** 2);
+    assert.equal(run(['--max-download=1t']).maxDownloadBytes, 1024 ** 4);
+    rejects(['--max-download', '0'], /--max-download must be a size in bytes above 0.*"0"/);
+    rejects(['--max-download', 'huge'], /--max-download/);
+  });
+
   it('accepts --option=value', () => {
     assert.equal(run(['--index=10.0.0.5:7870']).indexText, '10.0.0.5:7870');
   });
