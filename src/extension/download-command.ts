@@ -11,6 +11,7 @@ import { PeerHost } from './peer-host';
 import { ProgressReporter } from './view-model/progress-text';
 import { Settings } from './settings';
 import { buildOnlineTree } from './view-model/tree-model';
+import { versionChoices } from './view-model/version-pick';
 
 /** Larger text files open with vscode.open, which handles them (and their warnings) better than a text document. */
 const MAX_TEXT_EDITOR_BYTES = 50 * 1024 * 1024;
@@ -25,7 +26,8 @@ export class DownloadCommand {
   async run(arg?: unknown): Promise<DownloadResult | undefined> {
     const target = downloadTargetFrom(arg) ?? (await this.pick());
     const peer = await this.host.ready();
-    const { downloadFolder, shareDownloads } = this.settings.current;
+    const { downloadFolder, shareDownloads, maxDownloadBytes } = this.settings.current;
+    target.sha256 ??= await this.pickVersion(target.contentName, target.fromPeer);
     const from = target.fromPeer ? ` from ${target.fromPeer}` : '';
     const failure = `Could not download "${target.contentName}"${from}`;
     try {
@@ -49,6 +51,7 @@ export class DownloadCommand {
               sha256: target.sha256,
               fromPeer: target.fromPeer,
               share: shareDownloads,
+              maxBytes: maxDownloadBytes,
               signal: abort.signal,
               onProgress: (p) => {
                 const step = reporter.next(p);
@@ -107,7 +110,25 @@ export class DownloadCommand {
     }
     await items;
     if (!picked) throw dismissed('no content chosen');
-    return { contentName: picked.row.contentName, sha256: picked.row.sha256 };
+    return { contentName: picked.row.contentName, sha256: picked.row.versions > 1 ? undefined : picked.row.sha256 };
+  }
+
+  /**
+   * When peers share different files under the name, asks which one (size, hash prefix, hosts); the
+   * engine would refuse to guess. Undefined when there is one version, or none (the download says why).
+   */
+  private async pickVersion(contentName: string, fromPeer?: string): Promise<string | undefined> {
+    const peer = await this.host.ready();
+    const choices = versionChoices(await peer.search(contentName), peer.peerName, fromPeer);
+    if (choices.length < 2) return undefined;
+    const picked = await vscode.window.showQuickPick(choices, {
+      title: `${contentName}: ${choices.length} versions`,
+      placeHolder: 'Peers share different files under this name; which one?',
+      matchOnDescription: true,
+      matchOnDetail: true,
+    });
+    if (!picked) throw dismissed('no version chosen');
+    return picked.sha256;
   }
 
   /** Text opens in a text editor; anything else goes to the editor VS Code associates with it. */

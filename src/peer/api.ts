@@ -76,6 +76,8 @@ export interface DownloadOptions {
   onProgress?: (p: DownloadProgress) => void;
   /** Register the downloaded file as a source; default PeerOptions.shareDownloads. */
   share?: boolean;
+  /** Largest size accepted for this download; default PeerOptions.maxDownloadBytes. */
+  maxBytes?: number;
 }
 
 export interface DownloadResult {

@@ -314,6 +314,7 @@ export class Peer extends EventEmitter {
         folder,
         signal,
         onProgress: opts.onProgress,
+        maxBytes: opts.maxBytes,
       });
     } catch (err) {
       throw opts.signal?.aborted ? toP2PError(err) : this.closedOr(err);

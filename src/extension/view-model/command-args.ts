@@ -40,7 +40,8 @@ export function downloadTargetFrom(arg: unknown): DownloadTarget | undefined {
   if (arg.kind === 'content') {
     const row = arg as unknown as ContentRow;
     if (!row.downloadable) throw classicError(row.contentName);
-    return { contentName: row.contentName, sha256: row.sha256 };
+    // Peers disagree: no version is taken for the user; the download asks which one.
+    return { contentName: row.contentName, sha256: row.versions > 1 ? undefined : row.sha256 };
   }
   if (arg.kind === 'source') {
     const row = arg as unknown as SourceRow;

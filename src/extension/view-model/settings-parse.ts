@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { removeControls } from '../../common/control-escape';
 import { isWholeNumberIn } from '../../common/numbers';
 import { DEFAULT_INDEX_PORT, HostPort, formatAddress, parseAddress } from '../../peer/address';
+import { DEFAULT_MAX_DOWNLOAD_BYTES } from '../../peer/download/downloader';
 import { detailOrWords, P2PError } from '../../protocol/errors';
 import { validatePeerName } from '../../protocol/names';
 
@@ -14,6 +15,7 @@ export const SettingKeys = {
   downloadFolder: 'p2p.downloadFolder',
   shareDownloads: 'p2p.shareDownloads',
   refreshIntervalSeconds: 'p2p.refreshIntervalSeconds',
+  maxDownloadBytes: 'p2p.maxDownloadBytes',
 } as const;
 
 export type SettingName = keyof typeof SettingKeys;
@@ -29,6 +31,7 @@ export const SettingDefaults = {
   downloadFolder: '',
   shareDownloads: true,
   refreshIntervalSeconds: 10,
+  maxDownloadBytes: DEFAULT_MAX_DOWNLOAD_BYTES,
 } as const satisfies Record<SettingName, unknown>;
 
 export const MIN_REFRESH_SECONDS = 2;
@@ -50,6 +53,8 @@ export interface P2PSettings {
   downloadFolder: string;
   shareDownloads: boolean;
   refreshIntervalSeconds: number;
+  /** Largest download accepted; a larger claimed size fails at once (SIZE_LIMIT). */
+  maxDownloadBytes: number;
 }
 
 /** What the checks need to know about the machine; injected so tests need no real home folder. */
@@ -149,6 +154,10 @@ export function parseRefreshInterval(raw: unknown): number {
   return wholeNumber('refreshIntervalSeconds', raw ?? SettingDefaults.refreshIntervalSeconds, MIN_REFRESH_SECONDS, MAX_REFRESH_SECONDS, ' seconds');
 }
 
+export function parseMaxDownloadBytes(raw: unknown): number {
+  return wholeNumber('maxDownloadBytes', raw ?? SettingDefaults.maxDownloadBytes, 1, Number.MAX_SAFE_INTEGER, ' bytes');
+}
+
 export function parseShareDownloads(raw: unknown): boolean {
   if (raw === undefined || raw === null) return SettingDefaults.shareDownloads;
   if (typeof raw !== 'boolean') throw bad('shareDownloads', `must be true or false, got ${show(raw)}`);
@@ -179,6 +188,7 @@ const PARSERS: { [K in SettingName]: (raw: unknown, env: SettingsEnvironment) =>
   downloadFolder: (raw, env) => parseDownloadFolder(raw, env),
   shareDownloads: (raw) => parseShareDownloads(raw),
   refreshIntervalSeconds: (raw) => parseRefreshInterval(raw),
+  maxDownloadBytes: (raw) => parseMaxDownloadBytes(raw),
 };
 
 export const SETTING_NAMES = Object.keys(SettingKeys) as SettingName[];

@@ -143,8 +143,8 @@ function contentRow(name: string, items: OnlineItem[], ownPeerName: string): Con
   }
   lines.push(`Sources: ${sources.map((s) => `${escapeMarkdown(s.peerName)}${s.own ? ' (you)' : ''} ${code(s.address)}`).join(', ')}`);
   if (versions.length > 1) {
-    lines.push('', `Peers share ${versions.length} different versions under this name; a download takes the one most peers have.`);
-    for (const v of versions) lines.push(`- ${code(v.sha256.slice(0, 16))}… ${formatBytes(v.size)}, ${plural(v.count, 'source')}`);
+    lines.push('', `Peers share ${versions.length} different versions under this name; a download asks which one to take.`);
+    for (const v of versions) lines.push(`- ${code(v.sha256.slice(0, 16))}… ${formatBytes(v.size)}, ${plural(v.count, 'host')}`);
   }
   const classicCount = items.length - downloadable.length;
   const onlyYou = downloadable.length > 0 && downloadable.every((i) => i.peerName === ownPeerName);

@@ -29,6 +29,8 @@ export interface DownloadJob {
   signal?: AbortSignal;
   /** About four calls a second while bytes move, plus a final one. */
   onProgress?: (p: DownloadProgress) => void;
+  /** Overrides DownloaderOptions.maxBytes for this job. */
+  maxBytes?: number;
 }
 
 export interface DownloaderOptions {
@@ -81,7 +83,7 @@ export class Downloader {
     const folder = path.resolve(job.folder);
     // Refuses, before anything touches the disk, a name that would land outside the folder.
     insideFolder(folder, name);
-    checkClaimedSize(name, job.size, this.maxBytes);
+    checkClaimedSize(name, job.size, job.maxBytes === undefined ? this.maxBytes : positive(job.maxBytes, 'maxBytes'));
     const sha256 = job.sha256.toLowerCase();
     const log = (level: LogLevel, message: string) => {
       try {
