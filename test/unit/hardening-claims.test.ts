@@ -150,6 +150,7 @@ describe('hardening: a stranger\'s claims', function () {
       assert.equal(seen.result.status, 'rejected');
       assert.ok(isP2P('SOURCE_GONE')((seen.result as PromiseRejectedResult).reason), String((seen.result as PromiseRejectedResult).reason));
       assert.equal(source.connections, 1);
+      assert.ok(seen.ms < 1000, `took ${seen.ms.toFixed(0)} ms`);
       assert.ok(seen.maxDelayMs < 100, `event loop blocked for ${seen.maxDelayMs.toFixed(1)} ms`);
       assert.ok(seen.rssGrowth < 64 * MiB, `RSS grew by ${(seen.rssGrowth / MiB).toFixed(0)} MiB`);
     });
