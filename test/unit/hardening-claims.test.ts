@@ -133,6 +133,15 @@ describe('hardening: a stranger\'s claims', function () {
       assert.equal(source.connections, 0);
     });
 
+    it('a limit given for one download (the extension\'s p2p.maxDownloadBytes) applies to that download', async () => {
+      const source = await recorder('127.0.0.1');
+      const index = await hostileIndex(() => [{ peerName: 'mallory', host: '127.0.0.1', port: source.port, size: 2 * MiB, sha256: hash('two') }]);
+      const { peer } = await victimOf(index);
+
+      await assert.rejects(peer.download('two.bin', { maxBytes: MiB }), isP2P('SIZE_LIMIT', /2\.0 MiB \(2,097,152 bytes\).*at most 1\.0 MiB/));
+      assert.equal(source.connections, 0);
+    });
+
     it('a run handed a 1 TiB claim carves its chunks as workers ask, so starting it costs neither time nor memory', async () => {
       // Below the free-space check, straight at the scheduler: the size is whatever the job says.
       const source = await recorder('127.0.0.1');
