@@ -1,24 +1,21 @@
 // The peer engine's facade: one running peer (shares, index registrations with leases, downloads) for the CLI and the extension.
 import { EventEmitter, setMaxListeners } from 'node:events';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
-import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../common/numbers';
-import { isClassicHash } from '../protocol/classic';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { OnlineEntry, SECRET_BYTES, Source } from '../protocol/messages';
+import { OnlineEntry, Source } from '../protocol/messages';
 import { validateContentName, validatePeerName } from '../protocol/names';
 import { HostPort, formatAddress, parseAddress } from './address';
 import type {
   ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, PeerEvents, PeerOptions, Share,
 } from './api';
 import { ContentServer } from './content-server';
-import { DownloadSource, Downloader } from './download/downloader';
+import { Downloader } from './download/downloader';
 import { IndexClient, RequestOptions } from './index-client';
 import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
-import { screenSources } from './download/source-check';
-import { chooseVersion, isHashPrefix } from './versions';
+import { badSetting, PeerSettings, readOptions } from './peer-options';
+import { pickSources, toItem } from './source-choice';
+import { isHashPrefix } from './versions';
 
 /** Handshake tries when a peer starts: about 1.5 s with the default 500 ms first timeout. */
 const STARTUP_PROBE_TRIES = 2;
@@ -28,84 +25,6 @@ const QUIT_BUDGET_MS = 2000;
 
 /** What an R says about one share. */
 type Registration = Pick<Share, 'contentName' | 'size' | 'sha256'>;
-
-interface Settings {
-  peerName: string;
-  index: HostPort;
-  listenPort: number;
-  listenHost?: string;
-  downloadFolder: string;
-  shareDownloads: boolean;
-  secret: Buffer;
-  requestTimeoutMs: number;
-  requestTries: number;
-  uploadRateLimit: number;
-  stallTimeoutMs?: number;
-  maxDownloadBytes?: number;
-  watchShares: boolean;
-  log?: (level: LogLevel, message: string) => void;
-}
-
-function badSetting(detail: string): P2PError {
-  return new P2PError('BAD_SETTING', detail);
-}
-
-/** Checks every option up front, so a bad setting fails start() with a message naming it. */
-function readOptions(opts: PeerOptions): Settings {
-  if (!opts || typeof opts !== 'object') throw badSetting('Peer.start needs an options object');
-  const peerName = validatePeerName(opts.peerName);
-  const index = parseAddress(opts.index as string | HostPort);
-  const listenPort = opts.listenPort ?? 0;
-  if (!isWholeNumberIn(listenPort, 0, 65535)) {
-    throw badSetting(`listen port must be a whole number from 0 to 65535, got ${String(opts.listenPort)}`);
-  }
-  if (opts.listenHost !== undefined && (typeof opts.listenHost !== 'string' || opts.listenHost.trim() === '')) {
-    throw badSetting('listen host must be an IP address or host name');
-  }
-  if (typeof opts.downloadFolder !== 'string' || opts.downloadFolder.trim() === '') throw badSetting('download folder is not set');
-  if (opts.secret !== undefined && (!Buffer.isBuffer(opts.secret) || opts.secret.length !== SECRET_BYTES)) {
-    throw badSetting(`secret must be ${SECRET_BYTES} bytes`);
-  }
-  const positive = (v: number | undefined, name: string, whole = false): void => {
-    if (v === undefined) return;
-    if (!isPositiveNumber(v) || (whole && !Number.isInteger(v))) {
-      throw badSetting(`${name} must be a positive ${whole ? 'whole ' : ''}number, got ${String(v)}`);
-    }
-  };
-  positive(opts.requestTimeoutMs, 'request timeout');
-  positive(opts.requestTries, 'request tries', true);
-  positive(opts.stallTimeoutMs, 'stall timeout');
-  positive(opts.maxDownloadBytes, 'largest download', true);
-  const uploadRateLimit = opts.uploadRateLimit ?? 0;
-  if (!isNonNegativeNumber(uploadRateLimit)) {
-    throw badSetting(`upload rate limit must be 0 (unlimited) or a positive number, got ${String(opts.uploadRateLimit)}`);
-  }
-  return {
-    peerName,
-    index,
-    listenPort,
-    listenHost: opts.listenHost?.trim(),
-    downloadFolder: path.resolve(opts.downloadFolder),
-    shareDownloads: opts.shareDownloads ?? true,
-    secret: opts.secret ? Buffer.from(opts.secret) : randomBytes(SECRET_BYTES),
-    requestTimeoutMs: opts.requestTimeoutMs ?? 500,
-    requestTries: opts.requestTries ?? 5,
-    uploadRateLimit,
-    stallTimeoutMs: opts.stallTimeoutMs,
-    maxDownloadBytes: opts.maxDownloadBytes,
-    watchShares: opts.watchShares ?? true,
-    log: opts.log,
-  };
-}
-
-function toItem(s: Source, contentName: string): OnlineItem {
-  return { peerName: s.peerName, contentName, host: s.host, port: s.port, size: s.size, sha256: s.sha256.toString('hex') };
-}
-
-/** Every address of this machine's interfaces, to recognise this peer's own content server among sources. */
-function localAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
-}
 
 function isNetworkFailure(err: P2PError): boolean {
   return err.code === 'TIMEOUT' || err.code === 'UNREACHABLE';
@@ -159,7 +78,7 @@ export class Peer extends EventEmitter {
     return peer;
   }
 
-  private constructor(private readonly settings: Settings) {
+  private constructor(private readonly settings: PeerSettings) {
     super();
     // Every request and download listens on this one signal; many at once are normal, not a leak.
     setMaxListeners(0, this.lifetime.signal);
@@ -301,7 +220,12 @@ export class Peer extends EventEmitter {
     const folder = path.resolve(opts.folder ?? this.settings.downloadFolder);
 
     const found = await this.sources(contentName);
-    const pick = this.pickSources(contentName, found, wantHash, opts.fromPeer);
+    const pick = pickSources(contentName, found, { wantHash, fromPeer: opts.fromPeer }, {
+      peerName: this.name,
+      listenPort: this.listenPort,
+      indexHost: this.indexAt.host,
+      log: (level, message) => this.logLine(level, message),
+    });
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.lifetime.signal]) : this.lifetime.signal;
     this.logLine('info', `downloading "${contentName}" (${pick.size} bytes) from ${pick.sources.map((s) => s.peerName).join(', ')}`);
     let fetched: Awaited<ReturnType<Downloader['fetch']>>;
@@ -655,45 +579,6 @@ export class Peer extends EventEmitter {
       if (toP2PError(err).code === 'NOT_FOUND') return [];
       throw err;
     }
-  }
-
-  /** The version to fetch (see chooseVersion in versions.ts) and its sources other than this peer, each address checked. */
-  private pickSources(
-    contentName: string,
-    found: Source[],
-    wantHash: string | undefined,
-    fromPeer: string | undefined,
-  ): { sha256: string; size: number; sources: DownloadSource[] } {
-    if (found.length === 0) throw new P2PError('NOT_FOUND', `no peer shares "${contentName}"`);
-    const hashed = found.filter((s) => !isClassicHash(s.sha256.toString('hex')));
-    const others = hashed.filter((s) => s.peerName !== this.name);
-    const allowed = fromPeer === undefined ? others : others.filter((s) => s.peerName === fromPeer);
-    if (allowed.length === 0) {
-      if (fromPeer !== undefined && !found.some((s) => s.peerName === fromPeer)) {
-        throw new P2PError('NOT_FOUND', `peer "${fromPeer}" does not share "${contentName}"`);
-      }
-      if (fromPeer === this.name || (hashed.length > 0 && others.length === 0)) {
-        const classic = hashed.length < found.length ? ' (and classic peers, which do not serve this protocol)' : '';
-        throw new P2PError('NO_SOURCES', `only this peer shares "${contentName}"${classic}`);
-      }
-      throw new P2PError(
-        'NO_SOURCES',
-        `"${contentName}" is shared only by classic peers${fromPeer !== undefined ? ` ("${fromPeer}")` : ''}, which do not serve this protocol's downloads`,
-      );
-    }
-    // Before any version is counted or any socket opened: a hostile index may list any address.
-    const rules = { indexHost: this.indexAt.host, ownPort: this.listenPort, localHosts: localAddresses() };
-    const { kept, refused } = screenSources(allowed, rules);
-    for (const r of refused) this.logLine('warn', `"${contentName}": skipping source "${r.source.peerName}": ${r.reason}`);
-    if (kept.length === 0) {
-      throw new P2PError('NO_SOURCES', `no source of "${contentName}" may be contacted: ${refused.map((r) => r.reason).join('; ')}`);
-    }
-    const chosen = chooseVersion(contentName, kept.map((s) => toItem(s, contentName)), wantHash);
-    return {
-      sha256: chosen.sha256,
-      size: chosen.size,
-      sources: chosen.sources.map((s) => ({ peerName: s.peerName, host: s.host, port: s.port })),
-    };
   }
 
   // ---- plumbing ----

@@ -1,0 +1,78 @@
+// The engine's options checked once, up front, so a bad setting fails Peer.start with a message naming it.
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../common/numbers';
+import { P2PError } from '../protocol/errors';
+import { SECRET_BYTES } from '../protocol/messages';
+import { validatePeerName } from '../protocol/names';
+import { HostPort, parseAddress } from './address';
+import type { LogLevel, PeerOptions } from './api';
+
+export interface PeerSettings {
+  peerName: string;
+  index: HostPort;
+  listenPort: number;
+  listenHost?: string;
+  downloadFolder: string;
+  shareDownloads: boolean;
+  secret: Buffer;
+  requestTimeoutMs: number;
+  requestTries: number;
+  uploadRateLimit: number;
+  stallTimeoutMs?: number;
+  maxDownloadBytes?: number;
+  watchShares: boolean;
+  log?: (level: LogLevel, message: string) => void;
+}
+
+export function badSetting(detail: string): P2PError {
+  return new P2PError('BAD_SETTING', detail);
+}
+
+/** Checks every option up front, so a bad setting fails start() with a message naming it. */
+export function readOptions(opts: PeerOptions): PeerSettings {
+  if (!opts || typeof opts !== 'object') throw badSetting('Peer.start needs an options object');
+  const peerName = validatePeerName(opts.peerName);
+  const index = parseAddress(opts.index as string | HostPort);
+  const listenPort = opts.listenPort ?? 0;
+  if (!isWholeNumberIn(listenPort, 0, 65535)) {
+    throw badSetting(`listen port must be a whole number from 0 to 65535, got ${String(opts.listenPort)}`);
+  }
+  if (opts.listenHost !== undefined && (typeof opts.listenHost !== 'string' || opts.listenHost.trim() === '')) {
+    throw badSetting('listen host must be an IP address or host name');
+  }
+  if (typeof opts.downloadFolder !== 'string' || opts.downloadFolder.trim() === '') throw badSetting('download folder is not set');
+  if (opts.secret !== undefined && (!Buffer.isBuffer(opts.secret) || opts.secret.length !== SECRET_BYTES)) {
+    throw badSetting(`secret must be ${SECRET_BYTES} bytes`);
+  }
+  const positive = (v: number | undefined, name: string, whole = false): void => {
+    if (v === undefined) return;
+    if (!isPositiveNumber(v) || (whole && !Number.isInteger(v))) {
+      throw badSetting(`${name} must be a positive ${whole ? 'whole ' : ''}number, got ${String(v)}`);
+    }
+  };
+  positive(opts.requestTimeoutMs, 'request timeout');
+  positive(opts.requestTries, 'request tries', true);
+  positive(opts.stallTimeoutMs, 'stall timeout');
+  positive(opts.maxDownloadBytes, 'largest download', true);
+  const uploadRateLimit = opts.uploadRateLimit ?? 0;
+  if (!isNonNegativeNumber(uploadRateLimit)) {
+    throw badSetting(`upload rate limit must be 0 (unlimited) or a positive number, got ${String(opts.uploadRateLimit)}`);
+  }
+  return {
+    peerName,
+    index,
+    listenPort,
+    listenHost: opts.listenHost?.trim(),
+    downloadFolder: path.resolve(opts.downloadFolder),
+    shareDownloads: opts.shareDownloads ?? true,
+    secret: opts.secret ? Buffer.from(opts.secret) : randomBytes(SECRET_BYTES),
+    requestTimeoutMs: opts.requestTimeoutMs ?? 500,
+    requestTries: opts.requestTries ?? 5,
+    uploadRateLimit,
+    stallTimeoutMs: opts.stallTimeoutMs,
+    maxDownloadBytes: opts.maxDownloadBytes,
+    watchShares: opts.watchShares ?? true,
+    log: opts.log,
+  };
+}
