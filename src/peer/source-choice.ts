@@ -46,7 +46,7 @@ wanted: SourceWish,
 self: SelfView,
 ): PickedVersion {
 const { wantHash, fromPeer } = wanted;
-  if (found.length === 0) throw new P2PError('NOT_FOUND', `no peer shares "${contentName}"`);
+  if (found.length === 0) throw new P2PError('NOT_FOUND', `"${contentName}"`);
   const hashed = found.filter((s) => !isClassicHash(s.sha256.toString('hex')));
   const others = hashed.filter((s) => s.peerName !== self.peerName);
   const allowed = fromPeer === undefined ? others : others.filter((s) => s.peerName === fromPeer);

@@ -143,7 +143,8 @@ export function toP2PError(err: unknown, context?: string): P2PError {
   const where = context ? `${context}: ` : '';
   switch (e?.code) {
     case 'ENOENT':
-      return new P2PError('FILE_NOT_FOUND', where + (e.path ?? e.message), err);
+      // A context that already names the path says it all: the path once, not twice.
+      return new P2PError('FILE_NOT_FOUND', context && e.path && context.includes(e.path) ? context : where + (e.path ?? e.message), err);
     case 'ENOSPC':
     case 'EDQUOT':
       return new P2PError('DISK_FULL', where + e.message, err);
