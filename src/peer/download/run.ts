@@ -161,8 +161,9 @@ export class DownloadRun {
     }
 
     if (outcome && outcome.code !== 'HASH_MISMATCH') {
-      // Keep what arrived: a retry of the same content resumes from here.
+      // Keep what arrived: a retry of the same content resumes from here. Nothing arrived: nothing to keep.
       await this.part.close(true);
+      if (this.part.writtenBytes === 0) await this.part.remove();
       this.log('info', `${name}: stopped (${outcome.message}); ${this.part.writtenBytes} of ${size} bytes kept in ${this.part.path}`);
       throw outcome;
     }
