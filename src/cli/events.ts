@@ -13,7 +13,17 @@ export interface ShareJson {
 }
 
 export type CliEvent =
-  | { event: 'ready'; peerName: string; index: string; port: number; folder: string; shareDownloads: boolean; version: string }
+  | {
+      event: 'ready';
+      peerName: string;
+      index: string;
+      port: number;
+      folder: string;
+      shareDownloads: boolean;
+      version: string;
+      /** Set when the index server did not answer at start: why, in one line. */
+      indexProblem?: string;
+    }
   | { event: 'help'; commands: { usage: string; description: string }[] }
   | { event: 'online'; items: OnlineItem[] }
   | { event: 'local'; shares: ShareJson[] }
@@ -31,6 +41,8 @@ export type CliEvent =
       resumedFrom: number;
       reused: boolean;
       shared: boolean;
+      /** When shared is false: why, and what to do about it. */
+      notShared?: string;
     }
   | { event: 'peer-name'; peerName: string; previous: string }
   | { event: 'error'; code: ErrorCode; message: string; command?: string; contentName?: string; retry?: string }

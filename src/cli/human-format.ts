@@ -12,12 +12,41 @@ export function formatPercent(received: number, total: number): string {
   return `${Math.min(99, Math.floor((received / total) * 100))}%`;
 }
 
-/** Left-aligned columns two spaces apart; the last column is not padded so lines carry no trailing blanks. */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+/** Terminal width when stdout is not a terminal. */
+export const DEFAULT_COLUMNS = 80;
+/** A cut column keeps at least this many characters, ellipsis included. */
+const MIN_CUT_WIDTH = 8;
+
+/** `text` in at most `width` characters, its end replaced by an ellipsis when cut. */
+export function cutToWidth(text: string, width: number): string {
+  const chars = [...text];
+  return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
+}
+
+function widthOf(text: string): number {
+  return [...text].length;
+}
+
+/**
+ * Left-aligned columns two spaces apart, fitted to `maxWidth` by cutting the widest column with an
+ * ellipsis (a stranger's 128-character name must not push the table off the screen); the last column
+ * is not padded so lines carry no trailing blanks.
+ */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = Infinity): string[] {
+  const widths = headers.map((h, i) => Math.max(widthOf(h), ...rows.map((r) => widthOf(r[i] ?? ''))));
+  const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
+  while (total() > maxWidth) {
+    const widest = widths.indexOf(Math.max(...widths));
+    const floor = Math.max(MIN_CUT_WIDTH, widthOf(headers[widest]));
+    if (widths[widest] <= floor) break;
+    widths[widest] = Math.max(floor, widths[widest] - (total() - maxWidth));
+  }
   const line = (cells: readonly string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .map((c, i) => {
+        const cut = cutToWidth(c, widths[i]);
+        return i === cells.length - 1 ? cut : cut + ' '.repeat(widths[i] - widthOf(cut));
+      })
       .join('  ')
       .trimEnd();
   return [line(headers), ...rows.map(line)];
@@ -31,31 +60,34 @@ function shortHash(sha256: string): string {
   return sha256.length > 12 ? `${sha256.slice(0, 12)}…` : sha256;
 }
 
-export function formatOnline(items: readonly OnlineItem[]): string[] {
+export function formatOnline(items: readonly OnlineItem[], width = Infinity): string[] {
   if (items.length === 0) return ['no content is registered on the index server'];
   return [
     ...formatTable(
       ['CONTENT', 'PEER', 'SIZE', 'ADDRESS'],
       items.map((i) => [i.contentName, i.peerName, formatBytes(i.size), addressOf(i)]),
+      width,
     ),
     plural(items.length, 'registration', 'registrations'),
   ];
 }
 
-export function formatLocal(shares: readonly ShareJson[]): string[] {
+export function formatLocal(shares: readonly ShareJson[], width = Infinity): string[] {
   if (shares.length === 0) return ['you have registered nothing; R <path> registers a file'];
   return formatTable(
     ['CONTENT', 'SIZE', 'PATH'],
     shares.map((s) => [s.contentName, formatBytes(s.size), s.path]),
+    width,
   );
 }
 
-export function formatSources(contentName: string, items: readonly OnlineItem[]): string[] {
+export function formatSources(contentName: string, items: readonly OnlineItem[], width = Infinity): string[] {
   return [
     `"${contentName}" is shared by ${plural(items.length, 'source', 'sources')}:`,
     ...formatTable(
       ['PEER', 'ADDRESS', 'SIZE', 'SHA-256'],
       items.map((i) => [i.peerName, addressOf(i), formatBytes(i.size), shortHash(i.sha256)]),
+      width,
     ),
   ];
 }
@@ -72,13 +104,19 @@ export function formatProgress(ev: Extract<CliEvent, { event: 'progress' }>): st
  * may come from another peer or the index server: a newline in one must not make a second line, and
  * an escape sequence must not reach the terminal.
  */
-export function formatHuman(ev: CliEvent): string[] {
-  return eventLines(ev).map(escapeControls);
+export function formatHuman(ev: CliEvent, width = DEFAULT_COLUMNS): string[] {
+  return eventLines(ev, width).map(escapeControls);
 }
 
-function eventLines(ev: CliEvent): string[] {
+function eventLines(ev: CliEvent, width: number): string[] {
   switch (ev.event) {
     case 'ready':
+      if (ev.indexProblem !== undefined) {
+        return [
+          `peer "${ev.peerName}" started, but ${ev.indexProblem}; O, R, S, D and N fail until it answers ` +
+            `(content server on TCP port ${ev.port}, downloads go to ${ev.folder})`,
+        ];
+      }
       return [
         `peer "${ev.peerName}" is ready: index server ${ev.index}, content server on TCP port ${ev.port}, ` +
           `downloads go to ${ev.folder}`,
@@ -86,15 +124,15 @@ function eventLines(ev: CliEvent): string[] {
     case 'help':
       return formatTable(['COMMAND', 'WHAT IT DOES'], ev.commands.map((c) => [c.usage, c.description]));
     case 'online':
-      return formatOnline(ev.items);
+      return formatOnline(ev.items, width);
     case 'local':
-      return formatLocal(ev.shares);
+      return formatLocal(ev.shares, width);
     case 'registered':
       return [`registered "${ev.share.contentName}" (${formatBytes(ev.share.size)}) from ${ev.share.path}`];
     case 'deregistered':
       return [`de-registered "${ev.contentName}"`];
     case 'sources':
-      return formatSources(ev.contentName, ev.items);
+      return formatSources(ev.contentName, ev.items, width);
     case 'progress':
       return [formatProgress(ev)];
     case 'downloaded': {
@@ -108,7 +146,7 @@ function eventLines(ev: CliEvent): string[] {
         `saved "${ev.contentName}" to ${ev.path} (${formatBytes(ev.size)}, sha256 ${shortHash(ev.sha256)}${resumed})${from}`,
         ev.shared
           ? `you are now a source of "${ev.contentName}"`
-          : `"${ev.contentName}" is not shared by you (downloads are not registered)`,
+          : `"${ev.contentName}" is not shared by you: ${ev.notShared ?? 'downloads are not registered'}`,
       ];
     }
     case 'peer-name':
@@ -118,7 +156,7 @@ function eventLines(ev: CliEvent): string[] {
     case 'state':
       // The engine's detail is a P2PError message naming the address it tried.
       if (ev.state === 'unreachable') return [`error: ${ev.detail ?? 'the index server is unreachable'}`];
-      if (ev.state === 'connected') return ['the index server answers again'];
+      if (ev.state === 'connected') return [`the index server ${ev.detail ? `${ev.detail} ` : ''}answers again`];
       return [];
     case 'bye':
       return ['bye'];

@@ -6,6 +6,7 @@ import { osUserName } from '../common/os-user';
 import { packageVersion } from '../common/package-version';
 import { Peer } from '../peer';
 import { toP2PError } from '../protocol/errors';
+import { indexSilentDetail } from './error-text';
 import { errorEvent } from './events';
 import { shortMenuLine } from './human-format';
 import { parseInvocation, PROGRAM, usageText, type CliOptions } from './options';
@@ -16,10 +17,24 @@ import { MenuSession, type MenuPeer } from './session';
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 const PROMPTS = { command: 'p2p> ', 'peer-name': 'peer name> ' } as const;
+/**
+ * Tries of one index request: 0.5 s + 1 s with the default first wait, so a silent index fails a
+ * command in seconds (the engine's default of 5 takes 15.5 s) and no retry warnings are logged.
+ */
+const INDEX_TRIES = 2;
 
-function logToStderr(verbose: boolean): (level: LogLevel, message: string) => void {
+/**
+ * Engine log lines for stderr. With --json every warning, for the program reading us. In human mode
+ * the menu itself reports what a person must know (a silent index, a failed command, why a download
+ * is not shared), so only errors show unless --verbose: warnings would say the same again in jargon.
+ */
+function engineLog(options: CliOptions, human: HumanPrinter | undefined): (level: LogLevel, message: string) => void {
   return (level, message) => {
-    if (verbose || level === 'warn' || level === 'error') process.stderr.write(`${PROGRAM}: ${level}: ${message}\n`);
+    const shown = options.verbose || level === 'error' || (options.json && level === 'warn');
+    if (!shown) return;
+    const line = `${PROGRAM}: ${level}: ${message}`;
+    if (human) human.background(line);
+    else process.stderr.write(`${line}\n`);
   };
 }
 
@@ -30,9 +45,13 @@ async function exitAfterFlush(printer: Printer | undefined, code: number): Promi
 
 async function runPeer(options: CliOptions, version: string): Promise<never> {
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !options.json;
-  const human = options.json ? undefined : new HumanPrinter(process.stdout, interactive);
+  // The prompt is readline's; the printer only asks for it again, and only while the menu waits.
+  let redrawPrompt = (): void => undefined;
+  const human = options.json
+    ? undefined
+    : new HumanPrinter(process.stdout, interactive, { err: process.stderr, redrawPrompt: () => redrawPrompt() });
   const printer: Printer = human ?? new JsonPrinter(process.stdout);
-  const log = logToStderr(options.verbose);
+  const log = engineLog(options, human);
 
   // Nobody reads our output any more: quit as if interrupted rather than crash on EPIPE.
   let session: MenuSession | undefined;
@@ -52,6 +71,7 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
       downloadFolder: options.dir,
       shareDownloads: options.shareDownloads,
       requestTimeoutMs: options.indexTimeoutMs,
+      requestTries: INDEX_TRIES,
       uploadRateLimit: options.uploadLimit,
       maxDownloadBytes: options.maxDownloadBytes,
       log,
@@ -77,6 +97,8 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
     json: options.json,
     downloadFolder: options.dir,
     cwd: process.cwd(),
+    shareDownloads: options.shareDownloads,
+    failure: { indexText: options.indexText, indexTries: INDEX_TRIES, indexTimeoutMs: options.indexTimeoutMs },
     onIdle: interactive
       ? (waitingFor) => {
           rl.setPrompt(PROMPTS[waitingFor]);
@@ -85,11 +107,13 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
       : undefined,
   });
   const running = session;
+  if (interactive) redrawPrompt = () => (running.idle ? rl.prompt(true) : undefined);
   process.on('SIGINT', () => running.interrupt('SIGINT'));
   process.on('SIGTERM', () => running.interrupt('SIGTERM'));
   // With a terminal, readline takes Ctrl-C itself instead of the process getting SIGINT.
   rl.on('SIGINT', () => running.interrupt('SIGINT'));
 
+  const silent = peer.state === 'unreachable';
   printer.print({
     event: 'ready',
     peerName: options.peerName,
@@ -98,8 +122,9 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
     folder: options.dir,
     shareDownloads: options.shareDownloads,
     version,
+    ...(silent ? { indexProblem: `index server ${indexSilentDetail(running.failure)}` } : {}),
   });
-  running.reportState(peer.state, peer.stateDetail);
+  running.reportState(peer.state, peer.stateDetail, silent);
   if (interactive) {
     human?.printLine(shortMenuLine());
     rl.setPrompt(PROMPTS.command);

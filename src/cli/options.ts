@@ -134,6 +134,9 @@ function pickPeerName(fromOption: string | undefined, ctx: InvocationContext): s
       : nonEmpty(ctx.env.P2P_PEER_NAME) !== undefined
         ? [ctx.env.P2P_PEER_NAME!, 'P2P_PEER_NAME']
         : [ctx.userName(), 'the user name'];
+  if (fromOption !== undefined && fromOption.trim() === '') {
+    throw bad('--name is empty; give a peer name, e.g. --name Sam');
+  }
   if (text === undefined || text === '') {
     throw bad('no peer name: this system has no user name for this process; give one with --name');
   }

@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import type { ConnectionState, DownloadOptions, DownloadProgress, DownloadResult, LogLevel, OnlineItem, Share } from '../peer/api';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { letterOf, MENU, parseCommand, parsePeerNameAnswer, type Command } from './commands';
+import { downloadFailure, indexRefusal, indexSilentDetail, missingFile, type FailureContext } from './error-text';
 import { downloadedEvent, errorEvent, helpEvent, onlineItemJson, progressEvent, shareJson, type CliEvent } from './events';
 import type { Printer } from './printer';
-import { tokenizeCommandLine } from './tokenize';
+import { quoteWord, tokenizeCommandLine } from './tokenize';
 
 /** What the menu needs of the peer engine (src/peer/peer.ts implements it). */
 export interface MenuPeer {
@@ -39,6 +40,10 @@ export interface SessionOptions {
   progressIntervalMs?: number;
   /** Called whenever the session waits for input: 'command' normally, 'peer-name' after a clash in human mode. */
   onIdle?: (waitingFor: 'command' | 'peer-name') => void;
+  /** The index address and request budget, for failures worded in the user's terms. */
+  failure: FailureContext;
+  /** Whether downloads are registered (false with --no-share-downloads). */
+  shareDownloads: boolean;
 }
 
 /** The retry hint of a NAME_TAKEN error event in --json mode. */
@@ -55,6 +60,8 @@ interface QueuedLine {
 interface PendingRegistration {
   path: string;
   contentName?: string;
+  /** The path as typed, before ~ and the working folder were applied. */
+  typed?: string;
 }
 
 /** Exit status of the program: 0 after a clean Q or end of input, 1 when de-registering failed, 128+n after signal n. */
@@ -87,9 +94,27 @@ export class MenuSession {
     opts.peer.on('share-lost', (contentName, reason) => this.opts.json && !this.quitting && this.emit({ ...errorEvent(reason), contentName }));
   }
 
-  /** Reports the connection state the engine reached while starting (before anyone listened). */
-  reportState(state: ConnectionState, detail?: string): void {
+  /**
+   * Reports the connection state the engine reached while starting (before anyone listened). With
+   * `announced`, the human ready line already said the index does not answer: only its return is news.
+   */
+  reportState(state: ConnectionState, detail?: string, announced = false): void {
+    if (announced && state === 'unreachable' && !this.opts.json) {
+      this.lastState = state;
+      this.warnedUnreachable = true;
+      return;
+    }
     this.onState(state, detail);
+  }
+
+  /** The index address and request budget failures are worded with. */
+  get failure(): FailureContext {
+    return this.opts.failure;
+  }
+
+  /** True while no command runs or waits: a background line may redraw the prompt. */
+  get idle(): boolean {
+    return !this.working && !this.finished;
   }
 
   /** One line of input. Runs after every earlier line; a Q also cancels the downloads before it. */
@@ -191,7 +216,7 @@ export class MenuSession {
           this.emit({ event: 'local', shares: this.opts.peer.listLocal().map(shareJson) });
           break;
         case 'register':
-          await this.register({ path: this.resolvePath(command.path), contentName: command.contentName });
+          await this.register({ path: this.resolvePath(command.path), contentName: command.contentName, typed: command.path });
           break;
         case 'deregister':
           await this.deregister(command.contentName);
@@ -213,9 +238,27 @@ export class MenuSession {
           break;
       }
     } catch (err) {
-      this.fail(err, command.kind);
+      this.fail(this.explain(toP2PError(err), command), command.kind);
     } finally {
       this.current = undefined;
+    }
+  }
+
+  /** A failure in the user's terms: the index's refusals name their subject, a silent index its address. */
+  private explain(err: P2PError, command: Command): P2PError {
+    const ctx = this.opts.failure;
+    switch (command.kind) {
+      case 'deregister':
+        return indexRefusal(err, `"${command.contentName}" (peer name "${this.peerName}")`, ctx);
+      case 'download':
+      case 'search':
+        return indexRefusal(err, `"${command.contentName}"`, ctx);
+      case 'rename':
+        return indexRefusal(err, `"${command.peerName}"`, ctx);
+      case 'online':
+        return indexRefusal(err, '', ctx);
+      default:
+        return err;
     }
   }
 
@@ -226,15 +269,26 @@ export class MenuSession {
   }
 
   private async register(reg: PendingRegistration): Promise<void> {
+    const name = reg.contentName ?? path.basename(reg.path);
+    const shared = this.opts.peer.listLocal().find((s) => s.contentName === name);
+    if (shared && path.resolve(shared.path) !== reg.path) {
+      // Registering again would silently swap the file others download under this name.
+      throw new P2PError(
+        'BAD_NAME',
+        `you already share "${name}" from ${shared.path}; to replace it type T ${quoteWord(name)} first, ` +
+          `or choose another content name: R ${quoteWord(reg.typed ?? reg.path)} <other name>`,
+      );
+    }
     try {
       const share = await this.opts.peer.register(reg.path, reg.contentName);
       this.dropPending(share.contentName);
       this.emit({ event: 'registered', share: shareJson(share) });
     } catch (err) {
       const e = toP2PError(err);
-      if (e.code !== 'NAME_TAKEN') throw e;
+      if (e.code === 'FILE_NOT_FOUND' && reg.typed !== undefined) throw missingFile(reg.typed, reg.path, reg.contentName, e);
+      if (e.code !== 'NAME_TAKEN') throw indexRefusal(e, '', this.opts.failure);
       this.addPending(reg);
-      this.reportClash(e, 'register', reg);
+      this.reportClash(new P2PError('NAME_TAKEN', `"${this.peerName}"`, e), 'register', reg);
     }
   }
 
@@ -292,7 +346,9 @@ export class MenuSession {
     const interval = this.opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
     let lastAt = -Infinity;
     let lastReceived = -1;
+    let last: DownloadProgress | undefined;
     const onProgress = (p: DownloadProgress) => {
+      last = p;
       const now = performance.now();
       const finished = p.total > 0 && p.received >= p.total;
       if (p.received === lastReceived || (!finished && now - lastAt < interval)) return;
@@ -300,14 +356,24 @@ export class MenuSession {
       lastReceived = p.received;
       this.emit(progressEvent(p));
     };
-    const result = await this.opts.peer.download(contentName, {
-      folder: this.opts.downloadFolder,
-      fromPeer,
-      sha256,
-      signal: abort.signal,
-      onProgress,
-    });
-    this.emit(downloadedEvent(result));
+    let result: DownloadResult;
+    try {
+      result = await this.opts.peer.download(contentName, { folder: this.opts.downloadFolder, fromPeer, sha256, signal: abort.signal, onProgress });
+    } catch (err) {
+      throw downloadFailure(toP2PError(err), contentName, last);
+    }
+    this.emit({ ...downloadedEvent(result), ...this.whyNotShared(result) });
+  }
+
+  /** Why a finished download is not a share: the user's own choice, or a share of theirs that holds the name. */
+  private whyNotShared(result: DownloadResult): { notShared?: string } {
+    if (result.shared) return {};
+    if (!this.opts.shareDownloads) return { notShared: 'downloads are not registered (--no-share-downloads)' };
+    const other = this.opts.peer.listLocal().find((s) => s.contentName === result.contentName);
+    if (other && path.resolve(other.path) !== path.resolve(result.path)) {
+      return { notShared: `you already share another file as "${result.contentName}" (${other.path}); T it, then R ${quoteWord(result.path)} to share this one` };
+    }
+    return { notShared: 'it could not be registered at the index server; R it to try again' };
   }
 
   private async rename(peerName: string): Promise<void> {
@@ -316,7 +382,7 @@ export class MenuSession {
       await this.opts.peer.setPeerName(peerName);
     } catch (err) {
       const e = toP2PError(err);
-      if (e.code === 'NAME_TAKEN') return this.reportClash(e, 'rename');
+      if (e.code === 'NAME_TAKEN') return this.reportClash(new P2PError('NAME_TAKEN', `"${peerName}"`, e), 'rename');
       throw e;
     }
     this.peerName = peerName;
@@ -347,7 +413,7 @@ export class MenuSession {
         }
         // Taken again (someone grabbed it meanwhile): keep this and the rest for the next N.
         this.pending.push(...waiting.slice(i));
-        this.reportClash(e, 'register', reg);
+        this.reportClash(new P2PError('NAME_TAKEN', `"${this.peerName}"`, e), 'register', reg);
         return;
       }
     }
@@ -388,13 +454,15 @@ export class MenuSession {
       return;
     }
     // Human mode: a running command reports its own failure; only news between commands is printed.
-    if (state === 'unreachable' && !this.current && !this.warnedUnreachable) {
+    // Either way the user has heard of it, so its return is news.
+    if (state === 'unreachable' && !this.warnedUnreachable) {
       this.warnedUnreachable = true;
-      this.emit({ event: 'state', state, detail });
+      if (this.current) return;
+      this.emit({ event: 'state', state, detail: new P2PError('TIMEOUT', indexSilentDetail(this.opts.failure)).message });
       this.opts.onIdle?.(this.askingPeerName ? 'peer-name' : 'command');
     } else if (state === 'connected' && this.warnedUnreachable) {
       this.warnedUnreachable = false;
-      this.emit({ event: 'state', state });
+      this.emit({ event: 'state', state, detail: this.opts.failure.indexText });
       if (!this.current) this.opts.onIdle?.(this.askingPeerName ? 'peer-name' : 'command');
     }
   }
