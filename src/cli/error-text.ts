@@ -43,7 +43,7 @@ export function indexRefusal(err: P2PError, subject: string, ctx: FailureContext
 
 /** R of a path that does not exist; a path cut at a space (an unquoted name) gets the quoted line to type. */
 export function missingFile(typedPath: string, resolved: string, restOfLine: string | undefined, cause: P2PError): P2PError {
-  if (restOfLine === undefined) return new P2PError('FILE_NOT_FOUND', resolved, cause);
+  if (restOfLine === undefined) return cause;
   return new P2PError(
     'FILE_NOT_FOUND',
     `${resolved}; for a name with spaces, quote it: R ${quoteWord(`${typedPath} ${restOfLine}`)}`,

@@ -201,6 +201,27 @@ describe('terminal peer, as typed by a person', function () {
     }
   });
 
+  it('an index that stops answering between commands: the failed command says so, its return is said', async () => {
+    const first = await IndexServerProcess.start();
+    const port = first.port;
+    let again: IndexServerProcess | undefined;
+    try {
+      const zed = await human('Zed2', { index: first.address });
+      zed.send('O');
+      await zed.nextLine((l) => /no content is registered/.test(l));
+      await first.stop();
+      zed.send('O');
+      assert.match(await zed.nextLine(isError), /^error: The index server did not answer: 127\.0\.0\.1:\d+ gave no answer/);
+      again = await IndexServerProcess.start(['--port', String(port)]);
+      zed.send('O');
+      await zed.nextLine((l) => l === `the index server ${first.address} answers again`);
+      await zed.nextLine((l) => /no content is registered/.test(l));
+    } finally {
+      await first.stop();
+      await again?.stop();
+    }
+  });
+
   describe('command line', () => {
     it('--name "" says the name is empty', async () => {
       const p = runCli(['--name', '']);
