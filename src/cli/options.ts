@@ -27,7 +27,7 @@ export interface CliOptions {
   json: boolean;
   shareDownloads: boolean;
   verbose: boolean;
-  /** Wait for the index server's answer before the first retry (doubled on each of the engine's tries). */
+  /** Wait for the index server's answer before the retry (which waits twice as long). */
   indexTimeoutMs: number;
   /** Bytes per second each upload connection may send; 0 = unlimited. */
   uploadLimit: number;
@@ -201,7 +201,7 @@ export function usageText(): string {
     `  --dir <folder>         download folder (default ./${DEFAULT_DOWNLOAD_DIR})`,
     '  --json                 one JSON object per line on stdout (for programs)',
     '  --no-share-downloads   do not register downloaded files as a source',
-    `  --index-timeout <ms>   wait for an index answer before retrying, doubled on each of 5 tries (default ${DEFAULT_INDEX_TIMEOUT_MS})`,
+    `  --index-timeout <ms>   wait for an index answer before the one retry, which waits twice as long (default ${DEFAULT_INDEX_TIMEOUT_MS})`,
     '  --upload-limit <rate>  bytes per second each upload may send, e.g. 512K or 2M (default 0 = no limit)',
     `  --max-download <max>   refuse content claimed larger than this, e.g. 500M or 1T (default ${formatBytes(DEFAULT_MAX_DOWNLOAD_BYTES)})`,
     '  -v, --verbose          log engine details to stderr',
