@@ -26,13 +26,13 @@ export function indexSilentDetail(ctx: FailureContext): string {
 
 /**
  * The index's own words for a refusal are a stranger's text and tend to repeat the code's words;
- * the menu knows the subject, so it names that instead.
+ * the menu knows the subject, so it names that instead. (NOT_FOUND is the engine's own, already
+ * without the words: an empty search answer.)
  */
 export function indexRefusal(err: P2PError, subject: string, ctx: FailureContext): P2PError {
   switch (err.code) {
     case 'NAME_TAKEN':
     case 'NOT_REGISTERED':
-    case 'NOT_FOUND':
       return new P2PError(err.code, subject, err);
     case 'TIMEOUT':
       return new P2PError('TIMEOUT', indexSilentDetail(ctx), err);

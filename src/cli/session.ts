@@ -250,11 +250,10 @@ export class MenuSession {
     switch (command.kind) {
       case 'deregister':
         return indexRefusal(err, `"${command.contentName}" (peer name "${this.peerName}")`, ctx);
-      case 'download':
-      case 'search':
-        return indexRefusal(err, `"${command.contentName}"`, ctx);
       case 'rename':
         return indexRefusal(err, `"${command.peerName}"`, ctx);
+      case 'download':
+      case 'search':
       case 'online':
         return indexRefusal(err, '', ctx);
       default:
@@ -360,7 +359,8 @@ export class MenuSession {
     try {
       result = await this.opts.peer.download(contentName, { folder: this.opts.downloadFolder, fromPeer, sha256, signal: abort.signal, onProgress });
     } catch (err) {
-      throw downloadFailure(toP2PError(err), contentName, last);
+      // A person gets file sizes and the way to resume; a program keeps the engine's detail (which source, which range).
+      throw this.opts.json ? err : downloadFailure(toP2PError(err), contentName, last);
     }
     this.emit({ ...downloadedEvent(result), ...this.whyNotShared(result) });
   }
