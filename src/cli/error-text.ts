@@ -1,4 +1,5 @@
 // Rewrites a failed command's P2PError detail in the user's terms: the subject once, what to do next, no repeat of the code's words.
+import * as path from 'node:path';
 import { formatBytes } from '../common/byte-units';
 import { P2PError } from '../protocol/errors';
 import { quoteWord } from './tokenize';
@@ -63,4 +64,37 @@ export function downloadFailure(err: P2PError, contentName: string, progress: { 
   if (!RESUMABLE.has(err.code) || !progress || progress.total <= 0 || progress.received <= 0) return err;
   const got = `"${contentName}" stopped after ${formatBytes(progress.received)} of ${formatBytes(progress.total)}`;
   return new P2PError(err.code, `${got}; the partial file is kept; D ${quoteWord(contentName)} again resumes it`, err);
+}
+
+/**
+ * R under a content name you already share from another file: refused, since registering again would
+ * silently swap the file others download under that name. `resolved` is the new file's absolute path.
+ */
+export function nameAlreadyShared(
+  name: string,
+  resolved: string,
+  typed: string,
+  shares: readonly { contentName: string; path: string }[],
+): P2PError | undefined {
+  const shared = shares.find((s) => s.contentName === name);
+  if (!shared || path.resolve(shared.path) === resolved) return undefined;
+  return new P2PError(
+    'BAD_NAME',
+    `you already share "${name}" from ${shared.path}; to replace it type T ${quoteWord(name)} first, ` +
+      `or choose another content name: R ${quoteWord(typed)} <other name>`,
+  );
+}
+
+/** Why a finished download is not a share: the user's own choice, or a share of theirs that holds the name. */
+export function whyNotShared(
+  result: { contentName: string; path: string },
+  shareDownloads: boolean,
+  shares: readonly { contentName: string; path: string }[],
+): string {
+  if (!shareDownloads) return 'downloads are not registered (--no-share-downloads)';
+  const other = shares.find((s) => s.contentName === result.contentName);
+  if (other && path.resolve(other.path) !== path.resolve(result.path)) {
+    return `you already share another file as "${result.contentName}" (${other.path}); T it, then R ${quoteWord(result.path)} to share this one`;
+  }
+  return 'it could not be registered at the index server; R it to try again';
 }

@@ -5,10 +5,10 @@ import * as path from 'node:path';
 import type { ConnectionState, DownloadOptions, DownloadProgress, DownloadResult, LogLevel, OnlineItem, Share } from '../peer/api';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { letterOf, MENU, parseCommand, parsePeerNameAnswer, type Command } from './commands';
-import { downloadFailure, indexRefusal, indexSilentDetail, missingFile, type FailureContext } from './error-text';
+import { downloadFailure, indexRefusal, indexSilentDetail, missingFile, nameAlreadyShared, whyNotShared, type FailureContext } from './error-text';
 import { downloadedEvent, errorEvent, helpEvent, onlineItemJson, progressEvent, shareJson, type CliEvent } from './events';
 import type { Printer } from './printer';
-import { quoteWord, tokenizeCommandLine } from './tokenize';
+import { tokenizeCommandLine } from './tokenize';
 
 /** What the menu needs of the peer engine (src/peer/peer.ts implements it). */
 export interface MenuPeer {
@@ -268,16 +268,8 @@ export class MenuSession {
   }
 
   private async register(reg: PendingRegistration): Promise<void> {
-    const name = reg.contentName ?? path.basename(reg.path);
-    const shared = this.opts.peer.listLocal().find((s) => s.contentName === name);
-    if (shared && path.resolve(shared.path) !== reg.path) {
-      // Registering again would silently swap the file others download under this name.
-      throw new P2PError(
-        'BAD_NAME',
-        `you already share "${name}" from ${shared.path}; to replace it type T ${quoteWord(name)} first, ` +
-          `or choose another content name: R ${quoteWord(reg.typed ?? reg.path)} <other name>`,
-      );
-    }
+    const taken = nameAlreadyShared(reg.contentName ?? path.basename(reg.path), reg.path, reg.typed ?? reg.path, this.opts.peer.listLocal());
+    if (taken) throw taken;
     try {
       const share = await this.opts.peer.register(reg.path, reg.contentName);
       this.dropPending(share.contentName);
@@ -362,18 +354,8 @@ export class MenuSession {
       // A person gets file sizes and the way to resume; a program keeps the engine's detail (which source, which range).
       throw this.opts.json ? err : downloadFailure(toP2PError(err), contentName, last);
     }
-    this.emit({ ...downloadedEvent(result), ...this.whyNotShared(result) });
-  }
-
-  /** Why a finished download is not a share: the user's own choice, or a share of theirs that holds the name. */
-  private whyNotShared(result: DownloadResult): { notShared?: string } {
-    if (result.shared) return {};
-    if (!this.opts.shareDownloads) return { notShared: 'downloads are not registered (--no-share-downloads)' };
-    const other = this.opts.peer.listLocal().find((s) => s.contentName === result.contentName);
-    if (other && path.resolve(other.path) !== path.resolve(result.path)) {
-      return { notShared: `you already share another file as "${result.contentName}" (${other.path}); T it, then R ${quoteWord(result.path)} to share this one` };
-    }
-    return { notShared: 'it could not be registered at the index server; R it to try again' };
+    const notShared = result.shared ? undefined : whyNotShared(result, this.opts.shareDownloads, this.opts.peer.listLocal());
+    this.emit({ ...downloadedEvent(result), ...(notShared ? { notShared } : {}) });
   }
 
   private async rename(peerName: string): Promise<void> {
