@@ -82,6 +82,8 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
   }
   process.off('SIGINT', earlySignal);
   process.off('SIGTERM', earlySignal);
+  // A lost share is news a person must have whatever -v says (--json gets an error event instead).
+  peer.on('share-lost', (contentName, reason) => human?.background(`${PROGRAM}: warn: stopped sharing "${contentName}": ${reason.message}`));
 
   const rl = readline.createInterface({
     input: process.stdin,

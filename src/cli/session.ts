@@ -90,7 +90,7 @@ export class MenuSession {
     this.peerName = opts.peerName;
     opts.peer.on('state', (state, detail) => this.onState(state, detail));
     opts.peer.on('share-error', (contentName, error) => this.onShareError(contentName, error));
-    // Human mode already has the engine's warning line on stderr; --json needs an event to parse.
+    // Human mode prints a warning line on stderr (main.ts); --json needs an event to parse.
     opts.peer.on('share-lost', (contentName, reason) => this.opts.json && !this.quitting && this.emit({ ...errorEvent(reason), contentName }));
   }
 

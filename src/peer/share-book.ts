@@ -322,7 +322,8 @@ export class ShareBook extends EventEmitter {
     if (failure || !result) {
       const reason = failure ?? new P2PError('IO', entry.share.path);
       this.remove(contentName);
-      this.log('warn', `stopped sharing "${contentName}": ${reason.message}`);
+      // Info only: the 'share-removed' event is the news, and each front end tells its user in its own words.
+      this.log('info', `stopped sharing "${contentName}": ${reason.message}`);
       this.emit('share-removed', { ...entry.share }, reason);
       return;
     }
