@@ -1,6 +1,7 @@
 // Everything p2p-peer reports, as typed events: the JSON lines of --json mode (docs/cli.md) and the input of the human format.
 import type { ConnectionState, DownloadProgress, DownloadResult, OnlineItem, Share } from '../peer/api';
 import type { ErrorCode, P2PError } from '../protocol/errors';
+import { escapeInvisibleJson } from '../common/control-escape';
 import type { MenuEntry } from './commands';
 
 /** A Share as JSON: the date as ISO 8601 text. */
@@ -111,7 +112,7 @@ export function helpEvent(menu: readonly MenuEntry[]): CliEvent {
   return { event: 'help', commands: menu.map((m) => ({ usage: m.usage, description: m.description })) };
 }
 
-/** One line of --json output: a single JSON object, no embedded newline (JSON.stringify escapes them). */
+/** One line of --json output: a single JSON object, no embedded newline, C1 control or bidi control (all written as \u escapes). */
 export function jsonLine(ev: CliEvent): string {
-  return JSON.stringify(ev);
+  return escapeInvisibleJson(JSON.stringify(ev));
 }

@@ -1,6 +1,6 @@
 // Turns CLI events into the readable lines of human mode: tables for O, L and S, one line per failure.
 import { formatBytes } from '../common/byte-units';
-import { escapeControls } from '../common/control-escape';
+import { escapeInvisible } from '../common/control-escape';
 import { plural } from '../common/plural';
 import { formatAddress } from '../peer/address';
 import type { OnlineItem } from '../peer/api';
@@ -93,6 +93,10 @@ export function formatSources(contentName: string, items: readonly OnlineItem[],
 }
 
 export function formatProgress(ev: Extract<CliEvent, { event: 'progress' }>): string {
+  return escapeInvisible(progressLine(ev));
+}
+
+function progressLine(ev: Extract<CliEvent, { event: 'progress' }>): string {
   // The rate is unknown at the first report and the sources are released at the last: say nothing then.
   const rate = ev.bytesPerSecond > 0 ? ` at ${formatBytes(ev.bytesPerSecond)}/s` : '';
   const from = ev.sources > 0 ? ` from ${plural(ev.sources, 'source', 'sources')}` : '';
@@ -101,11 +105,11 @@ export function formatProgress(ev: Extract<CliEvent, { event: 'progress' }>): st
 
 /**
  * The lines human mode prints for one event (none for events it does not show). Names and messages
- * may come from another peer or the index server: a newline in one must not make a second line, and
- * an escape sequence must not reach the terminal.
+ * may come from another peer or the index server: a newline in one must not make a second line, an
+ * escape sequence must not reach the terminal and a bidi control must not reorder the line.
  */
 export function formatHuman(ev: CliEvent, width = DEFAULT_COLUMNS): string[] {
-  return eventLines(ev, width).map(escapeControls);
+  return eventLines(ev, width).map(escapeInvisible);
 }
 
 function eventLines(ev: CliEvent, width: number): string[] {
@@ -134,7 +138,7 @@ function eventLines(ev: CliEvent, width: number): string[] {
     case 'sources':
       return formatSources(ev.contentName, ev.items, width);
     case 'progress':
-      return [formatProgress(ev)];
+      return [progressLine(ev)];
     case 'downloaded': {
       const from = ev.sources.length > 0 ? ` from ${ev.sources.join(', ')}` : '';
       const resumed = ev.reused
@@ -170,5 +174,5 @@ export function shortMenuLine(): string {
 
 /** The question human mode asks after a peer name clash; the next input line answers it. */
 export function askPeerNameLine(peerName: string, pending: string): string {
-  return `the peer name "${peerName}" is used by another peer; type another peer name to register "${pending}" (empty line: skip)`;
+  return escapeInvisible(`the peer name "${peerName}" is used by another peer; type another peer name to register "${pending}" (empty line: skip)`);
 }

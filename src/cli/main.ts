@@ -1,6 +1,7 @@
 // Entry of p2p-peer, the terminal peer: reads options, starts the peer engine and feeds stdin lines to the menu loop.
 import * as os from 'node:os';
 import * as readline from 'node:readline';
+import { escapeInvisible } from '../common/control-escape';
 import type { LogLevel } from '../common/log-level';
 import { osUserName } from '../common/os-user';
 import { packageVersion } from '../common/package-version';
@@ -30,9 +31,10 @@ const INDEX_TRIES = 2;
  */
 function engineLog(options: CliOptions, human: HumanPrinter | undefined): (level: LogLevel, message: string) => void {
   return (level, message) => {
+    // Engine lines quote peer names and the E texts of sources: escaped like stdout, or a source could write to the terminal.
     const shown = options.verbose || level === 'error' || (options.json && level === 'warn');
     if (!shown) return;
-    const line = `${PROGRAM}: ${level}: ${message}`;
+    const line = `${PROGRAM}: ${level}: ${escapeInvisible(message)}`;
     if (human) human.background(line);
     else process.stderr.write(`${line}\n`);
   };
@@ -83,7 +85,7 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
   process.off('SIGINT', earlySignal);
   process.off('SIGTERM', earlySignal);
   // A lost share is news a person must have whatever -v says (--json gets an error event instead).
-  peer.on('share-lost', (contentName, reason) => human?.background(`${PROGRAM}: warn: stopped sharing "${contentName}": ${reason.message}`));
+  peer.on('share-lost', (contentName, reason) => human?.background(`${PROGRAM}: warn: stopped sharing "${escapeInvisible(contentName)}": ${escapeInvisible(reason.message)}`));
 
   const rl = readline.createInterface({
     input: process.stdin,
@@ -148,7 +150,7 @@ async function main(): Promise<void> {
   try {
     invocation = parseInvocation(process.argv.slice(2), { env: process.env, cwd: process.cwd(), userName: osUserName });
   } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${toP2PError(err).message} (see ${PROGRAM} --help)\n`);
+    process.stderr.write(`${PROGRAM}: ${escapeInvisible(toP2PError(err).message)} (see ${PROGRAM} --help)\n`);
     process.exit(EXIT_USAGE);
   }
   if (invocation.action === 'help') {
@@ -164,6 +166,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // A bug, not a user error: say so on stderr and fail.
-  process.stderr.write(`${PROGRAM}: ${toP2PError(err).message}\n${(err as Error)?.stack ?? ''}\n`);
+  process.stderr.write(`${PROGRAM}: ${escapeInvisible(toP2PError(err).message)}\n${(err as Error)?.stack ?? ''}\n`);
   process.exit(EXIT_FAILURE);
 });

@@ -8,7 +8,7 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/gu;
  * A zero-width joiner inside an emoji sequence (👩‍💻): the one format character a real file name
  * needs. Anywhere else a ZWJ only hides a difference between two names that look alike.
  */
-const EMOJI_ZWJ = /(?<=\p{Extended_Pictographic}[\u{fe0f}\u{1f3fb}-\u{1f3ff}]?)\u200d(?=\p{Extended_Pictographic})/gu;
+const EMOJI_ZWJ = /(?<=\p{Extended_Pictographic}(?:\u{fe0f}|\p{Emoji_Modifier})?)\u200d(?=\p{Extended_Pictographic})/gu;
 // Controls, format characters (bidi controls, zero-width characters, soft hyphen, BOM, tags...) and
 // the line and paragraph separators, which some renderers break a line at.
 const INVISIBLE_OR_CONTROL = /[\p{Cf}\u2028\u2029\u0000-\u001f\u007f-\u009f]/gu;
@@ -26,11 +26,6 @@ export function firstFormatChar(text: string, strict = false): string | undefine
 /** `text` without its control characters. */
 export function removeControls(text: string): string {
   return text.replace(CONTROLS, '');
-}
-
-/** `text` with each control character written as "\xNN"; everything else unchanged. */
-export function escapeControls(text: string): string {
-  return text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** "U+202E": how a report names a character nobody can see. */
@@ -51,4 +46,15 @@ export function escapeInvisible(text: string): string {
     const cp = c.codePointAt(0) ?? 0;
     return cp <= 0x9f ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u{${cp.toString(16)}}`;
   });
+}
+
+/**
+ * JSON text (from JSON.stringify) with DEL, C1 controls, format characters and line separators
+ * written as \uNNNN escapes: the same value for a JSON reader, inert for a terminal showing it.
+ * JSON.stringify already escapes C0; these can only stand inside strings.
+ */
+export function escapeInvisibleJson(json: string): string {
+  return json.replace(/[\u007f-\u009f\u2028\u2029\p{Cf}]/gu, (c) =>
+    [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
 }

@@ -4,7 +4,8 @@ import { P2PError } from './errors';
 import { isWholeNumberIn } from '../common/numbers';
 import { MAX_NAME_BYTES } from './messages';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text, where the name rules see and refuse it, instead of dropping it unseen.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A PDU that ends early; on a stream this only means "wait for more bytes". */
 export class TruncatedError extends P2PError {

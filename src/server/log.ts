@@ -1,5 +1,5 @@
 // The index server's leveled logger: one line per event on stderr, "ISO-time level message".
-import { escapeControls } from '../common/control-escape';
+import { escapeInvisible } from '../common/control-escape';
 import { LOG_LEVELS, LogLevel, logs } from '../common/log-level';
 import { P2PError } from '../protocol/errors';
 
@@ -29,7 +29,7 @@ export function createLogger(opts: LoggerOptions = {}): LogFn {
   const now = opts.now ?? Date.now;
   return (level, message) => {
     if (!logs(max, level)) return;
-    // Names come from the network: a newline in one must not forge a log line.
-    write(`${new Date(now()).toISOString()} ${level.padEnd(5)} ${escapeControls(message)}\n`);
+    // Names come from the network: a newline in one must not forge a log line, nor a bidi control reorder it.
+    write(`${new Date(now()).toISOString()} ${level.padEnd(5)} ${escapeInvisible(message)}\n`);
   };
 }
