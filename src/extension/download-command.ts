@@ -11,6 +11,7 @@ import { PeerHost } from './peer-host';
 import { ProgressReporter } from './view-model/progress-text';
 import { Settings } from './settings';
 import { buildOnlineTree } from './view-model/tree-model';
+import { labelText, notificationText } from './view-model/inert-text';
 import { versionChoices } from './view-model/version-pick';
 
 /** Larger text files open with vscode.open, which handles them (and their warnings) better than a text document. */
@@ -39,7 +40,7 @@ export class DownloadCommand {
     let result: DownloadResult;
     try {
       result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Downloading ${target.contentName}${from}`, cancellable: true },
+        { location: vscode.ProgressLocation.Notification, title: notificationText(`Downloading ${target.contentName}${from}`), cancellable: true },
         async (progress, token) => {
           const abort = new AbortController();
           const onCancel = token.onCancellationRequested(() => abort.abort());
@@ -66,7 +67,7 @@ export class DownloadCommand {
     } catch (err) {
       const e = toP2PError(err);
       if (e.code === 'CANCELLED') {
-        vscode.window.setStatusBarMessage(`Download of ${target.contentName} cancelled; the partial file is kept to resume later`, 5000);
+        vscode.window.setStatusBarMessage(labelText(`Download of ${target.contentName} cancelled; the partial file is kept to resume later`), 5000);
         this.log.info(`download of "${target.contentName}" cancelled`);
         return undefined;
       }
@@ -77,10 +78,10 @@ export class DownloadCommand {
     const shared = result.shared ? '; now shared' : '';
     if (result.reused) {
       this.log.info(`"${result.contentName}" was already complete at ${result.path}${shared}`);
-      vscode.window.setStatusBarMessage(`$(check) ${result.contentName} was already downloaded`, 8000);
+      vscode.window.setStatusBarMessage(`$(check) ${labelText(`${result.contentName} was already downloaded`)}`, 8000);
     } else {
       this.log.info(`saved "${result.contentName}" (${result.size} bytes)${sources} to ${result.path}${shared}`);
-      vscode.window.setStatusBarMessage(`$(check) Downloaded ${result.contentName} (${formatBytes(result.size)})${sources}`, 8000);
+      vscode.window.setStatusBarMessage(`$(check) ${labelText(`Downloaded ${result.contentName} (${formatBytes(result.size)})${sources}`)}`, 8000);
     }
     await this.open(result.path);
     return result;
@@ -94,7 +95,7 @@ export class DownloadCommand {
       if (rows.length === 0) {
         throw new P2PError('NOT_FOUND', 'nothing that can be downloaded is online right now');
       }
-      return rows.map((r) => ({ label: r.contentName, description: r.description, row: r }));
+      return rows.map((r) => ({ label: r.label, description: r.description, row: r }));
     });
     // An error while the picker is busy must reach the caller, not stay unhandled in the picker.
     items.catch(() => undefined);

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { Peer } from '../peer';
 import { registerAllCommands } from './commands';
 import { LOG_CHANNEL_NAME } from './view-model/ids';
+import { inertLog } from './inert-log';
 import { Notifier } from './notifier';
 import { OnlineView } from './online-view';
 import type { HostPortText } from './local-index-server';
@@ -22,8 +23,9 @@ export interface P2PShareApi {
 let host: PeerHost | undefined;
 
 export function activate(context: vscode.ExtensionContext): P2PShareApi {
-  const log = vscode.window.createOutputChannel(LOG_CHANNEL_NAME, { log: true });
-  context.subscriptions.push(log);
+  const channel = vscode.window.createOutputChannel(LOG_CHANNEL_NAME, { log: true });
+  context.subscriptions.push(channel);
+  const log = inertLog(channel);
   const running = () => host?.localServer !== undefined;
   const notifier = new Notifier(log, running);
   const settings = new Settings((problem) => notifier.settingProblem(problem));

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { ErrorAction, Operation, errorActions } from './view-model/error-actions';
 import { Commands } from './view-model/ids';
+import { notificationText } from './view-model/inert-text';
 import { SettingProblem, openSettings } from './settings';
 
 export interface FailureOptions {
@@ -74,7 +75,8 @@ export class Notifier {
 
   private async show(message: string, actions: ErrorAction[], retry?: () => unknown): Promise<void> {
     try {
-      const picked = await vscode.window.showErrorMessage(message, ...actions.map((a) => a.label));
+      // Titles and messages carry names and E texts from other peers: no link may form from them.
+      const picked = await vscode.window.showErrorMessage(notificationText(message), ...actions.map((a) => a.label));
       const action = actions.find((a) => a.label === picked);
       if (action) await this.run(action, retry);
     } catch (err) {

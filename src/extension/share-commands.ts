@@ -11,6 +11,7 @@ import { CommandFailure, dismissed } from './command-runner';
 import { Notifier } from './notifier';
 import { PeerHost } from './peer-host';
 import { peerNameProblem } from './view-model/settings-parse';
+import { labelText } from './view-model/inert-text';
 
 /** The file in the active editor or tab, when it lives on disk. */
 function activeFilePath(): string | undefined {
@@ -84,7 +85,7 @@ export class ShareCommands {
         { location: vscode.ProgressLocation.Window, title: `Registering ${name}` },
         () => this.registerResolvingNameClash(peer, filePath),
       );
-      vscode.window.setStatusBarMessage(`$(check) Sharing ${share.contentName} (${formatBytes(share.size)}) as ${peer.peerName}`, 5000);
+      vscode.window.setStatusBarMessage(`$(check) ${labelText(`Sharing ${share.contentName} (${formatBytes(share.size)}) as ${peer.peerName}`)}`, 5000);
       return share;
     } catch (err) {
       throw new CommandFailure(`Could not register "${name}"`, err);
@@ -124,7 +125,7 @@ export class ShareCommands {
       }
     }
     this.showIndexAfterChange();
-    vscode.window.setStatusBarMessage(`$(check) Stopped sharing ${names.length === 1 ? names[0] : plural(names.length, 'file')}`, 5000);
+    vscode.window.setStatusBarMessage(`$(check) ${labelText(`Stopped sharing ${names.length === 1 ? names[0] : plural(names.length, 'file')}`)}`, 5000);
   }
 
   /**
@@ -142,11 +143,11 @@ export class ShareCommands {
       throw dismissed('nothing is shared');
     }
     const picked = await vscode.window.showQuickPick(
-      shares.map((s) => ({ label: s.contentName, description: formatBytes(s.size), detail: s.path })),
+      shares.map((s) => ({ label: labelText(s.contentName), description: formatBytes(s.size), detail: labelText(s.path), contentName: s.contentName })),
       { title: 'De-register Files', placeHolder: 'Files to stop sharing', canPickMany: true, matchOnDetail: true },
     );
     if (!picked || picked.length === 0) throw dismissed('no share chosen');
-    return picked.map((p) => p.label);
+    return picked.map((p) => p.contentName);
   }
 
   /** De-registers every share (the original's Q); the engine keeps running so the user can share again. */

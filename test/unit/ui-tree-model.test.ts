@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import type { OnlineItem, Share } from '../../src/peer/api';
 import { ContextValues } from '../../src/extension/view-model/ids';
 import { CLASSIC_SHA256_HEX as CLASSIC_SHA256, isClassicHash } from '../../src/protocol/classic';
-import { buildOnlineTree, buildShareRows, escapeMarkdown } from '../../src/extension/view-model/tree-model';
+import { buildOnlineTree, buildShareRows } from '../../src/extension/view-model/tree-model';
 
 const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);
@@ -118,9 +118,9 @@ describe('ui tree model: online content', () => {
 
   it('escapes names in tooltips so they cannot become links or markup', () => {
     const [row] = buildOnlineTree([item('[x](command:evil)', '*bold*.txt')], 'me');
-    assert.ok(!row.tooltip.includes('[x](command:evil)'));
-    assert.ok(row.tooltip.includes('\\*bold\\*'));
-    assert.equal(escapeMarkdown('a_b'), 'a\\_b');
+    // Each name is one code span, where Markdown forms nothing (ui-inert-text.test.ts renders them).
+    assert.ok(row.tooltip.includes('`*bold*.txt`'));
+    assert.ok(row.sources[0].tooltip.includes('**`[x](command:evil)`**'));
   });
 
   it('shows one row per (content, peer) even when a page boundary repeated an entry', () => {

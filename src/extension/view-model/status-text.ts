@@ -1,6 +1,7 @@
 // The status bar item's text and tooltip for a connection state, without vscode.
 import type { ConnectionState } from '../../peer/api';
 import { plural } from '../../common/plural';
+import { labelText, markdownText } from './inert-text';
 
 export interface StatusFacts {
   state: ConnectionState;
@@ -28,15 +29,11 @@ const STATE_WORDS: Record<ConnectionState, string> = {
   stopped: 'stopped',
 };
 
-function tick(text: string): string {
-  return `\`${text.replace(/`/g, "'")}\``;
-}
-
 export function statusText(f: StatusFacts): StatusText {
   let text: string;
   switch (f.state) {
     case 'connected':
-      text = `$(radio-tower) ${f.peerName ?? 'P2P'} · ${f.shareCount} shared`;
+      text = `$(radio-tower) ${f.peerName === undefined ? 'P2P' : labelText(f.peerName)} · ${f.shareCount} shared`;
       break;
     case 'connecting':
       text = '$(sync~spin) P2P connecting…';
@@ -45,12 +42,13 @@ export function statusText(f: StatusFacts): StatusText {
       text = '$(debug-disconnect) P2P offline';
   }
   const lines = [`**P2P Share**: ${STATE_WORDS[f.state]}`, ''];
-  if (f.detail) lines.push(`${f.detail.replace(/[\\`*_[\]<>]/g, (c) => `\\${c}`)}`, '');
-  if (f.indexAddress) lines.push(`Index server: ${tick(f.indexAddress)}  `);
-  if (f.peerName) lines.push(`Peer name: ${tick(f.peerName)}  `);
+  // The detail may quote an index server's or a peer's words.
+  if (f.detail) lines.push(markdownText(f.detail), '');
+  if (f.indexAddress) lines.push(`Index server: ${markdownText(f.indexAddress)}  `);
+  if (f.peerName) lines.push(`Peer name: ${markdownText(f.peerName)}  `);
   if (f.listenPort) lines.push(`Content server: TCP port ${f.listenPort}  `);
   lines.push(`Sharing ${plural(f.shareCount, 'file')}  `);
-  if (f.localServer) lines.push(`Local index server running on ${tick(f.localServer)}  `);
+  if (f.localServer) lines.push(`Local index server running on ${markdownText(f.localServer)}  `);
   lines.push('', 'Click for P2P actions.');
   return { text, tooltip: lines.join('\n'), warning: f.state === 'unreachable' };
 }

@@ -6,6 +6,7 @@ import { formatAddress } from '../../peer/address';
 import { rankVersions, versionKey } from '../../peer/versions';
 import { isClassicHash } from '../../protocol/classic';
 import { ContextValues } from './ids';
+import { labelText, markdownText } from './inert-text';
 
 export interface SourceRow {
   kind: 'source';
@@ -61,14 +62,6 @@ export interface ShareRow {
 
 const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
 
-/** Escapes text for a MarkdownString so names cannot inject links, emphasis or HTML. */
-export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
-}
-
-function code(text: string): string {
-  return `\`${text.replace(/`/g, "'")}\``;
-}
 
 function addressOf(item: OnlineItem): string {
   try {
@@ -86,9 +79,9 @@ function sourceRow(item: OnlineItem, ownPeerName: string, showHash: boolean): So
   if (showHash && !classic) details.push(item.sha256.slice(0, 8));
   const description = details.join(' · ') + (own ? ' (you)' : '');
   const lines = [
-    `**${escapeMarkdown(item.peerName)}**${own ? ' (you)' : ''} shares **${escapeMarkdown(item.contentName)}**`,
+    `**${markdownText(item.peerName)}**${own ? ' (you)' : ''} shares **${markdownText(item.contentName)}**`,
     '',
-    `Address: ${code(address)}  `,
+    `Address: ${markdownText(address)}  `,
   ];
   if (classic) {
     lines.push(
@@ -96,7 +89,7 @@ function sourceRow(item: OnlineItem, ownPeerName: string, showHash: boolean): So
       'Classic registration: the index server knows no SHA-256 or size for it, so it cannot be downloaded here.',
     );
   } else {
-    lines.push(`Size: ${formatBytes(item.size)} (${formatExactBytes(item.size)})  `, `SHA-256: ${code(item.sha256)}`);
+    lines.push(`Size: ${formatBytes(item.size)} (${formatExactBytes(item.size)})  `, `SHA-256: ${markdownText(item.sha256)}`);
     lines.push('', own ? 'This is your own share; click to open it.' : 'Click to download from this peer only.');
   }
   return {
@@ -109,7 +102,7 @@ function sourceRow(item: OnlineItem, ownPeerName: string, showHash: boolean): So
     sha256: item.sha256,
     own,
     classic,
-    label: item.peerName,
+    label: labelText(item.peerName),
     description,
     tooltip: lines.join('\n'),
     contextValue: classic ? ContextValues.classicSource : ContextValues.source,
@@ -137,14 +130,14 @@ function contentRow(name: string, items: OnlineItem[], ownPeerName: string): Con
   else parts.push('classic, not downloadable');
   if (versions.length > 1) parts.push(plural(versions.length, 'version'));
 
-  const lines = [`**${escapeMarkdown(name)}**`, ''];
+  const lines = [`**${markdownText(name)}**`, ''];
   if (main) {
-    lines.push(`Size: ${formatBytes(main.size)} (${formatExactBytes(main.size)})  `, `SHA-256: ${code(main.sha256)}  `);
+    lines.push(`Size: ${formatBytes(main.size)} (${formatExactBytes(main.size)})  `, `SHA-256: ${markdownText(main.sha256)}  `);
   }
-  lines.push(`Sources: ${sources.map((s) => `${escapeMarkdown(s.peerName)}${s.own ? ' (you)' : ''} ${code(s.address)}`).join(', ')}`);
+  lines.push(`Sources: ${sources.map((s) => `${markdownText(s.peerName)}${s.own ? ' (you)' : ''} ${markdownText(s.address)}`).join(', ')}`);
   if (versions.length > 1) {
     lines.push('', `Peers share ${versions.length} different versions under this name; a download asks which one to take.`);
-    for (const v of versions) lines.push(`- ${code(v.sha256.slice(0, 16))}… ${formatBytes(v.size)}, ${plural(v.count, 'host')}`);
+    for (const v of versions) lines.push(`- ${markdownText(v.sha256.slice(0, 16))}… ${formatBytes(v.size)}, ${plural(v.count, 'host')}`);
   }
   const classicCount = items.length - downloadable.length;
   const onlyYou = downloadable.length > 0 && downloadable.every((i) => i.peerName === ownPeerName);
@@ -166,7 +159,7 @@ function contentRow(name: string, items: OnlineItem[], ownPeerName: string): Con
     downloadable: main !== undefined,
     sharedByYou: items.some((i) => i.peerName === ownPeerName),
     onlyYou,
-    label: name,
+    label: labelText(name),
     description: parts.join(' · '),
     tooltip: lines.join('\n'),
     contextValue: main ? ContextValues.content : ContextValues.classicContent,
@@ -201,14 +194,14 @@ export function buildShareRows(shares: readonly Share[]): ShareRow[] {
       path: s.path,
       size: s.size,
       sha256: s.sha256,
-      label: s.contentName,
+      label: labelText(s.contentName),
       description: formatBytes(s.size),
       tooltip: [
-        `**${escapeMarkdown(s.contentName)}**`,
+        `**${markdownText(s.contentName)}**`,
         '',
-        `Path: ${code(s.path)}  `,
+        `Path: ${markdownText(s.path)}  `,
         `Size: ${formatBytes(s.size)} (${formatExactBytes(s.size)})  `,
-        `SHA-256: ${code(s.sha256)}  `,
+        `SHA-256: ${markdownText(s.sha256)}  `,
         `Registered: ${formatTime(s.registeredAt)}`,
         '',
         'Click to open the file.',
