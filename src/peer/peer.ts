@@ -2,7 +2,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { OnlineEntry, Source } from '../protocol/messages';
+import { OnlineEntry } from '../protocol/messages';
 import { validateContentName, validatePeerName } from '../protocol/names';
 import { HostPort, formatAddress, parseAddress } from './address';
 import type {
@@ -10,7 +10,7 @@ import type {
 } from './api';
 import { ContentServer } from './content-server';
 import { Downloader } from './download/downloader';
-import { IndexClient, RequestOptions } from './index-client';
+import { IndexLink, isNetworkFailure } from './index-link';
 import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
 import { badSetting, PeerSettings, readOptions } from './peer-options';
@@ -19,21 +19,6 @@ import { isHashPrefix } from './versions';
 
 /** Handshake tries when a peer starts: about 1.5 s with the default 500 ms first timeout. */
 const STARTUP_PROBE_TRIES = 2;
-
-/** A T of everything (quit, rename, move) waits at most this long for the index to acknowledge it. */
-const QUIT_BUDGET_MS = 2000;
-
-/** What an R says about one share. */
-type Registration = Pick<Share, 'contentName' | 'size' | 'sha256'>;
-
-function isNetworkFailure(err: P2PError): boolean {
-  return err.code === 'TIMEOUT' || err.code === 'UNREACHABLE';
-}
-
-/** True when the index itself answered (an E reply), which proves it is reachable. */
-function isIndexAnswer(err: P2PError): boolean {
-  return err.wireCode < 100;
-}
 
 export interface Peer {
   on<K extends keyof PeerEvents>(event: K, listener: PeerEvents[K]): this;
@@ -44,15 +29,11 @@ export interface Peer {
 
 export class Peer extends EventEmitter {
   private name: string;
-  private readonly secret: Buffer;
-  private indexAt: HostPort;
-  private index: IndexClient;
+  private readonly link: IndexLink;
   private readonly book: ShareBook;
   private readonly content: ContentServer;
   private readonly downloader: Downloader;
   private readonly leases: Leases;
-  private current: ConnectionState = 'connecting';
-  private currentDetail: string | undefined;
   /** Operations that change registrations run one at a time, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
   /** Aborted by quit(): every request and download in progress stops. */
@@ -68,13 +49,13 @@ export class Peer extends EventEmitter {
       await peer.content.listen(settings.listenPort, settings.listenHost);
     } catch (err) {
       peer.book.close();
-      await peer.index.close();
+      await peer.link.close();
       throw toP2PError(err, 'starting the content server');
     }
     peer.logLine('info', `peer "${peer.name}" serving content on TCP port ${peer.listenPort}; index server ${peer.indexAddress}`);
     // A short probe: an unreachable index must not hold up the editor or the terminal for the
     // full retry schedule; later requests retry in full and flip the state when it answers.
-    await peer.probe(peer.index, false, STARTUP_PROBE_TRIES);
+    await peer.link.probe(peer.link.client, false, STARTUP_PROBE_TRIES);
     return peer;
   }
 
@@ -83,8 +64,6 @@ export class Peer extends EventEmitter {
     // Every request and download listens on this one signal; many at once are normal, not a leak.
     setMaxListeners(0, this.lifetime.signal);
     this.name = settings.peerName;
-    this.secret = settings.secret;
-    this.indexAt = settings.index;
     this.book = new ShareBook({ watch: settings.watchShares, log: (l, m) => this.logLine(l, m) });
     const failed = (what: string) => (err: unknown) => {
       if (!this.quitting) this.logLine('error', `${what}: ${toP2PError(err).message}`);
@@ -98,11 +77,24 @@ export class Peer extends EventEmitter {
       log: (l, m) => this.logLine(l, m),
     });
     this.downloader = new Downloader({ stallTimeoutMs: settings.stallTimeoutMs, maxBytes: settings.maxDownloadBytes, log: (l, m) => this.logLine(l, m) });
-    this.index = this.newIndexClient(settings.index);
+    this.link = new IndexLink(settings, {
+      lifetime: this.lifetime.signal,
+      listenPort: () => this.listenPort,
+      isQuitting: () => this.quitting !== undefined,
+      closedOr: (err) => this.closedOr(err),
+      log: (l, m) => this.logLine(l, m),
+      onState: (state, detail, before) => {
+        this.emit('state', state, detail);
+        if (state === 'connected' && before === 'unreachable') {
+          // The index answers again: re-register at once whatever could not be refreshed while it was away.
+          this.leases.retryLapsed();
+        }
+      },
+    });
     this.leases = new Leases({
       renew: (contentName, signal) => {
         const share = this.book.get(contentName);
-        return share && this.indexCall((c, o) => this.registerAt(c, this.name, share, o), signal);
+        return share && this.link.call((c, o) => this.link.registerAt(c, this.name, share, o), signal);
       },
       onRenewFailed: (contentName, err) => this.reportRefreshFailure(contentName, toP2PError(err)),
       onRegisteredAgain: (contentName) => this.logLine('info', `"${contentName}" is registered again at ${this.indexAddress}`),
@@ -122,16 +114,16 @@ export class Peer extends EventEmitter {
 
   /** "host:port" of the index server in use ("[::1]:7870" for IPv6). */
   get indexAddress(): string {
-    return formatAddress(this.indexAt);
+    return this.link.addressText;
   }
 
   get state(): ConnectionState {
-    return this.current;
+    return this.link.connectionState;
   }
 
   /** Why the state is what it is (the last error when 'unreachable'). */
   get stateDetail(): string | undefined {
-    return this.currentDetail;
+    return this.link.stateDetail;
   }
 
   get downloadFolder(): string {
@@ -169,7 +161,7 @@ export class Peer extends EventEmitter {
         this.emitShares();
       }
       try {
-        await this.indexCall((c, o) => c.deregister(this.name, this.secret, contentName, o));
+        await this.link.deregister(this.name, contentName);
         this.logLine('info', `de-registered "${contentName}"`);
       } catch (err) {
         const e = this.closedOr(err);
@@ -191,7 +183,7 @@ export class Peer extends EventEmitter {
   /** Every registration the index knows, all pages (menu O). Emits 'online-changed' when it differs from last time. */
   async listOnline(): Promise<OnlineItem[]> {
     this.ensureOpen();
-    const entries: OnlineEntry[] = await this.indexCall((c, o) => c.online(o));
+    const entries: OnlineEntry[] = await this.link.call((c, o) => c.online(o));
     const items = entries.map((e) => toItem(e, e.contentName));
     const key = JSON.stringify(items);
     if (key !== this.lastOnlineKey) {
@@ -205,7 +197,7 @@ export class Peer extends EventEmitter {
   async search(contentName: string): Promise<OnlineItem[]> {
     this.ensureOpen();
     validateContentName(contentName);
-    return (await this.sources(contentName)).map((s) => toItem(s, contentName));
+    return (await this.link.sources(contentName)).map((s) => toItem(s, contentName));
   }
 
   /**
@@ -219,11 +211,11 @@ export class Peer extends EventEmitter {
     if (wantHash !== undefined && !isHashPrefix(wantHash)) throw badSetting(`sha256 must be 8 to 64 hex digits (a prefix is enough), got "${opts.sha256}"`);
     const folder = path.resolve(opts.folder ?? this.settings.downloadFolder);
 
-    const found = await this.sources(contentName);
+    const found = await this.link.sources(contentName);
     const pick = pickSources(contentName, found, { wantHash, fromPeer: opts.fromPeer }, {
       peerName: this.name,
       listenPort: this.listenPort,
-      indexHost: this.indexAt.host,
+      indexHost: this.link.address.host,
       log: (level, message) => this.logLine(level, message),
     });
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.lifetime.signal]) : this.lifetime.signal;
@@ -276,19 +268,19 @@ export class Peer extends EventEmitter {
       }
       await this.leases.pause();
       try {
-        const results = await this.registerAll(this.index, newName, shares);
+        const results = await this.link.registerAll(this.link.client, newName, shares);
         const failed = results.find((r) => r.error)?.error;
         if (failed) {
           if (results.some((r) => r.lease !== undefined)) {
-            await this.bestEffort(this.deregisterAll(this.index, newName, this.lifetime.signal), `removing the entries under "${newName}"`);
+            await this.link.bestEffort(this.link.deregisterAll(this.link.client, newName, this.lifetime.signal), `removing the entries under "${newName}"`);
           }
-          if (isNetworkFailure(failed)) this.setState('unreachable', failed.message);
+          if (isNetworkFailure(failed)) this.link.setState('unreachable', failed.message);
           throw this.closedOr(failed);
         }
-        this.setState('connected');
+        this.link.setState('connected');
         this.name = newName;
         for (const r of results) this.leases.renewed(r.contentName, r.lease ?? 0);
-        await this.bestEffort(this.deregisterAll(this.index, oldName, this.lifetime.signal), `removing the entries under "${oldName}"`);
+        await this.link.bestEffort(this.link.deregisterAll(this.link.client, oldName, this.lifetime.signal), `removing the entries under "${oldName}"`);
         this.logLine('info', `peer name is now "${newName}"; ${shares.length} share(s) registered under it`);
       } finally {
         this.leases.resume();
@@ -305,37 +297,36 @@ export class Peer extends EventEmitter {
     this.ensureOpen();
     const next = parseAddress(address);
     return this.exclusive(async () => {
-      if (formatAddress(next) === formatAddress(this.indexAt)) return;
-      const client = this.newIndexClient(next);
+      if (formatAddress(next) === this.link.addressText) return;
+      const client = this.link.newClient(next);
       const shares = this.book.list();
       await this.leases.pause();
       try {
-        const results = await this.registerAll(client, this.name, shares);
+        const results = await this.link.registerAll(client, this.name, shares);
         const refusal = results.find((r) => r.error && !isNetworkFailure(r.error))?.error;
         if (refusal) {
           if (results.some((r) => r.lease !== undefined)) {
-            await this.bestEffort(this.deregisterAll(client, this.name, this.lifetime.signal), `undoing the move to ${formatAddress(next)}`);
+            await this.link.bestEffort(this.link.deregisterAll(client, this.name, this.lifetime.signal), `undoing the move to ${formatAddress(next)}`);
           }
           await client.close();
           throw this.closedOr(refusal);
         }
-        const old = this.index;
+        const old = this.link.client;
         const oldAddress = this.indexAddress;
-        this.index = client;
-        this.indexAt = next;
+        this.link.switchTo(client, next);
         this.lastOnlineKey = undefined;
         for (const r of results) {
           if (r.lease !== undefined) this.leases.renewed(r.contentName, r.lease);
           else this.leases.lapsed(r.contentName);
         }
-        if (shares.length > 0) await this.bestEffort(this.deregisterAll(old, this.name, this.lifetime.signal), `leaving index server ${oldAddress}`);
+        if (shares.length > 0) await this.link.bestEffort(this.link.deregisterAll(old, this.name, this.lifetime.signal), `leaving index server ${oldAddress}`);
         await old.close();
         this.logLine('info', `index server is now ${this.indexAddress}`);
         // Announced even when the state word stays the same: it now describes another server.
         const timeout = results.find((r) => r.error)?.error;
-        if (results.some((r) => r.lease !== undefined)) this.setState('connected', undefined, true);
-        else if (timeout) this.setState('unreachable', timeout.message, true);
-        else await this.probe(client, true);
+        if (results.some((r) => r.lease !== undefined)) this.link.setState('connected', undefined, true);
+        else if (timeout) this.link.setState('unreachable', timeout.message, true);
+        else await this.link.probe(client, true);
       } finally {
         this.leases.resume();
       }
@@ -358,15 +349,15 @@ export class Peer extends EventEmitter {
       const shares = this.book.list();
       if (shares.length > 0 || this.leases.anyRegistered()) {
         // Not bound to the lifetime, which is over: the budget alone limits this last T.
-        await this.deregisterAll(this.index, this.name)
+        await this.link.deregisterAll(this.link.client, this.name)
           .then(() => this.logLine('info', `de-registered all ${shares.length} share(s) of "${this.name}"`))
           .catch((err) => this.logLine('warn', `could not de-register at ${this.indexAddress} while quitting: ${toP2PError(err).message}`));
       }
       await Promise.all([
         this.content.close().catch((err) => this.logLine('warn', `closing the content server: ${toP2PError(err).message}`)),
-        this.index.close(),
+        this.link.close(),
       ]);
-      this.setState('stopped');
+      this.link.setState('stopped');
       this.logLine('info', `peer "${this.name}" stopped`);
     })();
     return this.quitting;
@@ -380,7 +371,7 @@ export class Peer extends EventEmitter {
     await this.leases.stop(contentName);
     let lease: number;
     try {
-      lease = await this.indexCall((c, o) => this.registerAt(c, this.name, prepared.share, o));
+      lease = await this.link.call((c, o) => this.link.registerAt(c, this.name, prepared.share, o));
     } catch (err) {
       // A share this one would have replaced is still registered: keep refreshing it.
       if (this.book.get(contentName)) this.leases.schedule(contentName);
@@ -392,23 +383,6 @@ export class Peer extends EventEmitter {
     this.logLine('info', `registered "${contentName}" (${size} bytes) as "${this.name}"; lease ${lease} s`);
     this.emitShares();
     return share;
-  }
-
-  /** R of every share under `peerName` at `client`, in parallel (the client bounds how many at once). */
-  private async registerAll(
-    client: IndexClient,
-    peerName: string,
-    shares: Share[],
-  ): Promise<Array<{ contentName: string; lease?: number; error?: P2PError }>> {
-    const signal = this.lifetime.signal;
-    return Promise.all(
-      shares.map((s) =>
-        this.registerAt(client, peerName, s, { signal }).then(
-          (lease) => ({ contentName: s.contentName, lease }),
-          (err) => ({ contentName: s.contentName, error: toP2PError(err) }),
-        ),
-      ),
-    );
   }
 
   private async shareDownload(result: DownloadResult): Promise<boolean> {
@@ -443,7 +417,7 @@ export class Peer extends EventEmitter {
       if (this.quitting || this.book.get(share.contentName)?.sha256 !== share.sha256) return;
       await this.leases.stop(share.contentName);
       try {
-        const lease = await this.indexCall((c, o) => this.registerAt(c, this.name, share, o));
+        const lease = await this.link.call((c, o) => this.link.registerAt(c, this.name, share, o));
         this.leases.renewed(share.contentName, lease);
         this.logLine('info', `re-registered "${share.contentName}" with its new content (${share.size} bytes)`);
       } catch (err) {
@@ -462,7 +436,7 @@ export class Peer extends EventEmitter {
       this.emitShares();
       this.emit('share-lost', share.contentName, reason);
       try {
-        await this.indexCall((c, o) => c.deregister(this.name, this.secret, share.contentName, o));
+        await this.link.deregister(this.name, share.contentName);
         this.logLine('info', `de-registered "${share.contentName}": ${reason.message}`);
       } catch (err) {
         const e = toP2PError(err);
@@ -482,102 +456,6 @@ export class Peer extends EventEmitter {
       // NAME_TAKEN after an index restart (someone took the name meanwhile), PEER_LIMIT, INDEX_FULL...
       this.logLine('error', `the index refused "${contentName}": ${err.message}`);
       this.emit('share-error', contentName, err);
-    }
-  }
-
-  // ---- index calls and state ----
-
-  private newIndexClient(address: HostPort): IndexClient {
-    const host = this.settings.listenHost;
-    const specific = host !== undefined && host !== '::' && host !== '0.0.0.0';
-    return new IndexClient({
-      address,
-      requestTimeoutMs: this.settings.requestTimeoutMs,
-      requestTries: this.settings.requestTries,
-      localAddress: specific ? host : undefined,
-      log: (l, m) => this.logLine(l, m),
-    });
-  }
-
-  /** A request to the current index: its outcome drives the connection state. */
-  private async indexCall<T>(call: (client: IndexClient, options: RequestOptions) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const client = this.index;
-    const options: RequestOptions = { signal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal };
-    try {
-      const result = await call(client, options);
-      if (client === this.index) this.setState('connected');
-      return result;
-    } catch (err) {
-      const e = toP2PError(err);
-      if (client === this.index && !this.quitting) {
-        if (isNetworkFailure(e)) this.setState('unreachable', e.message);
-        else if (isIndexAnswer(e)) this.setState('connected');
-      }
-      throw this.closedOr(e);
-    }
-  }
-
-  /** One R of `share` under `peerName` at `client`; resolves to the lease in seconds. */
-  private registerAt(client: IndexClient, peerName: string, share: Registration, options: RequestOptions): Promise<number> {
-    return client.register(peerName, this.secret, this.listenPort, share.contentName, share.size, Buffer.from(share.sha256, 'hex'), options);
-  }
-
-  /**
-   * One T with an empty content name: every entry under `peerName` at `client` goes. At most QUIT_BUDGET_MS
-   * (and sooner when `stop` aborts), since a failure only leaves entries to expire.
-   */
-  private deregisterAll(client: IndexClient, peerName: string, stop?: AbortSignal): Promise<void> {
-    const budget = AbortSignal.timeout(QUIT_BUDGET_MS);
-    return client.deregister(peerName, this.secret, '', {
-      signal: stop ? AbortSignal.any([budget, stop]) : budget,
-      timeoutMs: Math.min(this.settings.requestTimeoutMs, QUIT_BUDGET_MS / 4),
-    });
-  }
-
-  /** For clean-ups whose failure only leaves entries to expire: a warning, not an error. */
-  private async bestEffort(work: Promise<unknown>, what: string): Promise<void> {
-    try {
-      await work;
-    } catch (err) {
-      const e = toP2PError(err);
-      if (e.code !== 'NOT_REGISTERED') this.logLine('warn', `${what}: ${e.message}`);
-    }
-  }
-
-  private async probe(client: IndexClient, announce = false, tries?: number): Promise<void> {
-    try {
-      await client.handshake({ signal: this.lifetime.signal, tries });
-      if (client === this.index) this.setState('connected', undefined, announce);
-    } catch (err) {
-      const e = toP2PError(err);
-      if (client !== this.index || this.quitting) return;
-      if (isIndexAnswer(e)) this.setState('connected', undefined, announce);
-      else this.setState('unreachable', e.message, announce);
-    }
-  }
-
-  /** Emits 'state' when the state changes, or always when `announce` is set. */
-  private setState(state: ConnectionState, detail?: string, announce = false): void {
-    const before = this.current;
-    this.currentDetail = detail;
-    if (state === before && !announce) return;
-    this.current = state;
-    this.logLine(state === 'unreachable' ? 'warn' : 'info', `index server ${this.indexAddress}: ${state}${detail ? ` (${detail})` : ''}`);
-    this.emit('state', state, detail);
-    if (state === 'connected' && before === 'unreachable') {
-      // The index answers again: re-register at once whatever could not be refreshed while it was away.
-      this.leases.retryLapsed();
-    }
-  }
-
-  // ---- sources ----
-
-  private async sources(contentName: string): Promise<Source[]> {
-    try {
-      return await this.indexCall((c, o) => c.search(contentName, o));
-    } catch (err) {
-      if (toP2PError(err).code === 'NOT_FOUND') return [];
-      throw err;
     }
   }
 
