@@ -1,4 +1,5 @@
 // Per-source token buckets: caps the work and the reply traffic any one address (or IPv6 /64) can cause.
+import { sourceKey } from './source-key';
 
 export interface RateLimitOptions {
   /** Tokens added per second. */
@@ -86,15 +87,4 @@ export class RateLimiter {
   clear(): void {
     this.buckets.clear();
   }
-}
-
-/** The rate-limited unit: an IPv4 address, or an IPv6 /64 (one host commonly owns a whole /64). */
-export function sourceKey(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  const [head, tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  if (h.length >= 4) return h.slice(0, 4).join(':');
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  return groups.slice(0, 4).map((g) => g || '0').join(':');
 }

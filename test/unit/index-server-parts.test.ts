@@ -6,7 +6,8 @@ import { classicPort } from '../../src/server/classic-address';
 import { COOKIE_WINDOW_SECONDS, CookieJar } from '../../src/server/cookies';
 import { normalizeIp } from '../../src/server/index-server';
 import { createLogger, parseLogLevel } from '../../src/server/log';
-import { RateLimiter, sourceKey } from '../../src/server/rate-limiter';
+import { RateLimiter } from '../../src/server/rate-limiter';
+import { sourceKey } from '../../src/server/source-key';
 import { ReplyCache, requestFingerprint } from '../../src/server/reply-cache';
 import { ManualClock } from '../support/index-server';
 
