@@ -33,6 +33,9 @@ export async function runIndexBench(opts: IndexBenchOptions): Promise<Section> {
     '--rate-limit', '0',
     '--max-per-peer', String(perPeer * 4),
     '--max-entries', String(entries * 4),
+    // Every loaded peer sends from 127.0.0.1 under one load generator: lift the fair-share caps with the others.
+    '--max-per-address', String(entries * 4),
+    '--max-per-secret', String(entries * 4),
     // Long leases: the loaded entries must outlive the whole benchmark, which refreshes only some of them.
     '--ttl', '3600',
     '--log-level', 'warn',
