@@ -26,6 +26,9 @@ export const ErrorCodes = {
   BUSY: 17,
   INTERNAL: 18,
   ALREADY_LISTED: 19,
+  ADDRESS_LIMIT: 20,
+  SECRET_LIMIT: 21,
+  REPLAYED: 22,
   // Local to one process.
   TIMEOUT: 100,
   UNREACHABLE: 101,
@@ -77,6 +80,9 @@ const WORDS: Record<ErrorCode, string> = {
   INTERNAL: 'Internal server error',
   // The original report's own words (its figure C.2.2): classic clients show this E as it is.
   ALREADY_LISTED: 'Username and file already exists in list, please pick another username/file combination',
+  ADDRESS_LIMIT: 'This address has registered the most content the index server allows from one address',
+  SECRET_LIMIT: 'This peer has registered the most content the index server allows under one secret',
+  REPLAYED: 'That request was already carried out once; a new request needs a new request id',
   TIMEOUT: 'The index server did not answer',
   UNREACHABLE: 'Could not connect',
   SOURCE_GONE: 'The source closed the connection before sending all the content',

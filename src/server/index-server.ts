@@ -19,6 +19,7 @@ import { describeIndexRequest, indexCommand, indexReply } from './new-form';
 import { ExpiredEntry, Registry } from './registry';
 import { RateLimiter } from './rate-limiter';
 import { ReplyCache, requestFingerprint } from './reply-cache';
+import { ID_WINDOW, ReplayGuard } from './replay-guard';
 import { MemoryStore, RegistryStore } from './store';
 
 export interface IndexServerOptions {
@@ -37,6 +38,12 @@ export interface IndexServerOptions {
   classicTtlSeconds?: number;
   maxEntries?: number;
   maxPerPeer?: number;
+  /** Registrations from one IPv4 address or IPv6 /64 (Registry). Default 2 000. */
+  maxPerAddress?: number;
+  /** Registrations under one secret, all its peer names together (Registry). Default 1 000. */
+  maxPerSecret?: number;
+  /** Sources (ip, port) whose R/T ids are remembered against replay at once (ReplayGuard). Default 131 072. */
+  replaySources?: number;
   /** Per source IP (IPv6: per /64); false turns limiting off. Default { perSecond: 2000, burst: 4000 }. */
   rateLimit?: { perSecond: number; burst: number } | false;
   /** How often expired leases, cached replies and idle rate buckets are swept. Default min(1000, ttl/4). */
@@ -86,6 +93,7 @@ export class IndexServer extends EventEmitter {
   private readonly logLevel: LogLevel;
   private readonly cookies: CookieJar;
   private readonly replies: ReplyCache;
+  private readonly replayGuard: ReplayGuard;
   private readonly limiter?: RateLimiter;
   private readonly sweepIntervalMs: number;
   private socket?: dgram.Socket;
@@ -115,10 +123,13 @@ export class IndexServer extends EventEmitter {
       classicTtlSeconds: opts.classicTtlSeconds,
       maxEntries: opts.maxEntries,
       maxPerPeer: opts.maxPerPeer,
+      maxPerAddress: opts.maxPerAddress,
+      maxPerSecret: opts.maxPerSecret,
       now: this.now,
     });
     this.cookies = new CookieJar(this.now);
     this.replies = new ReplyCache({ now: this.now, maxBytes: opts.replyCacheBytes });
+    this.replayGuard = new ReplayGuard({ now: this.now, maxSources: opts.replaySources });
     const rate = opts.rateLimit ?? { perSecond: 2000, burst: 4000 };
     if (rate) {
       if (!(rate.perSecond > 0) || !(rate.burst >= 1)) {
@@ -200,6 +211,7 @@ export class IndexServer extends EventEmitter {
       this.socket = undefined;
       if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
       this.replies.clear();
+      this.replayGuard.clear();
       this.limiter?.clear();
       if (this.bound) this.log('info', `stopped listening on udp ${formatHostPort(this.bound.host, this.bound.port)}`);
     })();
@@ -219,6 +231,7 @@ export class IndexServer extends EventEmitter {
       });
     }
     this.replies.sweep();
+    this.replayGuard.sweep();
     this.limiter?.sweep();
     if (gone.length > 0) {
       for (const e of gone) this.log('debug', `expired ${e.peerName} ${e.contentName} at ${formatHostPort(e.host, e.port)}`);
@@ -320,6 +333,9 @@ export class IndexServer extends EventEmitter {
       this.done(req.type, ip, rinfo, 'debug', describeIndexRequest(req), `${peekType(cached)} (repeated for a retry)`);
       return;
     }
+    // Past the reply cache's 30 s a replayed R/T would run again while its cookie still passes: the
+    // guard remembers each source's ids for as long as any of its cookies can.
+    if (remembered && this.refuseReplay(req.requestId, ip, rinfo, describeIndexRequest(req), req.type)) return;
     let reply: Buffer;
     let outcome: string;
     let level: LogLevel = remembered ? 'info' : 'debug';
@@ -337,9 +353,25 @@ export class IndexServer extends EventEmitter {
       reply = encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!;
       outcome = `E ${err.code}`;
     }
-    if (remembered) this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
+    if (remembered) {
+      this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
+      this.replayGuard.record(ip, rinfo.port, req.requestId);
+    }
     this.send(reply, rinfo);
     this.done(req.type, ip, rinfo, level, describeIndexRequest(req), outcome, note);
+  }
+
+  /** Answers an R/T the replay guard will not let run (E REPLAYED, or BUSY when it has no room); true when it did. */
+  private refuseReplay(requestId: number, ip: string, rinfo: dgram.RemoteInfo, what: string, type: string): boolean {
+    const verdict = this.replayGuard.check(ip, rinfo.port, requestId);
+    if (verdict === 'fresh') return false;
+    const err =
+      verdict === 'full'
+        ? new P2PError('BUSY', `the server remembers ${this.replayGuard.maxSources} sources' requests; try again in a few minutes`)
+        : new P2PError('REPLAYED', `request id ${requestId} from ${formatHostPort(ip, rinfo.port)} ${verdict === 'seen' ? 'was already carried out' : `is older than the last ${ID_WINDOW} carried out`}`);
+    this.send(encodeErrorWithin(requestId, err.wireCode, err.detail, MAX_DATAGRAM)!, rinfo);
+    this.done(type, ip, rinfo, 'info', what, `E ${err.code}`);
+    return true;
   }
 
   private handleClassic(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {

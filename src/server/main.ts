@@ -29,6 +29,9 @@ Options:
   --classic-ttl SECONDS lifetime of a classic registration (default none: it stands until its T)
   --max-entries N       registrations in total (default 1000000)
   --max-per-peer N      registrations under one peer name (default 10000)
+  --max-per-address N   registrations from one IPv4 address or IPv6 /64, whatever their names
+                        (default 2000)
+  --max-per-secret N    registrations under one secret, all its peer names together (default 1000)
   --rate-limit N        requests a second per source address, 0 = no limit (default 2000)
   --log-level LEVEL     error, warn, info or debug (default info)
   -v, --verbose         log at debug level (same as --log-level debug)
@@ -36,7 +39,7 @@ Options:
   -V, --version         show the version
 
 Environment (flags win): P2P_INDEX_HOST, P2P_INDEX_PORT, P2P_INDEX_TTL, P2P_INDEX_CLASSIC (0 or 1),
-P2P_INDEX_CLASSIC_TTL, P2P_INDEX_LOG_LEVEL.
+P2P_INDEX_CLASSIC_TTL, P2P_INDEX_MAX_PER_ADDRESS, P2P_INDEX_MAX_PER_SECRET, P2P_INDEX_LOG_LEVEL.
 `;
 
 export interface CliIo {
@@ -71,6 +74,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
         'classic-ttl': { type: 'string' },
         'max-entries': { type: 'string' },
         'max-per-peer': { type: 'string' },
+        'max-per-address': { type: 'string' },
+        'max-per-secret': { type: 'string' },
         'rate-limit': { type: 'string' },
         'log-level': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
@@ -110,6 +115,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
   if (classicTtl) options.classicTtlSeconds = parseWhole(...classicTtl, 1, 0xffff_ffff);
   if (values['max-entries'] !== undefined) options.maxEntries = parseWhole(values['max-entries'], '--max-entries', 1, Number.MAX_SAFE_INTEGER);
   if (values['max-per-peer'] !== undefined) options.maxPerPeer = parseWhole(values['max-per-peer'], '--max-per-peer', 1, Number.MAX_SAFE_INTEGER);
+  const perAddress = pick(values['max-per-address'], 'max-per-address', 'P2P_INDEX_MAX_PER_ADDRESS');
+  if (perAddress) options.maxPerAddress = parseWhole(...perAddress, 1, Number.MAX_SAFE_INTEGER);
+  const perSecret = pick(values['max-per-secret'], 'max-per-secret', 'P2P_INDEX_MAX_PER_SECRET');
+  if (perSecret) options.maxPerSecret = parseWhole(...perSecret, 1, Number.MAX_SAFE_INTEGER);
   if (values['rate-limit'] !== undefined) {
     const perSecond = parseWhole(values['rate-limit'], '--rate-limit', 0, 1e9);
     options.rateLimit = perSecond === 0 ? false : { perSecond, burst: perSecond * 2 };

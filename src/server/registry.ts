@@ -9,6 +9,7 @@ import { validateContentName, validatePeerName } from '../protocol/names';
 import { formatHostPort } from '../protocol/address-text';
 import { CLASSIC_SHA256_HEX, classicOnlinePage } from '../protocol/classic';
 import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../protocol/udp';
+import { sourceKey } from './source-key';
 import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
 
 export interface RegistryOptions {
@@ -23,6 +24,10 @@ export interface RegistryOptions {
   maxEntries?: number;
   /** Registrations under one peer name. Default 10 000. */
   maxPerPeer?: number;
+  /** Registrations whose address is one IPv4 address or one IPv6 /64, whatever their names. Default 2 000. */
+  maxPerAddress?: number;
+  /** Registrations under every peer name of one secret (new form only). Default 1 000. */
+  maxPerSecret?: number;
   /** Clock in ms; injectable so tests move time instead of sleeping. */
   now?: () => number;
 }
@@ -68,6 +73,8 @@ export class Registry {
   readonly classicTtlSeconds?: number;
   readonly maxEntries: number;
   readonly maxPerPeer: number;
+  readonly maxPerAddress: number;
+  readonly maxPerSecret: number;
   private readonly now: () => number;
 
   constructor(
@@ -78,11 +85,15 @@ export class Registry {
     this.classicTtlSeconds = opts.classicTtlSeconds;
     this.maxEntries = opts.maxEntries ?? 1_000_000;
     this.maxPerPeer = opts.maxPerPeer ?? 10_000;
+    this.maxPerAddress = opts.maxPerAddress ?? 2_000;
+    this.maxPerSecret = opts.maxPerSecret ?? 1_000;
     this.now = opts.now ?? Date.now;
     checkWhole('ttlSeconds', this.ttlSeconds, 1, 0xffff_ffff);
     if (this.classicTtlSeconds !== undefined) checkWhole('classicTtlSeconds', this.classicTtlSeconds, 1, 0xffff_ffff);
     checkWhole('maxEntries', this.maxEntries, 1, Number.MAX_SAFE_INTEGER);
     checkWhole('maxPerPeer', this.maxPerPeer, 1, Number.MAX_SAFE_INTEGER);
+    checkWhole('maxPerAddress', this.maxPerAddress, 1, Number.MAX_SAFE_INTEGER);
+    checkWhole('maxPerSecret', this.maxPerSecret, 1, Number.MAX_SAFE_INTEGER);
   }
 
   /** Entries held, including any whose lease ended since the last sweep. */
@@ -92,7 +103,7 @@ export class Registry {
 
   /**
    * R: adds a registration or refreshes the same peer's one (docs/protocol.md, rules in order:
-   * names, ownership, refresh, caps). A classic R (owner by IP) never refreshes: as in the original
+   * names, ownership, refresh, caps: per peer name, per secret, per address, total). A classic R (owner by IP) never refreshes: as in the original
    * report, a pair already listed is refused whoever sends it. Throws P2PError.
    */
   register(r: Registration): { refreshed: boolean; entry: RegistryEntry } {
@@ -122,6 +133,19 @@ export class Registry {
     const held = this.store.countOf(r.peerName);
     if (held >= this.maxPerPeer) {
       throw new P2PError('PEER_LIMIT', `peer "${r.peerName}" has ${held} registrations; the limit is ${this.maxPerPeer}`);
+    }
+    // The fair-share caps: names and secrets cost nothing to make up, an address does.
+    if (r.owner.kind === 'secret') {
+      const bySecret = this.store.countOfSecret(r.owner.digest);
+      if (bySecret >= this.maxPerSecret) {
+        throw new P2PError('SECRET_LIMIT', `this secret holds ${bySecret} registrations under all its peer names; the limit is ${this.maxPerSecret}`);
+      }
+    }
+    const source = sourceKey(r.host);
+    const fromSource = this.store.countFrom(source);
+    if (fromSource >= this.maxPerAddress) {
+      const where = source === r.host ? source : `${source}::/64`;
+      throw new P2PError('ADDRESS_LIMIT', `${where} holds ${fromSource} registrations; the limit is ${this.maxPerAddress}`);
     }
     if (this.store.size >= this.maxEntries) {
       throw new P2PError('INDEX_FULL', `the index holds ${this.store.size} registrations; the limit is ${this.maxEntries}`);

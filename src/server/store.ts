@@ -1,5 +1,6 @@
 // Where the index's registrations live: the RegistryStore contract and MemoryStore, its in-process implementation.
 import { P2PError } from '../protocol/errors';
+import { sourceKey } from './source-key';
 
 /**
  * Who owns a peer name: new-form peers by the SHA-256 of their secret, classic peers by their source IP.
@@ -43,6 +44,10 @@ export interface RegistryStore {
   ownerOf(peerName: string): Owner | undefined;
   /** Registrations held under a peer name. */
   countOf(peerName: string): number;
+  /** Registrations whose host lies in this source unit (`sourceKey`: an IPv4 address or an IPv6 /64). */
+  countFrom(source: string): number;
+  /** Registrations under every peer name bound to this secret digest. */
+  countOfSecret(digest: string): number;
   get(peerName: string, contentName: string): RegistryEntry | undefined;
   /** Adds a registration with the next sequence number; binds the peer name to `owner` when it is new. */
   add(peerName: string, contentName: string, owner: Owner, fields: EntryFields): RegistryEntry;
@@ -217,6 +222,9 @@ export class MemoryStore implements RegistryStore {
    * stays in expiry order only while every entry in it has the same lease.
    */
   private readonly leases = { secret: new LeaseList(), ip: new LeaseList() };
+  /** Counts for the fair-share caps, kept as entries come and go so a cap check costs one lookup. */
+  private readonly bySource = new Map<string, number>();
+  private readonly bySecret = new Map<string, number>();
   private nextSeq = 1;
   private count = 0;
 
@@ -230,6 +238,14 @@ export class MemoryStore implements RegistryStore {
 
   countOf(peerName: string): number {
     return this.peers.get(peerName)?.count ?? 0;
+  }
+
+  countFrom(source: string): number {
+    return this.bySource.get(source) ?? 0;
+  }
+
+  countOfSecret(digest: string): number {
+    return this.bySecret.get(digest) ?? 0;
   }
 
   get(peerName: string, contentName: string): Entry | undefined {
@@ -252,6 +268,8 @@ export class MemoryStore implements RegistryStore {
     this.linkContent(e);
     this.order.push(e);
     this.leases[owner.kind].append(e);
+    bump(this.bySource, sourceKey(e.host), 1);
+    if (owner.kind === 'secret') bump(this.bySecret, owner.digest, 1);
     this.count++;
     return e;
   }
@@ -259,6 +277,11 @@ export class MemoryStore implements RegistryStore {
   update(entry: RegistryEntry, f: EntryFields): void {
     const e = entry as Entry;
     if (e.removed) throw new P2PError('INTERNAL', `store entry ${e.peerName}/${e.contentName} was removed`);
+    if (e.host !== f.host) {
+      // A peer that moved takes its registration's share along; rare, so the hot refresh pays one compare.
+      bump(this.bySource, sourceKey(e.host), -1);
+      bump(this.bySource, sourceKey(f.host), 1);
+    }
     e.host = this.shareHost(e.peer, f.host);
     e.port = f.port;
     e.size = f.size;
@@ -276,6 +299,9 @@ export class MemoryStore implements RegistryStore {
     this.unlinkContent(e);
     this.order.drop(e);
     this.leases[e.owner.kind].unlink(e);
+    bump(this.bySource, sourceKey(e.host), -1);
+    const owner = e.owner;
+    if (owner.kind === 'secret') bump(this.bySecret, owner.digest, -1);
     this.count--;
   }
 
@@ -321,6 +347,8 @@ export class MemoryStore implements RegistryStore {
     this.order.clear();
     this.leases.secret.clear();
     this.leases.ip.clear();
+    this.bySource.clear();
+    this.bySecret.clear();
     this.count = 0;
   }
 
@@ -383,6 +411,13 @@ export class MemoryStore implements RegistryStore {
     }
     if (bucket.length === 1) this.byContent.set(e.contentName, bucket[0]);
   }
+}
+
+/** Adds `delta` to a count, forgetting it at zero so the map holds only keys with registrations. */
+function bump(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 /** A doubly-linked list of entries in refresh order: O(1) append and unlink. */

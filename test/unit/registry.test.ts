@@ -215,7 +215,7 @@ describe('Registry', function () {
     const owners = Array.from({ length: 1000 }, (_, p) => ownerOfSecret(sha(`peer${p}`)));
     const hash = sha('content');
     const timePages = (n: number): number => {
-      const r = new Registry(new MemoryStore(), { now: clock.now, maxEntries: n });
+      const r = new Registry(new MemoryStore(), { now: clock.now, maxEntries: n, maxPerAddress: n, maxPerSecret: n });
       for (let i = 0; i < n; i++) {
         r.register({ peerName: `peer${i % 1000}`, contentName: `file-${i}.dat`, owner: owners[i % 1000], host: '10.0.0.1', port: 4000, size: i, sha256: hash });
       }

@@ -1,5 +1,6 @@
 // The p2p-index-server command as a real child process: flags, environment, logging, exit codes, signals.
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { ErrorCodes, decodeClassicReply, encodeClassicRequest } from '../../src/protocol';
@@ -108,7 +109,7 @@ describe('p2p-index-server command', function () {
     const help = run(['--help']);
     assert.deepEqual(await help.exited, { code: EXIT_OK, signal: null });
     assert.match(help.stdout, /^Usage: p2p-index-server/);
-    for (const flag of ['--host', '--port', '--ttl', '--classic', '--classic-ttl', '--max-entries', '--max-per-peer', '--rate-limit', '--log-level', '-v, --verbose', '-V, --version']) {
+    for (const flag of ['--host', '--port', '--ttl', '--classic', '--classic-ttl', '--max-entries', '--max-per-peer', '--max-per-address', '--max-per-secret', '--rate-limit', '--log-level', '-v, --verbose', '-V, --version']) {
       assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
     }
     for (const flag of ['-V', '--version']) {
@@ -195,6 +196,31 @@ describe('p2p-index-server command', function () {
     assert.deepEqual(parseCli(['--no-classic'], { P2P_INDEX_CLASSIC: '1' }), { kind: 'run', logLevel: 'info', options: { port: 7870, classic: false } });
     const limited = parseCli(['--rate-limit', '50'], { P2P_INDEX_HOST: '0.0.0.0', P2P_INDEX_TTL: '60' });
     assert.deepEqual(limited.kind === 'run' && limited.options, { host: '0.0.0.0', port: 7870, ttlSeconds: 60, rateLimit: { perSecond: 50, burst: 100 } });
+  });
+
+  it('--max-per-address and --max-per-secret reach the server, from flags or the environment (flags win), and refuse nonsense', async function () {
+    const cmd = parseCli(['--max-per-address', '7', '--max-per-secret', '3'], { P2P_INDEX_MAX_PER_ADDRESS: '9' });
+    assert.deepEqual(cmd.kind === 'run' && cmd.options, { port: 7870, maxPerAddress: 7, maxPerSecret: 3 });
+    const fromEnv = parseCli([], { P2P_INDEX_MAX_PER_ADDRESS: '9', P2P_INDEX_MAX_PER_SECRET: '4' });
+    assert.deepEqual(fromEnv.kind === 'run' && fromEnv.options, { port: 7870, maxPerAddress: 9, maxPerSecret: 4 });
+    assert.throws(() => parseCli(['--max-per-address', '0'], {}), /--max-per-address must be a whole number 1\.\./);
+    assert.throws(() => parseCli([], { P2P_INDEX_MAX_PER_SECRET: 'lots' }), /P2P_INDEX_MAX_PER_SECRET must be a whole number/);
+    const lines: string[] = [];
+    const stop = new AbortController();
+    let listening!: (server: IndexServer) => void;
+    const started = new Promise<IndexServer>((resolve) => (listening = resolve));
+    const exitCode = main(['--port', '0', '--max-per-address', '1'], { env: {}, stdout: () => undefined, stderr: (l) => lines.push(l), signal: stop.signal, onListening: listening });
+    const server = await started;
+    const probe = await UdpProbe.open({ host: '127.0.0.1', port: server.address!.port });
+    probes.push(probe);
+    const cookie = await probe.handshake();
+    const ask = (peerName: string) =>
+      probe.ask({ type: 'R', requestId: probe.id(), cookie, secret: randomBytes(32), tcpPort: 1, size: 0, sha256: Buffer.alloc(32), peerName, contentName: 'a' });
+    assert.equal((await ask('p1')).type, 'A');
+    const second = await ask('p2');
+    assert.equal(second.type === 'E' && second.code, ErrorCodes.ADDRESS_LIMIT, '--max-per-address reached the server');
+    stop.abort('test over');
+    assert.equal(await exitCode, EXIT_OK);
   });
 
   it('main() runs in-process until its signal aborts, resolving with the exit code', async function () {
