@@ -236,12 +236,15 @@ describe('a fair index', function () {
       assert.equal(run(1, 3), 'seen');
       assert.equal(run(1, (3 + ID_WINDOW) >>> 0), 'fresh');
       assert.equal(run(1, 3), 'stale', 'fell out of the window: refused, not run again');
+      assert.equal(run(1, 9), 'fresh', 'an unused id still inside the window');
       assert.equal(run(2, 7), 'fresh', 'the same id from another port is another source');
+      assert.equal(run(2, 9), 'fresh');
       assert.equal(run(3, 7), 'full');
       clock.advance(REPLAY_MEMORY_MS);
       assert.equal(g.sweep(), 2);
       assert.equal(g.size, 0);
-      assert.equal(run(3, 7), 'fresh');
+      assert.equal(run(3, 10), 'fresh');
+      assert.equal(g.check('10.0.0.1', 3, 9), 'fresh', 'a new source starts with a clean window, whatever the one before it left');
     });
   });
 });
