@@ -1,5 +1,5 @@
 // Per-source token buckets: caps the work and the reply traffic any one address (or IPv6 /64) can cause.
-import { sourceKey } from './source-key';
+import { sourceKey } from '../protocol/address-text';
 
 export interface RateLimitOptions {
   /** Tokens added per second. */

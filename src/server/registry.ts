@@ -9,7 +9,7 @@ import { validateContentName, validatePeerName } from '../protocol/names';
 import { formatHostPort } from '../protocol/address-text';
 import { CLASSIC_SHA256_HEX, classicOnlinePage } from '../protocol/classic';
 import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../protocol/udp';
-import { sourceKey } from './source-key';
+import { sourceKey } from '../protocol/address-text';
 import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
 
 export interface RegistryOptions {

@@ -1,6 +1,6 @@
 // Where the index's registrations live: the RegistryStore contract and MemoryStore, its in-process implementation.
 import { P2PError } from '../protocol/errors';
-import { sourceKey } from './source-key';
+import { sourceKey } from '../protocol/address-text';
 
 /**
  * Who owns a peer name: new-form peers by the SHA-256 of their secret, classic peers by their source IP.

@@ -7,7 +7,7 @@ import { COOKIE_WINDOW_SECONDS, CookieJar } from '../../src/server/cookies';
 import { normalizeIp } from '../../src/server/index-server';
 import { createLogger, parseLogLevel } from '../../src/server/log';
 import { RateLimiter } from '../../src/server/rate-limiter';
-import { sourceKey } from '../../src/server/source-key';
+import { sourceKey } from '../../src/protocol/address-text';
 import { ReplyCache, requestFingerprint } from '../../src/server/reply-cache';
 import { ManualClock } from '../support/index-server';
 
@@ -143,6 +143,7 @@ describe('index server parts', function () {
       assert.notEqual(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:3::1'));
       assert.equal(sourceKey('::1'), '0:0:0:0');
       assert.equal(sourceKey('10.1.2.3'), '10.1.2.3');
+      assert.equal(sourceKey('::ffff:10.1.2.3'), '10.1.2.3', 'an IPv4 client of a dual-stack socket is its own address');
       const clock = new ManualClock();
       const rl = new RateLimiter({ perSecond: 1, burst: 1, now: clock.now });
       assert.equal(rl.take('2001:db8:1:2::1'), 'ok');
