@@ -109,9 +109,10 @@ export class RawContentClient {
     );
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawContentClient> {
+  /** `localAddress` (e.g. 127.0.0.2) makes the connection come from another address, for per-address limits. */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawContentClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host }, () => {
+      const s = net.connect({ port, host, localAddress }, () => {
         s.off('error', reject);
         resolve(new RawContentClient(s));
       });
