@@ -27,6 +27,13 @@ export interface PeerOptions {
   uploadRateLimit?: number;
   /** A download source sending nothing for this long fails with STALLED. Default 15000 ms. */
   stallTimeoutMs?: number;
+  /**
+   * Bytes per second a transfer must keep up, averaged over 10 s, on both ends: a source sending less
+   * is dropped (STALLED), a downloader taking less is hung up on. 0 = off. Default 1024.
+   */
+  minTransferRate?: number;
+  /** Connections one address (IPv6: one /64) may hold to this peer's content server. Default 8. */
+  maxConnectionsPerAddress?: number;
   /** Refuse at once a download whose claimed size is larger (SIZE_LIMIT). Default DEFAULT_MAX_DOWNLOAD_BYTES (64 GiB). */
   maxDownloadBytes?: number;
   /** Re-hash and re-register a shared file that changes; de-register it when deleted. Default true. */

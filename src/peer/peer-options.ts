@@ -7,6 +7,7 @@ import { SECRET_BYTES } from '../protocol/messages';
 import { validatePeerName } from '../protocol/names';
 import { HostPort, parseAddress } from './address';
 import type { LogLevel, PeerOptions } from './api';
+import { DEFAULT_PROGRESS_RULE, ProgressRule } from './progress-watch';
 
 export interface PeerSettings {
   peerName: string;
@@ -20,6 +21,9 @@ export interface PeerSettings {
   requestTries: number;
   uploadRateLimit: number;
   stallTimeoutMs?: number;
+  /** Both ends of every transfer; undefined = the engine's default. */
+  minTransferRate?: ProgressRule;
+  maxConnectionsPerAddress?: number;
   maxDownloadBytes?: number;
   watchShares: boolean;
   log?: (level: LogLevel, message: string) => void;
@@ -55,6 +59,10 @@ export function readOptions(opts: PeerOptions): PeerSettings {
   positive(opts.requestTries, 'request tries', true);
   positive(opts.stallTimeoutMs, 'stall timeout');
   positive(opts.maxDownloadBytes, 'largest download', true);
+  positive(opts.maxConnectionsPerAddress, 'connections per address', true);
+  if (opts.minTransferRate !== undefined && !isNonNegativeNumber(opts.minTransferRate)) {
+    throw badSetting(`minimum transfer rate must be 0 (off) or a positive number, got ${String(opts.minTransferRate)}`);
+  }
   const uploadRateLimit = opts.uploadRateLimit ?? 0;
   if (!isNonNegativeNumber(uploadRateLimit)) {
     throw badSetting(`upload rate limit must be 0 (unlimited) or a positive number, got ${String(opts.uploadRateLimit)}`);
@@ -71,6 +79,9 @@ export function readOptions(opts: PeerOptions): PeerSettings {
     requestTries: opts.requestTries ?? 5,
     uploadRateLimit,
     stallTimeoutMs: opts.stallTimeoutMs,
+    minTransferRate:
+      opts.minTransferRate === undefined ? undefined : { minBytesPerSecond: opts.minTransferRate, windowMs: DEFAULT_PROGRESS_RULE.windowMs },
+    maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
     maxDownloadBytes: opts.maxDownloadBytes,
     watchShares: opts.watchShares ?? true,
     log: opts.log,

@@ -74,9 +74,16 @@ export class Peer extends EventEmitter {
       lookup: (name, hash) => this.book.lookup(name, hash),
       onPathChanged: (name) => this.book.suspect(name),
       uploadRateLimit: settings.uploadRateLimit,
+      minTransferRate: settings.minTransferRate,
+      maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
       log: (l, m) => this.logLine(l, m),
     });
-    this.downloader = new Downloader({ stallTimeoutMs: settings.stallTimeoutMs, maxBytes: settings.maxDownloadBytes, log: (l, m) => this.logLine(l, m) });
+    this.downloader = new Downloader({
+      stallTimeoutMs: settings.stallTimeoutMs,
+      minTransferRate: settings.minTransferRate,
+      maxBytes: settings.maxDownloadBytes,
+      log: (l, m) => this.logLine(l, m),
+    });
     this.link = new IndexLink(settings, {
       lifetime: this.lifetime.signal,
       listenPort: () => this.listenPort,

@@ -5,6 +5,7 @@ import { isPositiveNumber } from '../../common/numbers';
 import { P2PError } from '../../protocol/errors';
 import { validateContentName } from '../../protocol/names';
 import type { DownloadProgress, LogLevel } from '../api';
+import { checkProgressRule, DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
 import { FolderLock } from './folder-lock';
 import { fsError } from './fs-calls';
 import { findIdentical, insideFolder, lockFileName, partFileName, throwIfAborted } from './placement';
@@ -38,6 +39,8 @@ export interface DownloaderOptions {
   stallTimeoutMs?: number;
   /** Default 5 000 ms. */
   connectTimeoutMs?: number;
+  /** A source sending less than this while we read is dropped with STALLED. Default 1 KiB/s over 10 s. */
+  minTransferRate?: ProgressRule;
   /** Size of the ranges handed to sources, one D each. Default 4 MiB. */
   chunkBytes?: number;
   /** A job claiming more bytes fails at once with SIZE_LIMIT. Default DEFAULT_MAX_DOWNLOAD_BYTES. */
@@ -60,12 +63,14 @@ const activeParts = new Set<string>();
 export class Downloader {
   private readonly stallTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly progress: ProgressRule;
   private readonly chunkBytes: number;
   private readonly maxBytes: number;
 
   constructor(private readonly opts: DownloaderOptions = {}) {
     this.stallTimeoutMs = positive(opts.stallTimeoutMs ?? DEFAULT_STALL_MS, 'stallTimeoutMs');
     this.connectTimeoutMs = positive(opts.connectTimeoutMs ?? DEFAULT_CONNECT_MS, 'connectTimeoutMs');
+    this.progress = checkProgressRule(opts.minTransferRate ?? DEFAULT_PROGRESS_RULE, 'minTransferRate');
     this.chunkBytes = Math.max(1, Math.floor(positive(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes')));
     this.maxBytes = positive(opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES, 'maxBytes');
   }
@@ -123,7 +128,7 @@ export class Downloader {
       }
       const run = new DownloadRun(
         { name, sha256, size: job.size, folder, partPath, sources: job.sources, signal: job.signal, onProgress },
-        { stallTimeoutMs: this.stallTimeoutMs, connectTimeoutMs: this.connectTimeoutMs, chunkBytes: this.chunkBytes, log },
+        { stallTimeoutMs: this.stallTimeoutMs, connectTimeoutMs: this.connectTimeoutMs, progress: this.progress, chunkBytes: this.chunkBytes, log },
       );
       return { ...(await run.execute()), reused: false };
     } finally {

@@ -4,6 +4,7 @@ import type { DownloadProgress, LogLevel } from '../api';
 import { InOrderHasher } from './disk-writer';
 import { PartFile } from './part-file';
 import type { DownloadSource } from './source-connection';
+import type { ProgressRule } from '../progress-watch';
 import { SourceWorker, Task, WorkerRequest } from './source-worker';
 
 const PROGRESS_EVERY_MS = 250;
@@ -17,6 +18,8 @@ const ENDGAME_SLOW_MS = 500;
 export interface RunSettings {
   stallTimeoutMs: number;
   connectTimeoutMs: number;
+  /** The minimum rate a source must keep; default DEFAULT_PROGRESS_RULE. */
+  progress?: ProgressRule;
   chunkBytes: number;
   log: (level: LogLevel, message: string) => void;
 }
@@ -96,6 +99,7 @@ export class DownloadRun {
       size: plan.size,
       connectTimeoutMs: settings.connectTimeoutMs,
       stallTimeoutMs: settings.stallTimeoutMs,
+      progress: settings.progress,
       stopSignal: this.stopController.signal,
     };
     this.outcome = new Promise<void>((resolve, reject) => (this.finish = { resolve, reject }));

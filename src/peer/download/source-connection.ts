@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import { formatHostPort } from '../../protocol/address-text';
 import { codeFromWire, P2PError, toP2PError } from '../../protocol/errors';
 import { encodeDownloadRequest, tryDecodeContentResponse } from '../../protocol/tcp';
+import { ProgressRule, ProgressWatch } from '../progress-watch';
 
 /** One peer serving the content. */
 export interface DownloadSource {
@@ -23,12 +24,20 @@ export class SourceConnection {
   private closed = false;
   private closeReason: unknown;
   private paused = false;
+  /** The stall timer restarts on every byte, so a source dripping one byte at a time needs this too. */
+  private readonly watch: ProgressWatch;
 
   private constructor(
     private readonly socket: net.Socket,
     private readonly source: DownloadSource,
     private readonly stallTimeoutMs: number,
+    progress: ProgressRule,
   ) {
+    this.watch = new ProgressWatch(progress, (moved, windowMs) => {
+      if (this.active && !this.paused) {
+        this.fail(new P2PError('STALLED', `${this.who} sent ${moved} bytes in ${windowMs} ms, below the minimum of ${progress.minBytesPerSecond} bytes a second`));
+      }
+    });
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('timeout', () => {
@@ -47,7 +56,7 @@ export class SourceConnection {
     return `peer "${this.source.peerName}" at ${formatHostPort(this.source.host, this.source.port)}`;
   }
 
-  static connect(source: DownloadSource, connectTimeoutMs: number, stallTimeoutMs: number, signal: AbortSignal): Promise<SourceConnection> {
+  static connect(source: DownloadSource, connectTimeoutMs: number, stallTimeoutMs: number, progress: ProgressRule, signal: AbortSignal): Promise<SourceConnection> {
     const where = `peer "${source.peerName}" at ${formatHostPort(source.host, source.port)}`;
     return new Promise((resolve, reject) => {
       if (!Number.isInteger(source.port) || source.port < 1 || source.port > 65535) {
@@ -77,7 +86,7 @@ export class SourceConnection {
       };
       const onConnect = () => {
         settle();
-        resolve(new SourceConnection(socket, source, stallTimeoutMs));
+        resolve(new SourceConnection(socket, source, stallTimeoutMs, progress));
       };
       const timer = setTimeout(() => settle(new P2PError('UNREACHABLE', `${where} did not accept a connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -96,7 +105,10 @@ export class SourceConnection {
     return new Promise<void>((resolve, reject) => {
       this.active = { offset, length, received: 0, seenHeader: false, sink, resolve, reject, size };
       this.header = Buffer.alloc(0);
-      if (!this.paused) this.socket.setTimeout(this.stallTimeoutMs);
+      if (!this.paused) {
+        this.socket.setTimeout(this.stallTimeoutMs);
+        this.watch.start();
+      }
       this.socket.write(encodeDownloadRequest({ type: 'D', contentName, sha256, offset, length }));
     });
   }
@@ -105,11 +117,16 @@ export class SourceConnection {
     this.paused = true;
     this.socket.pause();
     this.socket.setTimeout(0);
+    // Time we spend not reading is ours, not the source's.
+    this.watch.stop();
   }
 
   resume(): void {
     this.paused = false;
-    if (this.active) this.socket.setTimeout(this.stallTimeoutMs);
+    if (this.active) {
+      this.socket.setTimeout(this.stallTimeoutMs);
+      this.watch.start();
+    }
     this.socket.resume();
   }
 
@@ -119,6 +136,7 @@ export class SourceConnection {
   }
 
   private fail(reason: unknown): void {
+    this.watch.stop();
     if (!this.closed) {
       this.closed = true;
       this.closeReason = reason;
@@ -174,10 +192,12 @@ export class SourceConnection {
     }
     const at = a.offset + a.received;
     a.received += data.length;
+    this.watch.add(data.length);
     a.sink(data, at);
     if (a.received === a.length && this.active === a) {
       this.active = undefined;
       this.socket.setTimeout(0);
+      this.watch.stop();
       a.resolve();
     }
   }

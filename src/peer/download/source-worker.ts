@@ -3,6 +3,7 @@ import { P2PError, toP2PError } from '../../protocol/errors';
 import type { LogLevel } from '../api';
 import { WriteQueue, WriteTarget } from './disk-writer';
 import { formatHostPort } from '../../protocol/address-text';
+import { DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
 import { DownloadSource, SourceConnection } from './source-connection';
 
 /** A source whose queued disk writes exceed this stops reading its socket until they drain. */
@@ -18,6 +19,8 @@ export interface WorkerRequest {
   readonly size: number;
   readonly connectTimeoutMs: number;
   readonly stallTimeoutMs: number;
+  /** A source slower than this while we read is dropped (a drip feed resets the stall timer forever). */
+  readonly progress?: ProgressRule;
   /** Aborted when the run stops, so connection attempts in progress give up at once. */
   readonly stopSignal: AbortSignal;
 }
@@ -110,7 +113,7 @@ export class SourceWorker {
   private async fetchTask(task: Task): Promise<void> {
     const r = this.request;
     if (!this.conn || this.conn.isClosed) {
-      this.conn = await SourceConnection.connect(this.source, r.connectTimeoutMs, r.stallTimeoutMs, r.stopSignal);
+      this.conn = await SourceConnection.connect(this.source, r.connectTimeoutMs, r.stallTimeoutMs, r.progress ?? DEFAULT_PROGRESS_RULE, r.stopSignal);
     }
     if (this.hooks.isStopped()) throw new P2PError('CANCELLED');
     const from = task.frontier;
