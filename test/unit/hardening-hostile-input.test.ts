@@ -1,20 +1,18 @@
 // Hostile names and requests: the index server refuses bad names over UDP, and a peer never writes or serves outside what it should.
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import * as dgram from 'node:dgram';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Peer } from '../../src/peer/peer';
 import {
-  ErrorCodes, IndexReply, IndexRequest, decodeClassicReply, decodeIndexReply, decodeIndexRequest, encodeClassicRequest, encodeIndexReply,
-  encodeIndexRequest,
+  ErrorCodes, IndexReply, decodeClassicReply, decodeIndexReply, encodeClassicRequest, encodeIndexRequest,
 } from '../../src/protocol';
 import { ContentServer } from '../../src/peer/content-server';
 import { insideFolder } from '../../src/peer/download/placement';
 import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
 import { RawContentClient, makeTempDir, removeDir, serveFiles, sha256Hex, writeBytes, writeTestFile, type TestFile } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
-
+import { FakeIndex } from '../support/fake-index';
 
 /** Every file and folder under `dir`, relative, sorted: to prove nothing was written where it should not be. */
 async function tree(dir: string): Promise<string[]> {
@@ -23,49 +21,6 @@ async function tree(dir: string): Promise<string[]> {
     out.push(path.relative(dir, path.join(e.parentPath ?? e.path, e.name)));
   }
   return out.sort();
-}
-
-/**
- * A fake index server on 127.0.0.1 that answers through the codec whatever `answer` says: it can list
- * and hand out names the real server would refuse to register.
- */
-class FakeIndex {
-  readonly requests: IndexRequest[] = [];
-
-  private constructor(
-    readonly socket: dgram.Socket,
-    answer: (req: IndexRequest) => IndexReply | undefined,
-  ) {
-    socket.on('message', (buf, from) => {
-      let req: IndexRequest;
-      try {
-        req = decodeIndexRequest(buf);
-      } catch {
-        return;
-      }
-      this.requests.push(req);
-      const reply = answer(req);
-      if (reply) socket.send(encodeIndexReply(reply), from.port, from.address);
-    });
-  }
-
-  static async start(answer: (req: IndexRequest) => IndexReply | undefined): Promise<FakeIndex> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-    return new FakeIndex(socket, answer);
-  }
-
-  get address(): string {
-    return `127.0.0.1:${this.socket.address().port}`;
-  }
-
-  searchedFor(contentName: string): boolean {
-    return this.requests.some((r) => r.type === 'S' && r.contentName === contentName);
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
-  }
 }
 
 describe('hardening: hostile input', function () {
