@@ -49,7 +49,8 @@ describe('hardening: remote text reaches the user as inert text', function () {
     });
 
     it('shows it escaped on stderr and stdout, on one line each, in human mode', async function () {
-      peer = await CliPeer.start({ index: server.address, name: 'victim', json: false, dir: path.join(root, 'downloads'), cwd: root });
+      // -v: in human mode the engine's warnings (which quote the source's E text) reach stderr only when verbose.
+      peer = await CliPeer.start({ index: server.address, name: 'victim', json: false, dir: path.join(root, 'downloads'), cwd: root, args: ['-v'] });
       await peer.nextLine((l) => l.startsWith('peer "victim" is ready'));
       peer.send('D report.pdf');
       const shown = await peer.nextStderrLine((l) => l.includes('pwned'));
