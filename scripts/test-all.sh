@@ -32,7 +32,7 @@ lint_check() {
 set -e
 bash scripts/setup-vscode.sh
 npm run --silent build
-npx vsce package --allow-missing-repository --no-rewrite-relative-links --out p2p-share.vsix >/dev/null
+npx vsce package --no-dependencies --allow-missing-repository --no-rewrite-relative-links --out p2p-share.vsix >/dev/null
 set +e
 
 run_suite lint lint_check

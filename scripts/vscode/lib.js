@@ -9,7 +9,7 @@ const os = require('os');
 const path = require('path');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const VSCODE_TEST_DIR = path.resolve(process.env.VSCODE_TEST_DIR || path.join(REPO_ROOT, '.vscode-test'));
+const VSCODE_TEST_DIR = path.resolve(process.env.VSCODE_TEST_DIR || process.env.VSC_DIR || path.join(REPO_ROOT, '.vscode-test'));
 const NODE24_BIN = path.join(VSCODE_TEST_DIR, 'node24', 'bin');
 const CODE_SERVER = path.join(VSCODE_TEST_DIR, 'cs', 'node_modules', '.bin', 'code-server');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

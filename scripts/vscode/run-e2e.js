@@ -28,7 +28,7 @@ function parseArgs(argv) {
 function packageVsix(dirs) {
   const out = path.join(dirs.root, 'p2p-share.vsix');
   // README links docs/ relatively; docs/ ships in the .vsix, so the links stay relative.
-  const args = ['vsce', 'package', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', out];
+  const args = ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', out];
   // vsce asks before packaging without a LICENSE file; nobody can answer here.
   if (!['LICENSE', 'LICENSE.md', 'LICENSE.txt'].some((f) => fs.existsSync(path.join(lib.REPO_ROOT, f)))) {
     args.push('--skip-license');
