@@ -8,3 +8,4 @@ export * from './tcp';
 export { ipToBytes } from './wire';
 export { cutUtf8 } from './wire';
 export * from './address-text';
+export * from './claims';

@@ -1,4 +1,5 @@
 // Typed shapes of every PDU and the protocol's constants; docs/protocol.md is the byte-level contract.
+import type { SourceClaims } from './claims';
 
 /** Second byte of every new-form PDU. A classic PDU can never start its data with 0x80..0xBF. */
 export const VERSION = 0x81;
@@ -36,6 +37,8 @@ export interface RegisterRequest {
   sha256: Buffer; // 32 bytes
   peerName: string;
   contentName: string;
+  /** Trailer: what the peer claims beyond size and hash (piece root, TLS pin); absent or {} = none. */
+  claims?: SourceClaims;
 }
 export interface DeregisterRequest {
   type: 'T';
@@ -53,7 +56,13 @@ export type IndexRequest = HelloRequest | RegisterRequest | DeregisterRequest | 
 export interface HelloReply { type: 'H'; requestId: number; cookie: Buffer }
 export interface AckReply { type: 'A'; requestId: number; leaseSeconds: number; message: string }
 export interface ErrorReply { type: 'E'; requestId: number; code: number; message: string }
-export interface Source extends PeerAddress { peerName: string; size: number; sha256: Buffer }
+export interface Source extends PeerAddress {
+  peerName: string;
+  size: number;
+  sha256: Buffer;
+  /** Carried by S sources (absent or {} = none); O entries do not carry claims. */
+  claims?: SourceClaims;
+}
 export interface SearchReply { type: 'S'; requestId: number; sources: Source[] }
 export interface OnlineEntry extends Source { contentName: string }
 export interface OnlineReply { type: 'O'; requestId: number; next: number; entries: OnlineEntry[] }

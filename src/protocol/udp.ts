@@ -6,6 +6,7 @@ import {
   SearchReply, SearchRequest, Source, VERSION, CLASSIC_SIZE,
 } from './messages';
 import { Reader, Writer, cutUtf8 } from './wire';
+import { claimsBytes, readClaims, writeClaims } from './claims';
 
 interface Codec<T> {
   encode(msg: T): Buffer;
@@ -32,18 +33,17 @@ export const hello: Codec<HelloRequest> = {
 };
 
 export const register: Codec<RegisterRequest> = {
-  encode: (m) =>
-    finish(
-      header('R', m.requestId)
-        .fixed(m.cookie, COOKIE_BYTES, 'cookie')
-        .fixed(m.secret, SECRET_BYTES, 'secret')
-        .u16(m.tcpPort)
-        .u64(m.size)
-        .fixed(m.sha256, HASH_BYTES, 'sha256')
-        .str(m.peerName, 'peer name')
-        .str(m.contentName, 'content name'),
-      'R',
-    ),
+  encode: (m) => {
+    const w = header('R', m.requestId)
+      .fixed(m.cookie, COOKIE_BYTES, 'cookie')
+      .fixed(m.secret, SECRET_BYTES, 'secret')
+      .u16(m.tcpPort)
+      .u64(m.size)
+      .fixed(m.sha256, HASH_BYTES, 'sha256')
+      .str(m.peerName, 'peer name')
+      .str(m.contentName, 'content name');
+    return finish(writeClaims(w, m.claims), 'R');
+  },
   decode: (r, requestId) => {
     const m: RegisterRequest = {
       type: 'R',
@@ -55,6 +55,7 @@ export const register: Codec<RegisterRequest> = {
       sha256: r.bytes(HASH_BYTES, 'sha256'),
       peerName: r.str('peer name'),
       contentName: r.str('content name'),
+      claims: readClaims(r),
     };
     r.end('R');
     return m;
@@ -130,8 +131,13 @@ export const error: Codec<ErrorReply> = {
   },
 };
 
-/** Bytes one source takes in an S reply. */
+/** Bytes one source takes in an S reply, its claims included. */
 export function sourceBytes(s: Source): number {
+  return addressedBytes(s) + claimsBytes(s.claims);
+}
+
+/** Peer name, address, size and hash: what an S source and an O entry both carry. */
+function addressedBytes(s: Source): number {
   return 1 + Buffer.byteLength(s.peerName) + (isV6Text(s.host) ? 19 : 7) + 8 + HASH_BYTES;
 }
 
@@ -141,7 +147,7 @@ function isV6Text(host: string): boolean {
 
 /** Bytes one entry takes in an O reply. */
 export function entryBytes(e: OnlineEntry): number {
-  return sourceBytes(e) + 1 + Buffer.byteLength(e.contentName);
+  return addressedBytes(e) + 1 + Buffer.byteLength(e.contentName);
 }
 
 /** Bytes of an S reply before its sources, and of an O reply before its entries. */
@@ -149,13 +155,14 @@ export const SOURCES_OVERHEAD = HEADER_BYTES + 2;
 export const PAGE_OVERHEAD = HEADER_BYTES + 4 + 2;
 
 function writeSource(w: Writer, s: Source): Writer {
-  return w.str(s.peerName, 'peer name').addr(s.host, s.port).u64(s.size).fixed(s.sha256, HASH_BYTES, 'sha256');
+  w.str(s.peerName, 'peer name').addr(s.host, s.port).u64(s.size).fixed(s.sha256, HASH_BYTES, 'sha256');
+  return writeClaims(w, s.claims);
 }
 
 function readSource(r: Reader): Source {
   const peerName = r.str('peer name');
   const { host, port } = r.addr();
-  return { peerName, host, port, size: r.u64('size'), sha256: r.bytes(HASH_BYTES, 'sha256') };
+  return { peerName, host, port, size: r.u64('size'), sha256: r.bytes(HASH_BYTES, 'sha256'), claims: readClaims(r) };
 }
 
 export const sources: Codec<SearchReply> = {

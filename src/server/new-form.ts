@@ -21,6 +21,7 @@ export function indexCommand(req: IndexCommandRequest, ip: string): IndexCommand
         port: req.tcpPort,
         size: req.size,
         sha256: req.sha256,
+        claims: req.claims,
       };
     case 'T':
       return { kind: 'deregister', peerName: req.peerName, contentName: req.contentName, owner: ownerOfSecretBytes(req.secret) };

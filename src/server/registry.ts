@@ -10,6 +10,7 @@ import { formatHostPort } from '../protocol/address-text';
 import { CLASSIC_SHA256_HEX, classicOnlinePage } from '../protocol/classic';
 import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../protocol/udp';
 import { sourceKey } from '../protocol/address-text';
+import { SourceClaims, packClaims, unpackClaims } from '../protocol/claims';
 import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
 
 export interface RegistryOptions {
@@ -41,6 +42,8 @@ export interface Registration {
   size: number;
   /** Absent for classic registrations, which carry no hash. */
   sha256?: Buffer;
+  /** What the source claims beyond size and hash (new form only); kept as the codec re-encodes it. */
+  claims?: SourceClaims;
 }
 
 /** What a sweep removed, for logs and the server's 'expired' event. */
@@ -124,6 +127,7 @@ export class Registry {
       port: r.port,
       size: r.size,
       hash: r.sha256 ? hashText(r.sha256) : ZERO_HASH,
+      claims: packClaims(r.claims),
       expiresAt: lease === undefined ? Infinity : this.now() + lease * 1000,
     };
     if (existing) {
@@ -289,7 +293,7 @@ function hashText(sha256: Buffer): string {
 }
 
 function toSource(e: RegistryEntry): Source {
-  return { peerName: e.peerName, host: e.host, port: e.port, size: e.size, sha256: Buffer.from(e.hash, 'latin1') };
+  return { peerName: e.peerName, host: e.host, port: e.port, size: e.size, sha256: Buffer.from(e.hash, 'latin1'), claims: unpackClaims(e.claims) };
 }
 
 function toOnlineEntry(e: RegistryEntry): OnlineEntry {

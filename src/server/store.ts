@@ -20,6 +20,8 @@ export interface EntryFields {
   size: number;
   /** SHA-256 as a 32-character latin1 string: 48 bytes on the heap, against ~100 for a pooled Buffer and ~230 for an unpooled one. */
   hash: string;
+  /** The source's claims (piece root, TLS pin) packed by `packClaims`: '' when none, one flat string otherwise. */
+  claims: string;
   /** Clock time (ms) at which the lease ends; Infinity for a registration that stands until its T. */
   expiresAt: number;
 }
@@ -99,6 +101,7 @@ class Entry implements RegistryEntry {
     public port: number,
     public size: number,
     public hash: string,
+    public claims: string,
     public expiresAt: number,
   ) {}
   get peerName(): string {
@@ -263,7 +266,7 @@ export class MemoryStore implements RegistryStore {
       this.peers.set(peerName, peer);
     }
     if (this.nextSeq > MAX_SEQ) this.nextSeq = this.order.renumber();
-    const e = new Entry(this.nextSeq++, peer, contentName, this.shareHost(peer, f.host), f.port, f.size, f.hash, f.expiresAt);
+    const e = new Entry(this.nextSeq++, peer, contentName, this.shareHost(peer, f.host), f.port, f.size, f.hash, f.claims, f.expiresAt);
     this.linkPeer(peer, e);
     this.linkContent(e);
     this.order.push(e);
@@ -286,6 +289,7 @@ export class MemoryStore implements RegistryStore {
     e.port = f.port;
     e.size = f.size;
     e.hash = f.hash;
+    e.claims = f.claims;
     e.expiresAt = f.expiresAt;
     this.leases[e.owner.kind].unlink(e);
     this.leases[e.owner.kind].append(e);

@@ -174,7 +174,7 @@ describe('index server (UDP)', function () {
       assert.equal(found.type, 'S');
       if (found.type !== 'S') return;
       assert.deepEqual(found.sources.map((s) => ({ ...s, sha256: s.sha256.toString('hex') })), [
-        { peerName: 'sam', host: '127.0.0.1', port: 5123, size: 42, sha256: sha('Text.txt').toString('hex') },
+        { peerName: 'sam', host: '127.0.0.1', port: 5123, size: 42, sha256: sha('Text.txt').toString('hex'), claims: {} },
       ]);
     });
 

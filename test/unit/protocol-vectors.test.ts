@@ -40,7 +40,7 @@ function withBuffers(v: any): any {
   if (Array.isArray(v)) return v.map(withBuffers);
   if (v && typeof v === 'object') {
     const out: any = {};
-    for (const [k, x] of Object.entries(v)) out[k] = ['cookie', 'secret', 'sha256'].includes(k) ? Buffer.from(x as string, 'hex') : withBuffers(x);
+    for (const [k, x] of Object.entries(v)) out[k] = ['cookie', 'secret', 'sha256', 'pieceRoot', 'pin'].includes(k) ? Buffer.from(x as string, 'hex') : withBuffers(x);
     return out;
   }
   return v;

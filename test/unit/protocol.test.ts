@@ -19,7 +19,7 @@ function rejects(fn: () => unknown, code: p.ErrorCode, detail?: RegExp): void {
 
 const requests: p.IndexRequest[] = [
   { type: 'H', requestId: 7 },
-  { type: 'R', requestId: 8, cookie, secret, tcpPort: 1, size: 0, sha256: hash, peerName: 'Sam', contentName: 'Text.txt' },
+  { type: 'R', requestId: 8, cookie, secret, tcpPort: 1, size: 0, sha256: hash, peerName: 'Sam', contentName: 'Text.txt', claims: { pin: hash } },
   { type: 'T', requestId: 9, cookie, secret, peerName: 'Sam', contentName: '' },
   { type: 'S', requestId: 10, cookie, contentName: 'Text.txt' },
   { type: 'O', requestId: 11, cookie, cursor: 0xffffffff },
@@ -28,7 +28,7 @@ const replies: p.IndexReply[] = [
   { type: 'H', requestId: 1, cookie },
   { type: 'A', requestId: 2, leaseSeconds: 0, message: '' },
   { type: 'E', requestId: 3, code: 65535, message: 'x'.repeat(255) },
-  { type: 'S', requestId: 4, sources: [{ peerName: 'a', host: '2001:db8::8:800:200c:417a', port: 9, size: 1, sha256: hash }] },
+  { type: 'S', requestId: 4, sources: [{ peerName: 'a', host: '2001:db8::8:800:200c:417a', port: 9, size: 1, sha256: hash, claims: { pieceRoot: hash } }] },
   { type: 'O', requestId: 5, next: 3, entries: [{ peerName: 'a', contentName: 'b', host: '10.0.0.1', port: 9, size: 1, sha256: hash }] },
 ];
 
