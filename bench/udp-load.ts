@@ -2,7 +2,8 @@
 import { createHash, randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { decodeIndexReply, encodeIndexRequest } from '../src/protocol/udp';
-import { COOKIE_BYTES, HEADER_BYTES } from '../src/protocol/messages';
+import { COOKIE_BYTES, EXCHANGE_KEY_BYTES, HEADER_BYTES } from '../src/protocol/messages';
+import { Claim, MAC_END, MAC_OFFSET, claimFor, encodeProven, indexKeyOf, requestMac } from '../src/protocol/proof';
 import { percentile, procCpuSeconds, serveIpc } from './lib';
 
 /** Request-id slots per socket: must exceed the ids sent while the oldest one may still be unanswered. */
@@ -23,6 +24,9 @@ const MIX_R = 0.15;
 /** Every request the generator can send, encoded once by the codec with a zero cookie; id and cookie are patched per send. */
 interface Templates {
   register: Buffer[];
+  /** Which peer each R template is from, and each peer's index key, to prove the R as it is sent. */
+  peerOf: Map<Buffer, number>;
+  keys: Buffer[];
   search: Buffer[];
   online: Buffer[];
 }
@@ -39,6 +43,10 @@ class Lane {
   oldest = this.nextId;
   inFlight = 0;
   cookie: Buffer = ZERO_COOKIE;
+  /** The target's exchange key from its H reply (an echo server's is all zero: no claim can be made to it). */
+  exchangeKey: Buffer = Buffer.alloc(EXCHANGE_KEY_BYTES);
+  /** Each peer's claim to this lane's exchange key, made once. */
+  readonly claims = new Map<number, Claim | null>();
 
   constructor(readonly socket: dgram.Socket) {}
 }
@@ -80,6 +88,25 @@ function send(lane: Lane, template: Buffer, tag: number): void {
   template.copy(buf);
   buf.writeUInt32BE(id, 2);
   if (buf[0] !== 0x48) lane.cookie.copy(buf, HEADER_BYTES);
+  // An R proves its peer name as a peer's does: its claim to this target, then a MAC over the patched bytes.
+  const peer = buf[0] === 0x52 ? templates?.peerOf.get(template) : undefined;
+  if (peer !== undefined) {
+    const key = templates!.keys[peer];
+    let claim = lane.claims.get(peer);
+    if (claim === undefined) {
+      try {
+        claim = claimFor(key, lane.exchangeKey);
+      } catch {
+        claim = null;
+      }
+      lane.claims.set(peer, claim);
+    }
+    if (claim) {
+      claim.keyShare.copy(buf, MAC_END);
+      claim.wrappedKey.copy(buf, MAC_END + EXCHANGE_KEY_BYTES);
+    }
+    requestMac(key, buf).copy(buf, MAC_OFFSET);
+  }
   lane.idAt[slot] = id;
   lane.tagAt[slot] = tag;
   lane.live[slot] = 1;
@@ -140,17 +167,20 @@ function secretOf(p: number): Buffer {
 function buildTemplates(peers: number, perPeer: number, onlineCursors: number): Templates {
   const register: Buffer[] = [];
   const search: Buffer[] = [];
-  const secrets = Array.from({ length: peers }, (_, p) => secretOf(p));
+  const keys = Array.from({ length: peers }, (_, p) => indexKeyOf(secretOf(p)));
+  const peerOf = new Map<Buffer, number>();
+  const noClaim = { keyShare: Buffer.alloc(EXCHANGE_KEY_BYTES), wrappedKey: Buffer.alloc(32) };
   const sha256 = createHash('sha256').update('bench content').digest();
   for (let p = 0; p < peers; p++) {
     for (let j = 0; j < perPeer; j++) {
       const contentName = `bench-${p}-${j}.dat`;
-      register.push(
-        encodeIndexRequest({
-          type: 'R', requestId: 0, cookie: ZERO_COOKIE, secret: secrets[p], tcpPort: 40000 + p, size: 1 << 20, sha256,
-          peerName: peerName(p), contentName,
-        }),
+      const r = encodeProven(
+        { type: 'R', requestId: 0, cookie: ZERO_COOKIE, tcpPort: 40000 + p, size: 1 << 20, sha256, peerName: peerName(p), contentName },
+        keys[p],
+        noClaim,
       );
+      register.push(r);
+      peerOf.set(r, p);
       search.push(encodeIndexRequest({ type: 'S', requestId: 0, cookie: ZERO_COOKIE, contentName }));
     }
   }
@@ -159,7 +189,7 @@ function buildTemplates(peers: number, perPeer: number, onlineCursors: number): 
   const online = Array.from({ length: onlineCursors }, () =>
     encodeIndexRequest({ type: 'O', requestId: 0, cookie: ZERO_COOKIE, cursor: 1 + randomInt(total) }),
   );
-  return { register, search, online };
+  return { register, peerOf, keys, search, online };
 }
 
 /** H tries before giving up: a server stalled for seconds (a long sweep, a GC) still gets its chance. */
@@ -188,6 +218,8 @@ function handshakeLane(lane: Lane, name: string): Promise<void> {
         if (reply.type !== 'H') reject(new Error(`${name}: H answered with ${reply.type}`));
         else {
           lane.cookie = Buffer.from(reply.cookie);
+          if (!lane.exchangeKey.equals(reply.exchangeKey)) lane.claims.clear();
+          lane.exchangeKey = Buffer.from(reply.exchangeKey);
           resolve();
         }
       },

@@ -1,9 +1,10 @@
-// The peer's UDP conversation with one index server: handshake cookie, request ids, retries with backoff.
+// The peer's UDP conversation with one index server: handshake cookie, proofs of R and T, request ids, retries with backoff.
 import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { P2PError, codeFromWire, toP2PError } from '../protocol/errors';
 import { COOKIE_BYTES, IndexReply, OnlineEntry, Source } from '../protocol/messages';
+import { Claim, ExchangeKeyPair, UnprovenRequest, claimFor, encodeProven, exchangeKeyPair, indexKeyOf } from '../protocol/proof';
 import { decodeIndexReply, encodeIndexRequest } from '../protocol/udp';
 import { ipToBytes } from '../protocol/wire';
 import { HostPort, formatAddress } from './address';
@@ -63,7 +64,13 @@ interface Target {
   family: 4 | 6;
 }
 
-type Build = (requestId: number, cookie: Buffer) => Buffer;
+/** What an H gave: the cookie, and the index's exchange key for this run. */
+interface Session {
+  cookie: Buffer;
+  exchangeKey: Buffer;
+}
+
+type Build = (requestId: number, session: Session) => Buffer;
 
 /** Rejects with CANCELLED when `signal` aborts first. */
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
@@ -102,8 +109,12 @@ export class IndexClient {
   private readonly slotWaiters: Array<{ wake(): void; fail(err: P2PError): void }> = [];
   private target?: Promise<Target>;
   private socket?: Promise<dgram.Socket>;
-  private cookie?: { value: Buffer; at: number };
-  private cookieRequest?: Promise<Buffer>;
+  private cookie?: { value: Session; at: number };
+  private cookieRequest?: Promise<Session>;
+  /** This client's X25519 key share, made on the first R or T. */
+  private share?: ExchangeKeyPair;
+  /** The claim last made: the same index key to the same exchange key wraps the same way. */
+  private lastClaim?: { key: Buffer; exchangeKey: Buffer; claim: Claim };
   private closed = false;
   private closing?: Promise<void>;
 
@@ -139,7 +150,7 @@ export class IndexClient {
   ): Promise<number> {
     const reply = await this.request(
       'R',
-      (requestId, cookie) => encodeIndexRequest({ type: 'R', requestId, cookie, secret, tcpPort, size, sha256, peerName, contentName }),
+      (requestId, s) => this.prove({ type: 'R', requestId, cookie: s.cookie, tcpPort, size, sha256, peerName, contentName }, secret, s),
       'A',
       options,
     );
@@ -148,12 +159,29 @@ export class IndexClient {
 
   /** T: removes one content of this peer, or every one when contentName is ''. */
   async deregister(peerName: string, secret: Buffer, contentName: string, options: RequestOptions = {}): Promise<void> {
-    await this.request('T', (requestId, cookie) => encodeIndexRequest({ type: 'T', requestId, cookie, secret, peerName, contentName }), 'A', options);
+    await this.request('T', (requestId, s) => this.prove({ type: 'T', requestId, cookie: s.cookie, peerName, contentName }, secret, s), 'A', options);
+  }
+
+  /**
+   * An R or T with its proof (docs/protocol.md, "Proof of ownership"): the secret stays here; the
+   * datagram carries a MAC under the index key derived from it, and that key wrapped to the index's
+   * exchange key for a first claim.
+   */
+  private prove(req: UnprovenRequest, secret: Buffer, session: Session): Buffer {
+    const key = indexKeyOf(secret);
+    const last = this.lastClaim;
+    let claim = last && last.key.equals(key) && last.exchangeKey.equals(session.exchangeKey) ? last.claim : undefined;
+    if (!claim) {
+      this.share ??= exchangeKeyPair();
+      claim = claimFor(key, session.exchangeKey, this.share);
+      this.lastClaim = { key, exchangeKey: session.exchangeKey, claim };
+    }
+    return encodeProven(req, key, claim);
   }
 
   /** S: every live source of one content; E NOT_FOUND when nobody shares it. */
   async search(contentName: string, options: RequestOptions = {}): Promise<Source[]> {
-    const reply = await this.request('S', (requestId, cookie) => encodeIndexRequest({ type: 'S', requestId, cookie, contentName }), 'S', options);
+    const reply = await this.request('S', (requestId, s) => encodeIndexRequest({ type: 'S', requestId, cookie: s.cookie, contentName }), 'S', options);
     return reply.type === 'S' ? reply.sources : [];
   }
 
@@ -162,7 +190,7 @@ export class IndexClient {
     const all: OnlineEntry[] = [];
     let cursor = 0;
     for (let page = 0; page < MAX_ONLINE_PAGES; page++) {
-      const reply = await this.request('O', (requestId, cookie) => encodeIndexRequest({ type: 'O', requestId, cookie, cursor }), 'O', options);
+      const reply = await this.request('O', (requestId, s) => encodeIndexRequest({ type: 'O', requestId, cookie: s.cookie, cursor }), 'O', options);
       if (reply.type !== 'O') break;
       all.push(...reply.entries);
       if (reply.next === 0) return all;
@@ -194,22 +222,22 @@ export class IndexClient {
   /** One request that needs a cookie: handshakes first, and once more when the server says BAD_COOKIE. */
   private async request(type: string, build: Build, expect: string, options: RequestOptions): Promise<IndexReply> {
     this.checkOpen();
-    let cookie = await this.getCookie(options);
-    let reply = await this.exchange(type, (id) => build(id, cookie), expect, options);
+    let session = await this.getCookie(options);
+    let reply = await this.exchange(type, (id) => build(id, session), expect, options);
     if (reply.type === 'E' && codeFromWire(reply.code) === 'BAD_COOKIE') {
       // The server restarted (new key) or the cookie aged out: handshake again and retry once, with a
       // new request id, since the server would answer the old id from its reply cache.
       this.log('debug', `index server ${this.address} refused the cookie; handshaking again`);
-      if (this.cookie?.value === cookie) this.cookie = undefined;
-      cookie = await this.getCookie(options);
-      reply = await this.exchange(type, (id) => build(id, cookie), expect, options);
+      if (this.cookie?.value === session) this.cookie = undefined;
+      session = await this.getCookie(options);
+      reply = await this.exchange(type, (id) => build(id, session), expect, options);
     }
     if (reply.type === 'E') throw new P2PError(codeFromWire(reply.code), reply.message || undefined);
     return reply;
   }
 
-  /** The current cookie, or a new one; concurrent callers share one H. */
-  private getCookie(options: RequestOptions): Promise<Buffer> {
+  /** The current cookie (and exchange key), or a new one; concurrent callers share one H. */
+  private getCookie(options: RequestOptions): Promise<Session> {
     if (this.cookie && Date.now() - this.cookie.at < this.cookieMaxAgeMs) return Promise.resolve(this.cookie.value);
     if (!this.cookieRequest) {
       // The shared H must not die with the first caller's signal; each caller races its own signal below.
@@ -218,8 +246,9 @@ export class IndexClient {
         .then((reply) => {
           if (reply.type === 'E') throw new P2PError(codeFromWire(reply.code), reply.message || undefined);
           if (reply.type !== 'H' || reply.cookie.length !== COOKIE_BYTES) throw new P2PError('PROTOCOL', 'H reply without a cookie');
-          this.cookie = { value: reply.cookie, at: Date.now() };
-          return reply.cookie;
+          const session = { cookie: reply.cookie, exchangeKey: reply.exchangeKey };
+          this.cookie = { value: session, at: Date.now() };
+          return session;
         })
         .finally(() => {
           this.cookieRequest = undefined;

@@ -29,6 +29,7 @@ export const ErrorCodes = {
   ADDRESS_LIMIT: 20,
   SECRET_LIMIT: 21,
   REPLAYED: 22,
+  BAD_PROOF: 23,
   // Local to one process.
   TIMEOUT: 100,
   UNREACHABLE: 101,
@@ -83,6 +84,7 @@ const WORDS: Record<ErrorCode, string> = {
   ADDRESS_LIMIT: 'This address has registered the most content the index server allows from one address',
   SECRET_LIMIT: 'This peer has registered the most content the index server allows under one secret',
   REPLAYED: 'That request was already carried out once; a new request needs a new request id',
+  BAD_PROOF: 'The request does not prove its peer name: its MAC does not match the key it claims',
   TIMEOUT: 'The index server did not answer',
   UNREACHABLE: 'Could not connect',
   SOURCE_GONE: 'The source closed the connection before sending all the content',

@@ -9,3 +9,4 @@ export { ipToBytes } from './wire';
 export { cutUtf8 } from './wire';
 export * from './address-text';
 export * from './claims';
+export * from './proof';

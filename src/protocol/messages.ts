@@ -10,12 +10,17 @@ export const CLASSIC_SIZE = 101;
 export const CLASSIC_NAME_BYTES = 20;
 export const MAX_NAME_BYTES = 255;
 export const COOKIE_BYTES = 16;
+/** A peer's secret: it never leaves the peer; the index learns only the index key derived from it (proof.ts). */
 export const SECRET_BYTES = 32;
 export const HASH_BYTES = 32;
+/** The index key K a peer name is bound to, the MAC an R or T carries, and an X25519 public key. */
+export const INDEX_KEY_BYTES = 32;
+export const MAC_BYTES = 32;
+export const EXCHANGE_KEY_BYTES = 32;
 /** Size of the UDP header: type, version, request id. */
 export const HEADER_BYTES = 6;
-/** H request length: padded so that the H reply (header + cookie) is never larger than the request. */
-export const HELLO_BYTES = HEADER_BYTES + COOKIE_BYTES;
+/** H request length: padded so that the H reply (header + cookie + exchange key) is never larger than the request. */
+export const HELLO_BYTES = HEADER_BYTES + COOKIE_BYTES + EXCHANGE_KEY_BYTES;
 
 export type Family = 4 | 6;
 
@@ -31,7 +36,10 @@ export interface RegisterRequest {
   type: 'R';
   requestId: number;
   cookie: Buffer; // 16 bytes
-  secret: Buffer; // 32 bytes, proves this is the same peer (server keeps only a hash)
+  /** The proof of the peer name (docs/protocol.md, "Proof of ownership"): MAC under the index key, and the claim. */
+  mac: Buffer;
+  keyShare: Buffer;
+  wrappedKey: Buffer;
   tcpPort: number;
   size: number;
   sha256: Buffer; // 32 bytes
@@ -44,7 +52,9 @@ export interface DeregisterRequest {
   type: 'T';
   requestId: number;
   cookie: Buffer;
-  secret: Buffer;
+  mac: Buffer;
+  keyShare: Buffer;
+  wrappedKey: Buffer;
   peerName: string;
   contentName: string; // '' = every registration of this peer (the Q of the menu)
 }
@@ -53,7 +63,8 @@ export interface OnlineRequest { type: 'O'; requestId: number; cookie: Buffer; c
 export type IndexRequest = HelloRequest | RegisterRequest | DeregisterRequest | SearchRequest | OnlineRequest;
 
 // ---- UDP: index -> peer ----
-export interface HelloReply { type: 'H'; requestId: number; cookie: Buffer }
+/** `exchangeKey`: the index's X25519 public key for this run, to which a first claim wraps its index key. */
+export interface HelloReply { type: 'H'; requestId: number; cookie: Buffer; exchangeKey: Buffer }
 export interface AckReply { type: 'A'; requestId: number; leaseSeconds: number; message: string }
 export interface ErrorReply { type: 'E'; requestId: number; code: number; message: string }
 export interface Source extends PeerAddress {

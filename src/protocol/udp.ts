@@ -2,7 +2,7 @@
 import { P2PError } from './errors';
 import {
   AckReply, COOKIE_BYTES, DeregisterRequest, ErrorReply, HASH_BYTES, HEADER_BYTES, HelloReply, HelloRequest,
-  IndexReply, IndexRequest, MAX_DATAGRAM, OnlineEntry, OnlineReply, OnlineRequest, RegisterRequest, SECRET_BYTES,
+  IndexReply, IndexRequest, MAX_DATAGRAM, OnlineEntry, OnlineReply, OnlineRequest, RegisterRequest, EXCHANGE_KEY_BYTES, INDEX_KEY_BYTES, MAC_BYTES, HELLO_BYTES,
   SearchReply, SearchRequest, Source, VERSION, CLASSIC_SIZE,
 } from './messages';
 import { Reader, Writer, cutUtf8 } from './wire';
@@ -23,10 +23,22 @@ function finish(w: Writer, what: string): Buffer {
   return w.toBuffer();
 }
 
+/** An H request pads to the size of its reply, so H can never amplify. */
+const HELLO_PADDING = HELLO_BYTES - HEADER_BYTES;
+
+/** The proof fields of an R or T, in wire order, right after the cookie. */
+function writeProof(w: Writer, m: { mac: Buffer; keyShare: Buffer; wrappedKey: Buffer }): Writer {
+  return w.fixed(m.mac, MAC_BYTES, 'mac').fixed(m.keyShare, EXCHANGE_KEY_BYTES, 'key share').fixed(m.wrappedKey, INDEX_KEY_BYTES, 'wrapped key');
+}
+
+function readProof(r: Reader): { mac: Buffer; keyShare: Buffer; wrappedKey: Buffer } {
+  return { mac: r.bytes(MAC_BYTES, 'mac'), keyShare: r.bytes(EXCHANGE_KEY_BYTES, 'key share'), wrappedKey: r.bytes(INDEX_KEY_BYTES, 'wrapped key') };
+}
+
 export const hello: Codec<HelloRequest> = {
-  encode: (m) => finish(header('H', m.requestId).fixed(Buffer.alloc(COOKIE_BYTES), COOKIE_BYTES, 'padding'), 'H'),
+  encode: (m) => finish(header('H', m.requestId).fixed(Buffer.alloc(HELLO_PADDING), HELLO_PADDING, 'padding'), 'H'),
   decode: (r, requestId) => {
-    r.bytes(COOKIE_BYTES, 'H padding');
+    r.bytes(HELLO_PADDING, 'H padding');
     r.end('H');
     return { type: 'H', requestId };
   },
@@ -34,9 +46,7 @@ export const hello: Codec<HelloRequest> = {
 
 export const register: Codec<RegisterRequest> = {
   encode: (m) => {
-    const w = header('R', m.requestId)
-      .fixed(m.cookie, COOKIE_BYTES, 'cookie')
-      .fixed(m.secret, SECRET_BYTES, 'secret')
+    const w = writeProof(header('R', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie'), m)
       .u16(m.tcpPort)
       .u64(m.size)
       .fixed(m.sha256, HASH_BYTES, 'sha256')
@@ -49,7 +59,7 @@ export const register: Codec<RegisterRequest> = {
       type: 'R',
       requestId,
       cookie: r.bytes(COOKIE_BYTES, 'cookie'),
-      secret: r.bytes(SECRET_BYTES, 'secret'),
+      ...readProof(r),
       tcpPort: r.u16('tcp port'),
       size: r.u64('size'),
       sha256: r.bytes(HASH_BYTES, 'sha256'),
@@ -65,9 +75,7 @@ export const register: Codec<RegisterRequest> = {
 export const deregister: Codec<DeregisterRequest> = {
   encode: (m) =>
     finish(
-      header('T', m.requestId)
-        .fixed(m.cookie, COOKIE_BYTES, 'cookie')
-        .fixed(m.secret, SECRET_BYTES, 'secret')
+      writeProof(header('T', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie'), m)
         .str(m.peerName, 'peer name')
         .str(m.contentName, 'content name'),
       'T',
@@ -77,7 +85,7 @@ export const deregister: Codec<DeregisterRequest> = {
       type: 'T',
       requestId,
       cookie: r.bytes(COOKIE_BYTES, 'cookie'),
-      secret: r.bytes(SECRET_BYTES, 'secret'),
+      ...readProof(r),
       peerName: r.str('peer name'),
       contentName: r.str('content name'),
     };
@@ -105,9 +113,10 @@ export const online: Codec<OnlineRequest> = {
 };
 
 export const helloReply: Codec<HelloReply> = {
-  encode: (m) => finish(header('H', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie'), 'H reply'),
+  encode: (m) =>
+    finish(header('H', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie').fixed(m.exchangeKey, EXCHANGE_KEY_BYTES, 'exchange key'), 'H reply'),
   decode: (r, requestId) => {
-    const m: HelloReply = { type: 'H', requestId, cookie: r.bytes(COOKIE_BYTES, 'cookie') };
+    const m: HelloReply = { type: 'H', requestId, cookie: r.bytes(COOKIE_BYTES, 'cookie'), exchangeKey: r.bytes(EXCHANGE_KEY_BYTES, 'exchange key') };
     r.end('H reply');
     return m;
   },
@@ -262,13 +271,13 @@ export function encodeIndexReply(m: IndexReply): Buffer {
 
 /**
  * A well-formed A or E, or an H whose cookie is set (an H request pads with zeros where the
- * reply carries its random cookie): a reply, not a request. S and O replies are not told apart
+ * reply carries its random cookie and key): a reply, not a request. S and O replies are not told apart
  * here; their letters are requests too.
  */
 export function isIndexReply(buf: Buffer): boolean {
   try {
     const r = decodeIndexReply(buf);
-    return r.type === 'A' || r.type === 'E' || (r.type === 'H' && r.cookie.some((b) => b !== 0));
+    return r.type === 'A' || r.type === 'E' || (r.type === 'H' && (r.cookie.some((b) => b !== 0) || r.exchangeKey.some((b) => b !== 0)));
   } catch {
     return false;
   }

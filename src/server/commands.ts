@@ -1,6 +1,6 @@
 // The index server's one command shape: what a request asks of the registry, whichever PDU form carried it.
 import { OnlineEntry, Source } from '../protocol/messages';
-import { Registration } from './registry';
+import { OwnerProof, Registration } from './registry';
 import { Owner } from './store';
 
 /** Add or refresh one registration at the datagram's source IP. */
@@ -9,7 +9,7 @@ export interface RegisterCommand extends Registration {
 }
 
 /** Remove one registration of a peer, or all of them when `contentName` is ''. */
-export interface DeregisterCommand { kind: 'deregister'; peerName: string; contentName: string; owner: Owner }
+export interface DeregisterCommand { kind: 'deregister'; peerName: string; contentName: string; owner: Owner | OwnerProof }
 
 /** Every source of one content that fits a new-form S reply. */
 export interface SearchCommand { kind: 'search'; contentName: string }

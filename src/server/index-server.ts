@@ -7,7 +7,8 @@ import {
 } from '../protocol/udp';
 import { decodeClassicRequest, encodeClassicReply, isClassicReply } from '../protocol/classic';
 import { ErrorCodes, P2PError } from '../protocol/errors';
-import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, HELLO_BYTES, IndexRequest, MAX_DATAGRAM } from '../protocol/messages';
+import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, IndexRequest, MAX_DATAGRAM } from '../protocol/messages';
+import { ExchangeKeyPair, MAC_END, exchangeKeyPair } from '../protocol/proof';
 import { classicCommand, classicReply, describeClassicRequest } from './classic-form';
 import { CookieJar } from './cookies';
 import { execute } from './execute';
@@ -92,6 +93,8 @@ export class IndexServer extends EventEmitter {
   private readonly log: LogFn;
   private readonly logLevel: LogLevel;
   private readonly cookies: CookieJar;
+  /** X25519 pair for this run: every H reply hands out its public half, to which a first claim wraps its index key. */
+  private readonly exchange: ExchangeKeyPair = exchangeKeyPair();
   private readonly replies: ReplyCache;
   private readonly replayGuard: ReplayGuard;
   private readonly limiter?: RateLimiter;
@@ -312,7 +315,8 @@ export class IndexServer extends EventEmitter {
         this.ignoreReply(buf, ip, rinfo);
         return;
       }
-      this.send(encodeIndexReply({ type: 'H', requestId: req.requestId, cookie: this.cookies.issue(ip, rinfo.port) }), rinfo);
+      const cookie = this.cookies.issue(ip, rinfo.port);
+      this.send(encodeIndexReply({ type: 'H', requestId: req.requestId, cookie, exchangeKey: this.exchange.publicKey }), rinfo);
       this.done('H', ip, rinfo, 'debug', '', 'H');
       return;
     }
@@ -323,9 +327,10 @@ export class IndexServer extends EventEmitter {
     }
     // Only R and T change state, so only their replies are remembered for retries: a retried S or O is
     // simply answered afresh, which costs less than caching every reply and is never less correct.
-    // The cookie sits at bytes 6..22 of every R/T; a retry after a re-handshake carries a new one.
+    // The cookie and the MAC sit at bytes 6..54 of every R/T; a retry after a re-handshake carries a new
+    // cookie, and so a new MAC.
     const remembered = req.type === 'R' || req.type === 'T';
-    const fingerprint = remembered ? requestFingerprint(buf, HEADER_BYTES, HELLO_BYTES) : 0;
+    const fingerprint = remembered ? requestFingerprint(buf, HEADER_BYTES, MAC_END) : 0;
     const cached = remembered ? this.replies.get(ip, rinfo.port, req.requestId, fingerprint) : undefined;
     if (cached) {
       this.counters.retries++;
@@ -340,8 +345,9 @@ export class IndexServer extends EventEmitter {
     let outcome: string;
     let level: LogLevel = remembered ? 'info' : 'debug';
     let note = '';
+    let proven = true;
     try {
-      const done = execute(this.registry, indexCommand(req, ip));
+      const done = execute(this.registry, indexCommand(req, ip, buf, this.exchange));
       const r = indexReply(req.requestId, done);
       reply = encodeIndexReply(r);
       outcome = r.type;
@@ -352,8 +358,11 @@ export class IndexServer extends EventEmitter {
       if (!isRefusal(err)) throw err;
       reply = encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!;
       outcome = `E ${err.code}`;
+      proven = err.code !== 'BAD_PROOF';
     }
-    if (remembered) {
+    // A request that does not prove its peer name changed nothing and is not remembered: a forged or
+    // damaged copy cannot use up the id, nor have its refusal served to the genuine request.
+    if (remembered && proven) {
       this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
       this.replayGuard.record(ip, rinfo.port, req.requestId);
     }

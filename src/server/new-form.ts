@@ -1,22 +1,26 @@
 // New-form requests read into Commands, and Outcomes written back as new-form replies.
-import { createHash } from 'node:crypto';
-import { IndexReply, IndexRequest } from '../protocol/messages';
+import { P2PError } from '../protocol/errors';
+import { DeregisterRequest, IndexReply, IndexRequest, RegisterRequest } from '../protocol/messages';
+import { ExchangeKeyPair, macMatches, unwrapClaim } from '../protocol/proof';
 import { IndexCommand, Outcomes, registeredWord, removedText } from './commands';
-import { ownerOfSecret } from './registry';
-import { Owner } from './store';
+import { OwnerProof, ownerOfSecret } from './registry';
 
 /** A decoded new-form request past the handshake. */
 export type IndexCommandRequest = Exclude<IndexRequest, { type: 'H' }>;
 
-/** What `req` asks; `ip` is the datagram's source, where a registration's content server is. */
-export function indexCommand(req: IndexCommandRequest, ip: string): IndexCommand {
+/**
+ * What `req` asks; `ip` is the datagram's source, where a registration's content server is. `pdu` is
+ * the datagram itself, whose MAC proves an R or T; `exchange` is the index's key pair that a first
+ * claim wraps its index key to.
+ */
+export function indexCommand(req: IndexCommandRequest, ip: string, pdu: Buffer, exchange: ExchangeKeyPair): IndexCommand {
   switch (req.type) {
     case 'R':
       return {
         kind: 'register',
         peerName: req.peerName,
         contentName: req.contentName,
-        owner: ownerOfSecretBytes(req.secret),
+        owner: proofOf(req, pdu, exchange),
         host: ip,
         port: req.tcpPort,
         size: req.size,
@@ -24,7 +28,7 @@ export function indexCommand(req: IndexCommandRequest, ip: string): IndexCommand
         claims: req.claims,
       };
     case 'T':
-      return { kind: 'deregister', peerName: req.peerName, contentName: req.contentName, owner: ownerOfSecretBytes(req.secret) };
+      return { kind: 'deregister', peerName: req.peerName, contentName: req.contentName, owner: proofOf(req, pdu, exchange) };
     case 'S':
       return { kind: 'search', contentName: req.contentName };
     case 'O':
@@ -32,9 +36,22 @@ export function indexCommand(req: IndexCommandRequest, ip: string): IndexCommand
   }
 }
 
-/** The server keeps only a hash of a peer's secret, so a leaked index never gives the secret away. */
-function ownerOfSecretBytes(secret: Buffer): Owner {
-  return ownerOfSecret(createHash('sha256').update(secret).digest());
+/**
+ * Ownership in the new form: the MAC must be made with the index key the peer name is bound to (one
+ * HMAC, the everyday path). Otherwise the claim is opened (X25519, only then) and the MAC must be
+ * made with the key it carries: for a free name that key is bound, for a taken one the registry
+ * answers NAME_TAKEN. A MAC made with neither is BAD_PROOF: forged, altered or replayed elsewhere.
+ */
+function proofOf(req: RegisterRequest | DeregisterRequest, pdu: Buffer, exchange: ExchangeKeyPair): OwnerProof {
+  return {
+    prove: (bound) => {
+      if (bound?.kind === 'secret' && macMatches(Buffer.from(bound.digest, 'latin1'), pdu)) return bound;
+      const claimed = unwrapClaim(exchange, req);
+      if (claimed && macMatches(claimed, pdu)) return ownerOfSecret(claimed);
+      const against = bound?.kind === 'secret' ? `the key peer name "${req.peerName}" is bound to, nor with the key it claims` : 'the key it claims';
+      throw new P2PError('BAD_PROOF', `the MAC of this ${req.type} was not made with ${against}`);
+    },
+  };
 }
 
 /** The new-form reply to request `requestId` that carries `outcome`. */

@@ -33,10 +33,18 @@ export interface RegistryOptions {
   now?: () => number;
 }
 
+/**
+ * A new-form request's ownership, checked against whoever holds the peer name (undefined: nobody):
+ * returns the owner it proves, or throws (new-form.ts). The registry keeps its rules; the form knows the proof.
+ */
+export interface OwnerProof {
+  prove(bound: Owner | undefined): Owner;
+}
+
 export interface Registration {
   peerName: string;
   contentName: string;
-  owner: Owner;
+  owner: Owner | OwnerProof;
   host: string;
   port: number;
   size: number;
@@ -115,12 +123,13 @@ export class Registry {
     if (!isWholeNumberIn(r.port, 1, 0xffff)) {
       throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${r.port}`);
     }
-    const classic = r.owner.kind === 'ip';
+    const classic = !('prove' in r.owner) && r.owner.kind === 'ip';
     const existing = this.store.get(r.peerName, r.contentName);
     // No detail: the code's words are the report's own, and a classic E has room for them alone.
     if (classic && existing && existing.expiresAt > this.now()) throw new P2PError('ALREADY_LISTED');
-    const owner = this.store.ownerOf(r.peerName);
-    if (owner && !sameOwner(owner, r.owner)) throw nameTaken(r.peerName);
+    const bound = this.store.ownerOf(r.peerName);
+    const owner = provenOwner(r.owner, bound);
+    if (bound && !sameOwner(bound, owner)) throw nameTaken(r.peerName);
     const lease = classic ? this.classicTtlSeconds : this.ttlSeconds;
     const fields = {
       host: r.host,
@@ -139,8 +148,8 @@ export class Registry {
       throw new P2PError('PEER_LIMIT', `peer "${r.peerName}" has ${held} registrations; the limit is ${this.maxPerPeer}`);
     }
     // The fair-share caps: names and secrets cost nothing to make up, an address does.
-    if (r.owner.kind === 'secret') {
-      const bySecret = this.store.countOfSecret(r.owner.digest);
+    if (owner.kind === 'secret') {
+      const bySecret = this.store.countOfSecret(owner.digest);
       if (bySecret >= this.maxPerSecret) {
         throw new P2PError('SECRET_LIMIT', `this secret holds ${bySecret} registrations under all its peer names; the limit is ${this.maxPerSecret}`);
       }
@@ -154,18 +163,19 @@ export class Registry {
     if (this.store.size >= this.maxEntries) {
       throw new P2PError('INDEX_FULL', `the index holds ${this.store.size} registrations; the limit is ${this.maxEntries}`);
     }
-    return { refreshed: false, entry: this.store.add(r.peerName, r.contentName, r.owner, fields) };
+    return { refreshed: false, entry: this.store.add(r.peerName, r.contentName, owner, fields) };
   }
 
   /**
    * T: removes one registration, or every one of the peer when contentName is ''. Returns how many.
    * A classic owner that is not the registering IP gets NOT_OWNER; a secret that does not match, NAME_TAKEN.
    */
-  deregister(peerName: string, contentName: string, owner: Owner): number {
+  deregister(peerName: string, contentName: string, claimed: Owner | OwnerProof): number {
     validatePeerName(peerName);
     if (contentName !== '') validateContentName(contentName);
     const bound = this.store.ownerOf(peerName);
     if (!bound) throw notRegistered(peerName, contentName);
+    const owner = provenOwner(claimed, bound);
     if (!sameOwner(bound, owner)) {
       if (owner.kind === 'ip') throw new P2PError('NOT_OWNER', `peer "${peerName}" was not registered from ${owner.ip}`);
       throw nameTaken(peerName);
@@ -284,6 +294,10 @@ export class Registry {
       port: e.port,
     }));
   }
+}
+
+function provenOwner(owner: Owner | OwnerProof, bound: Owner | undefined): Owner {
+  return 'prove' in owner ? owner.prove(bound) : owner;
 }
 
 function hashText(sha256: Buffer): string {

@@ -3,6 +3,10 @@ import * as dgram from 'node:dgram';
 import { COOKIE_BYTES, IndexReply, IndexRequest, Source } from '../../src/protocol/messages';
 import { decodeIndexRequest, encodeIndexReply } from '../../src/protocol/udp';
 import { formatHostPort } from '../../src/protocol/address-text';
+import { exchangeKeyPair } from '../../src/protocol/proof';
+
+/** The fake index's exchange key: a real X25519 key, so peers can claim their names to it. */
+export const FAKE_EXCHANGE_KEY = exchangeKeyPair().publicKey;
 
 /** Answers every request through `answer`; `undefined` leaves it unanswered. */
 export class FakeIndex {
@@ -39,7 +43,7 @@ export class FakeIndex {
     return FakeIndex.start((req) => {
       switch (req.type) {
         case 'H':
-          return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7) };
+          return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7), exchangeKey: FAKE_EXCHANGE_KEY };
         case 'O':
           return { type: 'O', requestId: req.requestId, next: 0, entries: [] };
         case 'S':

@@ -1,6 +1,9 @@
 // Test helpers for the index: a real in-process IndexServer on 127.0.0.1 port 0, and a raw UDP client speaking through the codec.
 import * as dgram from 'node:dgram';
-import { ClassicReply, ClassicRequest, IndexReply, IndexRequest } from '../../src/protocol/messages';
+import {
+  ClassicReply, ClassicRequest, DeregisterRequest, EXCHANGE_KEY_BYTES, INDEX_KEY_BYTES, IndexReply, IndexRequest, RegisterRequest,
+} from '../../src/protocol/messages';
+import { Claim, Unproven, claimFor, encodeProven, indexKeyOf } from '../../src/protocol/proof';
 import { decodeClassicReply, encodeClassicRequest } from '../../src/protocol/classic';
 import { decodeIndexReply, encodeIndexRequest } from '../../src/protocol/udp';
 import { IndexServer, IndexServerOptions } from '../../src/server/index-server';
@@ -31,6 +34,33 @@ export async function startIndexServer(opts: IndexServerOptions = {}): Promise<R
   };
 }
 
+/** An R or T as a test writes it: with the peer's secret in place of the proof fields, which encodeRequest fills. */
+export type WithSecret<T> = Unproven<T> & { secret: Buffer };
+export type TestRequest = IndexRequest | WithSecret<RegisterRequest> | WithSecret<DeregisterRequest>;
+
+/**
+ * Encodes a request as a peer would: an R or T written with a secret is proved as IndexClient proves it
+ * (a MAC under the secret's index key, the key wrapped to `exchangeKey`). Without an exchange key (no H
+ * yet) the claim is left zero and only the MAC is made.
+ */
+export function encodeRequest(req: TestRequest, exchangeKey?: Buffer): Buffer {
+  if (!('secret' in req)) return encodeIndexRequest(req);
+  const { secret, ...rest } = req;
+  const key = indexKeyOf(secret);
+  return encodeProven(rest, key, exchangeKey ? claimOnce(key, exchangeKey) : NO_CLAIM);
+}
+
+const NO_CLAIM = { keyShare: Buffer.alloc(EXCHANGE_KEY_BYTES), wrappedKey: Buffer.alloc(INDEX_KEY_BYTES) };
+const claims = new Map<string, Claim>();
+
+/** One claim per key and exchange key, as IndexClient keeps it: a retry is the same bytes but for cookie and MAC. */
+function claimOnce(key: Buffer, exchangeKey: Buffer): Claim {
+  const k = key.toString('hex') + exchangeKey.toString('hex');
+  let claim = claims.get(k);
+  if (!claim) claims.set(k, (claim = claimFor(key, exchangeKey)));
+  return claim;
+}
+
 /**
  * A raw UDP client that speaks to the index through the codec only, for tests that need to send
  * exactly the bytes they choose (malformed, cookieless, classic) and see exactly what comes back.
@@ -41,6 +71,8 @@ export class UdpProbe {
   private nextId = 1 + Math.floor(Math.random() * 1_000_000);
   bytesSent = 0;
   bytesReceived = 0;
+  /** The index's exchange key from the last H reply, to which R and T written with a secret are claimed. */
+  exchangeKey?: Buffer;
 
   private constructor(
     readonly socket: dgram.Socket,
@@ -110,14 +142,20 @@ export class UdpProbe {
     return this.next();
   }
 
+  /** A request's bytes, an R or T with a secret proved to the last exchange key this probe was given. */
+  encode(req: TestRequest): Buffer {
+    return encodeRequest(req, this.exchangeKey);
+  }
+
   /** Sends a new-form request and decodes the reply. */
-  async ask(req: IndexRequest): Promise<IndexReply> {
-    return decodeIndexReply(await this.roundTrip(encodeIndexRequest(req)));
+  async ask(req: TestRequest): Promise<IndexReply> {
+    return decodeIndexReply(await this.roundTrip(this.encode(req)));
   }
 
   async handshake(): Promise<Buffer> {
     const reply = await this.ask({ type: 'H', requestId: this.id() });
     if (reply.type !== 'H') throw new Error(`H answered with ${JSON.stringify(reply)}`);
+    this.exchangeKey = reply.exchangeKey;
     return reply.cookie;
   }
 

@@ -5,14 +5,14 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Peer } from '../../src/peer/peer';
 import {
-  ErrorCodes, IndexReply, decodeClassicReply, decodeIndexReply, encodeClassicRequest, encodeIndexRequest,
+  ErrorCodes, IndexReply, decodeClassicReply, decodeIndexReply, encodeClassicRequest,
 } from '../../src/protocol';
 import { ContentServer } from '../../src/peer/content-server';
 import { insideFolder } from '../../src/peer/download/placement';
 import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
 import { RawContentClient, makeTempDir, removeDir, serveFiles, sha256Hex, writeBytes, writeTestFile, type TestFile } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
-import { FakeIndex } from '../support/fake-index';
+import { FAKE_EXCHANGE_KEY, FakeIndex } from '../support/fake-index';
 
 /** Every file and folder under `dir`, relative, sorted: to prove nothing was written where it should not be. */
 async function tree(dir: string): Promise<string[]> {
@@ -92,7 +92,7 @@ describe('hardening: hostile input', function () {
     });
 
     it('cannot be sent a name over 255 bytes: the u8 length field makes the 256th byte a trailing byte, answered MALFORMED', async function () {
-      const r = encodeIndexRequest({
+      const r = probe.encode({
         type: 'R', requestId: probe.id(), cookie, secret, tcpPort: 4000, size: 1, sha256: randomBytes(32), peerName: 'sam', contentName: 'x'.repeat(255),
       });
       const reply = decodeIndexReply(await probe.roundTrip(Buffer.concat([r, Buffer.from('x')])));
@@ -137,7 +137,7 @@ describe('hardening: hostile input', function () {
       fake = await FakeIndex.start((req) => {
         switch (req.type) {
           case 'H':
-            return { type: 'H', requestId: req.requestId, cookie: randomBytes(16) };
+            return { type: 'H', requestId: req.requestId, cookie: randomBytes(16), exchangeKey: FAKE_EXCHANGE_KEY };
           case 'O':
             return {
               type: 'O', requestId: req.requestId, next: 0,

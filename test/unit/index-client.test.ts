@@ -364,7 +364,7 @@ describe('IndexClient', () => {
       relay.intercept = (reply, forward, to) => {
         if (String.fromCharCode(reply[0]) !== 'H' || h++ > 0) return forward();
         const requestId = reply.readUInt32BE(2);
-        const forged = encodeIndexReply({ type: 'H', requestId, cookie: Buffer.alloc(16, 0xee) });
+        const forged = encodeIndexReply({ type: 'H', requestId, cookie: Buffer.alloc(16, 0xee), exchangeKey: Buffer.alloc(32, 0xee) });
         stranger.send(forged, to.port, to.address, () => {
           relay.front.send(Buffer.from('garbage!'), to.port, to.address, () => forward());
         });

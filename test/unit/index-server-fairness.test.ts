@@ -1,7 +1,7 @@
 // A fair index over real UDP, as an attacker would try it: one address or one secret filling the index, and a captured R or T replayed once its reply is forgotten.
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { ErrorCodes, IndexReply, decodeIndexReply, encodeIndexRequest } from '../../src/protocol';
+import { ErrorCodes, IndexReply, decodeIndexReply } from '../../src/protocol';
 import { ReplayGuard, REPLAY_MEMORY_MS, ID_WINDOW } from '../../src/server/replay-guard';
 import { Registry, ownerOfIp, ownerOfSecret } from '../../src/server/registry';
 import { MemoryStore } from '../../src/server/store';
@@ -25,13 +25,13 @@ class Sender {
   }
 
   registerBytes(peerName: string, contentName: string, secret: Buffer, requestId = this.probe.id()): Buffer {
-    return encodeIndexRequest({
+    return this.probe.encode({
       type: 'R', requestId, cookie: this.cookie, secret, tcpPort: 4000, size: 1, sha256: randomBytes(32), peerName, contentName,
     });
   }
 
   deregisterBytes(peerName: string, contentName: string, secret: Buffer, requestId = this.probe.id()): Buffer {
-    return encodeIndexRequest({ type: 'T', requestId, cookie: this.cookie, secret, peerName, contentName });
+    return this.probe.encode({ type: 'T', requestId, cookie: this.cookie, secret, peerName, contentName });
   }
 
   async send(bytes: Buffer): Promise<IndexReply> {

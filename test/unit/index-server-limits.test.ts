@@ -2,9 +2,9 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import {
-  CLASSIC_SIZE, ErrorCodes, classifyDatagram, IndexReply, MAX_DATAGRAM, decodeClassicReply, decodeIndexReply, encodeClassicRequest, encodeIndexRequest,
+  CLASSIC_SIZE, ErrorCodes, HELLO_BYTES, classifyDatagram, IndexReply, MAX_DATAGRAM, decodeClassicReply, decodeIndexReply, encodeClassicRequest, encodeIndexRequest,
 } from '../../src/protocol';
-import { ManualClock, RunningIndexServer, UdpProbe, canBind, startIndexServer } from '../support/index-server';
+import { ManualClock, RunningIndexServer, UdpProbe, canBind, encodeRequest, startIndexServer } from '../support/index-server';
 
 function expectCode(reply: IndexReply, code: keyof typeof ErrorCodes): void {
   assert.equal(reply.type, 'E', `expected E ${code}, got ${JSON.stringify(reply)}`);
@@ -27,9 +27,9 @@ function cookielessMix(): Buffer[] {
   const sha = randomBytes(32);
   const requests = [
     encodeIndexRequest({ type: 'H', requestId: 1 }),
-    encodeIndexRequest({ type: 'R', requestId: 2, cookie, secret, tcpPort: 4000, size: 5, sha256: sha, peerName: 'p', contentName: 'c' }),
-    encodeIndexRequest({ type: 'R', requestId: 3, cookie: Buffer.alloc(16), secret, tcpPort: 4000, size: 5, sha256: sha, peerName: 'x'.repeat(255), contentName: 'y'.repeat(255) }),
-    encodeIndexRequest({ type: 'T', requestId: 4, cookie, secret, peerName: 'p', contentName: '' }),
+    encodeRequest({ type: 'R', requestId: 2, cookie, secret, tcpPort: 4000, size: 5, sha256: sha, peerName: 'p', contentName: 'c' }),
+    encodeRequest({ type: 'R', requestId: 3, cookie: Buffer.alloc(16), secret, tcpPort: 4000, size: 5, sha256: sha, peerName: 'x'.repeat(255), contentName: 'y'.repeat(255) }),
+    encodeRequest({ type: 'T', requestId: 4, cookie, secret, peerName: 'p', contentName: '' }),
     encodeIndexRequest({ type: 'S', requestId: 5, cookie, contentName: 'a' }),
     encodeIndexRequest({ type: 'O', requestId: 6, cookie, cursor: 0 }),
   ];
@@ -94,7 +94,7 @@ describe('index server defences', function () {
         await p.send(encodeIndexRequest({ type: 'H', requestId: marker }));
         for (;;) {
           const got = await p.next();
-          if (got.length === 22 && got[0] === 0x48 && got.readUInt32BE(2) === marker) break;
+          if (got.length === HELLO_BYTES && got[0] === 0x48 && got.readUInt32BE(2) === marker) break;
           answered++;
           assert.ok(got.length <= d.length, `a ${d.length}-byte datagram (${d.subarray(0, 2).toString('hex')}...) got a ${got.length}-byte reply`);
         }
@@ -114,7 +114,7 @@ describe('index server defences', function () {
         ...cookielessMix(),
         encodeIndexRequest({ type: 'S', requestId: 9, cookie, contentName: 'a' }),
         encodeIndexRequest({ type: 'O', requestId: 10, cookie, cursor: 0 }),
-        encodeIndexRequest({ type: 'T', requestId: 11, cookie, secret: randomBytes(32), peerName: 'x', contentName: 'y' }),
+        p.encode({ type: 'T', requestId: 11, cookie, secret: randomBytes(32), peerName: 'x', contentName: 'y' }),
       ];
       /** Sends `batch`, then an H marker; returns what came back before the marker's reply, and that reply. */
       const exchange = async (batch: Buffer[]): Promise<Buffer[]> => {
@@ -125,7 +125,7 @@ describe('index server defences', function () {
         for (;;) {
           const got = await p.next();
           back.push(got);
-          if (got.length === 22 && got[0] === 0x48 && got.readUInt32BE(2) === marker) return back;
+          if (got.length === HELLO_BYTES && got[0] === 0x48 && got.readUInt32BE(2) === marker) return back;
         }
       };
       let longest = 0;

@@ -409,7 +409,7 @@ describe('index server (UDP)', function () {
       const c = await client();
       await c.register({ peer: 'sam', content: 'a.txt', secret: alice });
       const id = c.probe.id();
-      const request = encodeIndexRequest({ type: 'T', requestId: id, cookie: c.cookie, secret: alice, peerName: 'sam', contentName: 'a.txt' });
+      const request = c.probe.encode({ type: 'T', requestId: id, cookie: c.cookie, secret: alice, peerName: 'sam', contentName: 'a.txt' });
       const first = await c.probe.roundTrip(request);
       const retry = await c.probe.roundTrip(request);
       assert.equal(decodeIndexReply(first).type, 'A');

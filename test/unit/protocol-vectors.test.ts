@@ -35,12 +35,14 @@ function asJson(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v, (_k, x) => (x && x.type === 'Buffer' && Array.isArray(x.data) ? Buffer.from(x.data).toString('hex') : x)));
 }
 
+const BYTE_FIELDS = ['cookie', 'sha256', 'mac', 'keyShare', 'wrappedKey', 'exchangeKey', 'pieceRoot', 'pin'];
+
 /** Turns the document's hex strings back into Buffers for the fields that are bytes. */
 function withBuffers(v: any): any {
   if (Array.isArray(v)) return v.map(withBuffers);
   if (v && typeof v === 'object') {
     const out: any = {};
-    for (const [k, x] of Object.entries(v)) out[k] = ['cookie', 'secret', 'sha256', 'pieceRoot', 'pin'].includes(k) ? Buffer.from(x as string, 'hex') : withBuffers(x);
+    for (const [k, x] of Object.entries(v)) out[k] = BYTE_FIELDS.includes(k) ? Buffer.from(x as string, 'hex') : withBuffers(x);
     return out;
   }
   return v;
@@ -77,4 +79,52 @@ describe('docs/protocol.md test vectors', () => {
       it('encodes to the documented bytes', () => assert.equal(codecs[v.codec].encode(withBuffers(v.value)).toString('hex'), v.hex.toString('hex')));
     });
   }
+});
+
+/** The worked proof in docs/protocol.md ("Proof of ownership"): its inputs, and what each step must give. */
+interface ProofExample {
+  secret: string;
+  indexKey: string;
+  indexPrivate: string;
+  exchangeKey: string;
+  sharePrivate: string;
+  keyShare: string;
+  wrappedKey: string;
+}
+
+function readProofExample(): ProofExample {
+  const text = fs.readFileSync(DOC, 'utf8');
+  const m = /### Proof example\n[\s\S]*?```json\n([\s\S]*?)\n```/.exec(text);
+  assert.ok(m, 'docs/protocol.md has no "### Proof example" with a json block');
+  return JSON.parse(m[1]);
+}
+
+describe('docs/protocol.md proof example', () => {
+  const ex = readProofExample();
+  const bytes = (h: string) => Buffer.from(h, 'hex');
+  const index = p.exchangeKeyPair(bytes(ex.indexPrivate));
+  const share = p.exchangeKeyPair(bytes(ex.sharePrivate));
+
+  it('derives the documented index key from the secret, and the exchange key and key share from their private keys', () => {
+    assert.equal(p.indexKeyOf(bytes(ex.secret)).toString('hex'), ex.indexKey);
+    assert.equal(index.publicKey.toString('hex'), ex.exchangeKey);
+    assert.equal(share.publicKey.toString('hex'), ex.keyShare);
+  });
+
+  it('wraps the index key to the documented bytes, and the index unwraps it again', () => {
+    const claim = p.claimFor(bytes(ex.indexKey), index.publicKey, share);
+    assert.equal(claim.wrappedKey.toString('hex'), ex.wrappedKey);
+    assert.equal(p.unwrapClaim(index, claim)?.toString('hex'), ex.indexKey);
+  });
+
+  it('every R and T vector carries that claim and a MAC made with that index key', () => {
+    const proven = readVectors().filter((v) => v.codec === 'indexRequest' && ['R', 'T'].includes((v.value as { type: string }).type));
+    assert.equal(proven.length, 5);
+    for (const v of proven) {
+      const value = v.value as { keyShare: string; wrappedKey: string; mac: string };
+      assert.equal(value.keyShare, ex.keyShare, v.name);
+      assert.equal(value.wrappedKey, ex.wrappedKey, v.name);
+      assert.equal(p.requestMac(bytes(ex.indexKey), v.hex).toString('hex'), value.mac, v.name);
+    }
+  });
 });

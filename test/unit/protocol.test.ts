@@ -6,7 +6,7 @@ import { P2PError } from '../../src/protocol';
 
 const hash = crypto.createHash('sha256').update('test').digest();
 const cookie = crypto.randomBytes(16);
-const secret = crypto.randomBytes(32);
+const proof = { mac: crypto.randomBytes(32), keyShare: crypto.randomBytes(32), wrappedKey: crypto.randomBytes(32) };
 
 function rejects(fn: () => unknown, code: p.ErrorCode, detail?: RegExp): void {
   assert.throws(fn, (e: unknown) => {
@@ -19,13 +19,13 @@ function rejects(fn: () => unknown, code: p.ErrorCode, detail?: RegExp): void {
 
 const requests: p.IndexRequest[] = [
   { type: 'H', requestId: 7 },
-  { type: 'R', requestId: 8, cookie, secret, tcpPort: 1, size: 0, sha256: hash, peerName: 'Sam', contentName: 'Text.txt', claims: { pin: hash } },
-  { type: 'T', requestId: 9, cookie, secret, peerName: 'Sam', contentName: '' },
+  { type: 'R', requestId: 8, cookie, ...proof, tcpPort: 1, size: 0, sha256: hash, peerName: 'Sam', contentName: 'Text.txt', claims: { pin: hash } },
+  { type: 'T', requestId: 9, cookie, ...proof, peerName: 'Sam', contentName: '' },
   { type: 'S', requestId: 10, cookie, contentName: 'Text.txt' },
   { type: 'O', requestId: 11, cookie, cursor: 0xffffffff },
 ];
 const replies: p.IndexReply[] = [
-  { type: 'H', requestId: 1, cookie },
+  { type: 'H', requestId: 1, cookie, exchangeKey: crypto.randomBytes(32) },
   { type: 'A', requestId: 2, leaseSeconds: 0, message: '' },
   { type: 'E', requestId: 3, code: 65535, message: 'x'.repeat(255) },
   { type: 'S', requestId: 4, sources: [{ peerName: 'a', host: '2001:db8::8:800:200c:417a', port: 9, size: 1, sha256: hash, claims: { pieceRoot: hash } }] },
@@ -85,7 +85,7 @@ describe('UDP codec', () => {
 
   it('rejects a u64 beyond 2^53-1', () => {
     const b = p.encodeIndexRequest(requests[1]);
-    b.writeBigUInt64BE(2n ** 60n, 6 + 16 + 32 + 2);
+    b.writeBigUInt64BE(2n ** 60n, 6 + 16 + 3 * 32 + 2);
     rejects(() => p.decodeIndexRequest(b), 'MALFORMED', /2\^53/);
   });
 

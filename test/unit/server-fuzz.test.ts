@@ -4,9 +4,9 @@ import * as dgram from 'node:dgram';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
-  CLASSIC_SIZE, ClassicRequest, IndexRequest, MAX_DATAGRAM, encodeClassicRequest, encodeIndexRequest,
+  CLASSIC_SIZE, ClassicRequest, MAX_DATAGRAM, encodeClassicRequest, encodeIndexRequest,
 } from '../../src/protocol';
-import { ManualClock, RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
+import { ManualClock, RunningIndexServer, TestRequest, UdpProbe, encodeRequest, startIndexServer } from '../support/index-server';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -49,7 +49,7 @@ class Fuzzer {
     this.rand = prng(seed);
     const names = ['a', 'Text.txt', 'peer-one', 'x'.repeat(255), 'naïve.txt', 'song 1.mp3', '日本語.txt'];
     const pick = () => names[Math.floor(this.rand() * names.length)];
-    const newForm: IndexRequest[] = [];
+    const newForm: TestRequest[] = [];
     for (let i = 0; i < 12; i++) {
       const secret = Buffer.alloc(32, i % 3);
       const sha256 = Buffer.alloc(32, i);
@@ -69,7 +69,7 @@ class Fuzzer {
       { type: 'O', offset: 0 },
       { type: 'O', offset: 3 },
     ];
-    this.templates = [...newForm.map(encodeIndexRequest), ...classic.map(encodeClassicRequest)];
+    this.templates = [...newForm.map((r) => encodeRequest(r)), ...classic.map(encodeClassicRequest)];
   }
 
   private int(n: number): number {

@@ -3,23 +3,32 @@ import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   ErrorCodes, IndexReply, MAX_CLAIMS, P2PError, RegisterRequest, decodeIndexReply, decodeIndexRequest, encodeIndexRequest,
+  indexKeyOf, requestMac, MAC_OFFSET,
 } from '../../src/protocol';
-import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
+import { RunningIndexServer, UdpProbe, WithSecret, startIndexServer } from '../support/index-server';
 
 const root = createHash('sha256').update('pieces').digest();
 const pin = createHash('sha256').update('spki').digest();
 
-function registerRequest(over: Partial<RegisterRequest> = {}): RegisterRequest {
+const secret = randomBytes(32);
+
+function registerRequest(over: Partial<WithSecret<RegisterRequest>> = {}): WithSecret<RegisterRequest> {
   return {
-    type: 'R', requestId: 7, cookie: Buffer.alloc(16, 1), secret: Buffer.alloc(32, 2), tcpPort: 4000, size: 4,
+    type: 'R', requestId: 7, cookie: Buffer.alloc(16, 1), secret, tcpPort: 4000, size: 4,
     sha256: createHash('sha256').update('test').digest(), peerName: 'sam', contentName: 'a.txt', ...over,
   };
 }
 
-/** An R whose claims trailer is exactly `trailer`, to say what the codec itself would never write. */
-function withTrailer(trailer: number[]): Buffer {
-  const plain = encodeIndexRequest(registerRequest());
-  return Buffer.concat([plain.subarray(0, plain.length - 1), Buffer.from(trailer)]);
+/**
+ * An R whose claims trailer is exactly `trailer`, to say what the codec itself would never write,
+ * proved by `probe` and then MAC'd again over the new trailer, as a hostile peer with its own secret can.
+ */
+function withTrailer(trailer: number[], probe?: UdpProbe, over: Partial<WithSecret<RegisterRequest>> = {}): Buffer {
+  const req = registerRequest(over);
+  const plain = probe ? probe.encode(req) : encodeIndexRequest({ ...req, mac: Buffer.alloc(32), keyShare: Buffer.alloc(32), wrappedKey: Buffer.alloc(32) } as never);
+  const pdu = Buffer.concat([plain.subarray(0, plain.length - 1), Buffer.from(trailer)]);
+  requestMac(indexKeyOf(req.secret), pdu).copy(pdu, MAC_OFFSET);
+  return pdu;
 }
 
 function malformed(fn: () => unknown, detail: RegExp): void {
@@ -69,7 +78,6 @@ describe('source claims: what the index passes on', () => {
   }
 
   it('S returns the claims its source registered, and a refresh replaces them', async () => {
-    const secret = randomBytes(32);
     assert.equal((await probe.ask(registerRequest({ requestId: probe.id(), cookie, secret, claims: { pieceRoot: root, pin } }))).type, 'A');
     let reply = await search('a.txt');
     assert.equal(reply.type, 'S');
@@ -81,11 +89,9 @@ describe('source claims: what the index passes on', () => {
   });
 
   it('bytes of an unknown claim are never passed on to others', async () => {
-    const raw = withTrailer([2, 9, 4, 0xde, 0xad, 0xbe, 0xef, 1, 32, ...root]);
-    const fixed = Buffer.from(raw);
-    fixed.set(cookie, 6);
-    fixed.writeUInt32BE(probe.id(), 2);
-    assert.equal(decodeIndexReply(await probe.roundTrip(fixed)).type, 'A');
+    const raw = withTrailer([2, 9, 4, 0xde, 0xad, 0xbe, 0xef, 1, 32, ...root], probe, { requestId: probe.id(), cookie });
+    const ack = decodeIndexReply(await probe.roundTrip(raw));
+    assert.equal(ack.type, 'A', JSON.stringify(ack));
     const replyBytes = await probe.roundTrip(encodeIndexRequest({ type: 'S', requestId: probe.id(), cookie, contentName: 'a.txt' }));
     assert.equal(replyBytes.indexOf(Buffer.from([0xde, 0xad, 0xbe, 0xef])), -1, 'the unknown claim is not in the S reply');
     const reply = decodeIndexReply(replyBytes);
@@ -93,8 +99,7 @@ describe('source claims: what the index passes on', () => {
   });
 
   it('a malformed claims trailer is refused with E MALFORMED and registers nothing', async () => {
-    const raw = withTrailer([1, 1, 31, ...Buffer.alloc(31)]);
-    raw.set(cookie, 6);
+    const raw = withTrailer([1, 1, 31, ...Buffer.alloc(31)], probe, { requestId: probe.id(), cookie });
     const reply = decodeIndexReply(await probe.roundTrip(raw));
     assert.equal(reply.type, 'E');
     assert.equal(reply.type === 'E' && reply.code, ErrorCodes.MALFORMED);
