@@ -56,7 +56,8 @@ function wrapPad(own: KeyObject, otherPublic: Buffer, keyShare: Buffer, indexPub
   if (otherPublic.length !== EXCHANGE_KEY_BYTES) return undefined;
   let shared: Buffer;
   try {
-    const publicKey = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, otherPublic]), format: 'der', type: 'spki' });
+    // As a JWK, not DER: Node reads a raw key that way about 15 times faster (8 µs against 130 µs here).
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: otherPublic.toString('base64url') }, format: 'jwk' });
     shared = diffieHellman({ privateKey: own, publicKey });
   } catch {
     return undefined;
