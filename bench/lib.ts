@@ -259,7 +259,8 @@ export interface IndexServerProcess {
 export async function startIndexServerProcess(flags: string[], execArgv: string[] = []): Promise<IndexServerProcess> {
   if (!fs.existsSync(INDEX_SERVER_MAIN)) throw new Error(`${INDEX_SERVER_MAIN} is missing: run "npx tsc -p ." first`);
   const child = new NodeChild('index server', INDEX_SERVER_MAIN, {
-    args: ['--host', '127.0.0.1', '--port', '0', ...flags],
+    // Memory only unless the bench names a store: a bench must not write into the user's data folder.
+    args: ['--host', '127.0.0.1', '--port', '0', ...(flags.includes('--data') || flags.includes('--store') ? [] : ['--data', 'none']), ...flags],
     execArgv: ['--require', path.join(__dirname, 'exit-with-parent.js'), ...execArgv],
   });
   const fromLog = child.waitForLine(/listening on udp (\S+):(\d+)/).then((m) => Number(m[2]));

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   SECRET_LIMIT: 21,
   REPLAYED: 22,
   BAD_PROOF: 23,
+  STORE_UNAVAILABLE: 24,
   // Local to one process.
   TIMEOUT: 100,
   UNREACHABLE: 101,
@@ -85,6 +86,7 @@ const WORDS: Record<ErrorCode, string> = {
   SECRET_LIMIT: 'This peer has registered the most content the index server allows under one secret',
   REPLAYED: 'That request was already carried out once; a new request needs a new request id',
   BAD_PROOF: 'The request does not prove its peer name: its MAC does not match the key it claims',
+  STORE_UNAVAILABLE: 'The index server cannot reach its store, so registrations cannot change now; searches still work. Try again shortly',
   TIMEOUT: 'The index server did not answer',
   UNREACHABLE: 'Could not connect',
   SOURCE_GONE: 'The source closed the connection before sending all the content',

@@ -1,5 +1,7 @@
 // The p2p-index-server command: flags and environment into IndexServer options, logging, clean shutdown on signals.
 import { isIP } from 'node:net';
+import { homedir } from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { digitsValue } from '../common/numbers';
 import { packageVersion } from '../common/package-version';
@@ -7,7 +9,9 @@ import { formatHostPort } from '../protocol/address-text';
 import { P2PError } from '../protocol/errors';
 import { IndexServer, IndexServerOptions } from './index-server';
 import { LogLevel, logs } from '../common/log-level';
-import { createLogger, parseLogLevel } from './log';
+import { createLogger, LogFn, parseLogLevel } from './log';
+import { DEFAULT_OWNER_TTL_SECONDS, OwnerBook } from './owner-book';
+import { SharedStore } from './shared-store';
 
 export const EXIT_OK = 0;
 /** Could not run: the port is taken, the address cannot be bound. */
@@ -33,13 +37,24 @@ Options:
                         (default 2000)
   --max-per-secret N    registrations under one secret, all its peer names together (default 1000)
   --rate-limit N        requests a second per source address, 0 = no limit (default 2000)
+  --data DIR            where name ownership is kept across restarts (an LMDB file); "none" keeps
+                        it in memory only (default $XDG_DATA_HOME/p2p-share/index, else
+                        ~/.local/share/p2p-share/index)
+  --owner-ttl SECONDS   how long a peer name stays its owner's after its last use (default 2592000,
+                        30 days)
+  --store URL           redis://HOST:PORT[/DB]: keep the registry in Redis or Valkey, so several
+                        index servers on one store act as one index (ownership is kept there too,
+                        and --data is not used; classic PDUs are not answered)
+  --cookie-secret HEX   64 hex digits: the handshake cookie key, so a peer may switch between
+                        servers sharing it (default: kept in the --store, else random per start)
   --log-level LEVEL     error, warn, info or debug (default info)
   -v, --verbose         log at debug level (same as --log-level debug)
   -h, --help            show this help
   -V, --version         show the version
 
 Environment (flags win): P2P_INDEX_HOST, P2P_INDEX_PORT, P2P_INDEX_TTL, P2P_INDEX_CLASSIC (0 or 1),
-P2P_INDEX_CLASSIC_TTL, P2P_INDEX_MAX_PER_ADDRESS, P2P_INDEX_MAX_PER_SECRET, P2P_INDEX_LOG_LEVEL.
+P2P_INDEX_CLASSIC_TTL, P2P_INDEX_MAX_PER_ADDRESS, P2P_INDEX_MAX_PER_SECRET, P2P_INDEX_LOG_LEVEL,
+P2P_INDEX_DATA, P2P_INDEX_OWNER_TTL, P2P_INDEX_STORE, P2P_INDEX_COOKIE_SECRET.
 `;
 
 export interface CliIo {
@@ -52,10 +67,16 @@ export interface CliIo {
   onListening?: (server: IndexServer) => void;
 }
 
+/** Where the registry and name ownership live. */
+export type Storage =
+  | { kind: 'memory' }
+  | { kind: 'lmdb'; dir: string }
+  | { kind: 'redis'; url: string };
+
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'run'; logLevel: LogLevel; options: IndexServerOptions };
+  | { kind: 'run'; logLevel: LogLevel; options: IndexServerOptions; storage: Storage; ownerTtlSeconds: number };
 
 /** Reads flags over environment variables; throws BAD_SETTING naming the flag or variable at fault. */
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
@@ -78,6 +99,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
         'max-per-secret': { type: 'string' },
         'rate-limit': { type: 'string' },
         'log-level': { type: 'string' },
+        data: { type: 'string' },
+        'owner-ttl': { type: 'string' },
+        store: { type: 'string' },
+        'cookie-secret': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -133,7 +158,52 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
       throw new P2PError('BAD_SETTING', `${level[1]}: ${(err as P2PError).detail}`);
     }
   }
-  return { kind: 'run', logLevel, options };
+  const ownerTtl = pick(values['owner-ttl'], 'owner-ttl', 'P2P_INDEX_OWNER_TTL');
+  const ownerTtlSeconds = ownerTtl ? parseWhole(...ownerTtl, 1, 0xffff_ffff) : DEFAULT_OWNER_TTL_SECONDS;
+  const cookie = pick(values['cookie-secret'], 'cookie-secret', 'P2P_INDEX_COOKIE_SECRET');
+  if (cookie) {
+    if (!/^[0-9a-fA-F]{64}$/.test(cookie[0].trim())) throw new P2PError('BAD_SETTING', `${cookie[1]} must be 64 hex digits (32 bytes)`);
+    options.cookieKey = Buffer.from(cookie[0].trim(), 'hex');
+  }
+  const store = pick(values.store, 'store', 'P2P_INDEX_STORE');
+  const data = pick(values.data, 'data', 'P2P_INDEX_DATA');
+  let storage: Storage;
+  if (store) {
+    if (!/^rediss?:\/\/[^\s]+$/.test(store[0].trim())) {
+      throw new P2PError('BAD_SETTING', `${store[1]} must be a redis://HOST:PORT[/DB] URL, got "${store[0]}"`);
+    }
+    if (options.classic) throw new P2PError('BAD_SETTING', `--classic cannot be used with ${store[1]}: a classic owner is an IP address, which another server cannot check`);
+    storage = { kind: 'redis', url: store[0].trim() };
+  } else if (data && data[0].trim() === 'none') storage = { kind: 'memory' };
+  else storage = { kind: 'lmdb', dir: data ? path.resolve(data[0].trim()) : defaultDataDir(env) };
+  return { kind: 'run', logLevel, options, storage, ownerTtlSeconds };
+}
+
+/** $XDG_DATA_HOME/p2p-share/index, else ~/.local/share/p2p-share/index (the XDG default). */
+export function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  const xdg = env.XDG_DATA_HOME;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(env.HOME || homedir(), '.local', 'share');
+  return path.join(base, 'p2p-share', 'index');
+}
+
+/**
+ * Opens what `storage` names. The LMDB and Redis modules are loaded here, only when asked for, so
+ * that nothing else that imports the server (the extension's local index server) pulls them in.
+ */
+async function openStorage(storage: Storage, ownerTtlSeconds: number, log: LogFn): Promise<{ owners?: OwnerBook; shared?: SharedStore; cookieKey?: Buffer }> {
+  if (storage.kind === 'lmdb') {
+    const { LmdbOwnerBook } = await import('./lmdb-owner-book');
+    log('info', `name ownership kept in ${storage.dir} for ${ownerTtlSeconds} s after last use`);
+    return { owners: new LmdbOwnerBook({ dir: storage.dir, ownerTtlSeconds }) };
+  }
+  if (storage.kind === 'redis') {
+    const { RedisStore } = await import('./redis-store');
+    const shared = await RedisStore.open({ url: storage.url, ownerTtlSeconds, log });
+    log('info', `registry kept in ${shared.where} (${shared.replica.size} registrations loaded)`);
+    return { shared, cookieKey: await shared.cookieKey() };
+  }
+  log('info', 'name ownership kept in memory only (--data none)');
+  return {};
 }
 
 function parseWhole(text: string, what: string, min: number, max: number): number {
@@ -172,10 +242,22 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIo = p
     return EXIT_OK;
   }
   const log = createLogger({ level: cmd.logLevel, write: io.stderr });
+  let opened: Awaited<ReturnType<typeof openStorage>>;
+  try {
+    opened = await openStorage(cmd.storage, cmd.ownerTtlSeconds, log);
+  } catch (err) {
+    log('error', cliMessage(err));
+    return EXIT_FAILED;
+  }
+  const closeStorage = async (): Promise<void> => {
+    await opened.shared?.close();
+    await opened.owners?.close();
+  };
   let server: IndexServer;
   try {
-    server = new IndexServer({ ...cmd.options, log, logLevel: cmd.logLevel });
+    server = new IndexServer({ ...cmd.options, cookieKey: cmd.options.cookieKey ?? opened.cookieKey, owners: opened.owners, shared: opened.shared, log, logLevel: cmd.logLevel });
   } catch (err) {
+    await closeStorage();
     io.stderr(`p2p-index-server: ${cliMessage(err)}\n`);
     return EXIT_USAGE;
   }
@@ -188,6 +270,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIo = p
   } catch (err) {
     log('error', cliMessage(err));
     await server.close();
+    await closeStorage();
     return EXIT_FAILED;
   }
   // Scripts started with --port 0 read the port from this line, so it is written at every log level.
@@ -196,6 +279,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIo = p
   const why = await stopped;
   log('info', `${why}: shutting down`);
   await server.close();
+  await closeStorage();
   return EXIT_OK;
 }
 

@@ -12,6 +12,8 @@ import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../pro
 import { sourceKey } from '../protocol/address-text';
 import { SourceClaims, packClaims, unpackClaims } from '../protocol/claims';
 import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
+import { OwnerBook } from './owner-book';
+import { SharedStore, SharedVerdict } from './shared-store';
 
 export interface RegistryOptions {
   /** Lease of a registration after its last R. Default 120. */
@@ -31,6 +33,10 @@ export interface RegistryOptions {
   maxPerSecret?: number;
   /** Clock in ms; injectable so tests move time instead of sleeping. */
   now?: () => number;
+  /** Keeps a name's owner past its last registration (and across restarts when on disk). Default none. */
+  owners?: OwnerBook;
+  /** A store several servers share: R and T then go through `registerShared`/`deregisterShared`. */
+  shared?: SharedStore;
 }
 
 /**
@@ -68,6 +74,8 @@ const ZERO_HASH = Buffer.from(CLASSIC_SHA256_HEX, 'hex').toString('latin1');
 const CLASSIC_ADDRESS_BYTES = 60;
 /** Random probes a search makes into a content's sources before it settles for what it has. */
 const SAMPLE_PROBES = 256;
+/** Kept owners a sweep looks at; a million names are walked in a few minutes of one-second sweeps. */
+const OWNER_SWEEP_BATCH = 10_000;
 /** A classic O page holds at most 25 lines ("a\tb\n" is 4 of its 100 bytes); one more to see where it ends. */
 const CLASSIC_PAGE_WINDOW = 32;
 
@@ -87,6 +95,8 @@ export class Registry {
   readonly maxPerAddress: number;
   readonly maxPerSecret: number;
   private readonly now: () => number;
+  private readonly owners?: OwnerBook;
+  readonly shared?: SharedStore;
 
   constructor(
     readonly store: RegistryStore = new MemoryStore(),
@@ -99,6 +109,8 @@ export class Registry {
     this.maxPerAddress = opts.maxPerAddress ?? 2_000;
     this.maxPerSecret = opts.maxPerSecret ?? 1_000;
     this.now = opts.now ?? Date.now;
+    this.owners = opts.owners;
+    this.shared = opts.shared;
     checkWhole('ttlSeconds', this.ttlSeconds, 1, 0xffff_ffff);
     if (this.classicTtlSeconds !== undefined) checkWhole('classicTtlSeconds', this.classicTtlSeconds, 1, 0xffff_ffff);
     checkWhole('maxEntries', this.maxEntries, 1, Number.MAX_SAFE_INTEGER);
@@ -118,18 +130,12 @@ export class Registry {
    * report, a pair already listed is refused whoever sends it. Throws P2PError.
    */
   register(r: Registration): { refreshed: boolean; entry: RegistryEntry } {
-    validatePeerName(r.peerName);
-    validateContentName(r.contentName);
-    if (!isWholeNumberIn(r.port, 1, 0xffff)) {
-      throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${r.port}`);
-    }
+    checkRegistration(r);
     const classic = !('prove' in r.owner) && r.owner.kind === 'ip';
     const existing = this.store.get(r.peerName, r.contentName);
     // No detail: the code's words are the report's own, and a classic E has room for them alone.
     if (classic && existing && existing.expiresAt > this.now()) throw new P2PError('ALREADY_LISTED');
-    const bound = this.store.ownerOf(r.peerName);
-    const owner = provenOwner(r.owner, bound);
-    if (bound && !sameOwner(bound, owner)) throw nameTaken(r.peerName);
+    const owner = this.provenOwner(r);
     const lease = classic ? this.classicTtlSeconds : this.ttlSeconds;
     const fields = {
       host: r.host,
@@ -141,29 +147,93 @@ export class Registry {
     };
     if (existing) {
       this.store.update(existing, fields);
+      this.owners?.touch(r.peerName, owner, this.now());
       return { refreshed: true, entry: existing };
     }
     const held = this.store.countOf(r.peerName);
-    if (held >= this.maxPerPeer) {
-      throw new P2PError('PEER_LIMIT', `peer "${r.peerName}" has ${held} registrations; the limit is ${this.maxPerPeer}`);
-    }
+    if (held >= this.maxPerPeer) throw this.refusal('PEER_LIMIT', r, held);
     // The fair-share caps: names and secrets cost nothing to make up, an address does.
     if (owner.kind === 'secret') {
       const bySecret = this.store.countOfSecret(owner.digest);
-      if (bySecret >= this.maxPerSecret) {
-        throw new P2PError('SECRET_LIMIT', `this secret holds ${bySecret} registrations under all its peer names; the limit is ${this.maxPerSecret}`);
-      }
+      if (bySecret >= this.maxPerSecret) throw this.refusal('SECRET_LIMIT', r, bySecret);
     }
     const source = sourceKey(r.host);
     const fromSource = this.store.countFrom(source);
-    if (fromSource >= this.maxPerAddress) {
-      const where = source === r.host ? source : `${source}::/64`;
-      throw new P2PError('ADDRESS_LIMIT', `${where} holds ${fromSource} registrations; the limit is ${this.maxPerAddress}`);
+    if (fromSource >= this.maxPerAddress) throw this.refusal('ADDRESS_LIMIT', r, fromSource);
+    if (this.store.size >= this.maxEntries) throw this.refusal('INDEX_FULL', r, this.store.size);
+    const entry = this.store.add(r.peerName, r.contentName, owner, fields);
+    this.owners?.touch(r.peerName, owner, this.now());
+    return { refreshed: false, entry };
+  }
+
+  /**
+   * R against a shared store: the same checks and rules, carried out by the store in one atomic
+   * write so servers sharing it cannot race past a cap or an owner. Throws P2PError, and
+   * STORE_UNAVAILABLE when the store cannot be reached.
+   */
+  async registerShared(r: Registration): Promise<{ refreshed: boolean }> {
+    const shared = this.sharedStore();
+    checkRegistration(r);
+    // Proved against the owner this server knows; the store's script then checks it against the one all servers share.
+    const owner = this.provenOwner(r);
+    if (owner.kind !== 'secret') throw new P2PError('INTERNAL', 'a shared store takes new-form registrations only');
+    const fields = {
+      host: r.host,
+      port: r.port,
+      size: r.size,
+      hash: r.sha256 ? hashText(r.sha256) : ZERO_HASH,
+      claims: packClaims(r.claims),
+      expiresAt: this.now() + this.ttlSeconds * 1000,
+    };
+    const caps = { maxPerPeer: this.maxPerPeer, maxPerSecret: this.maxPerSecret, maxPerAddress: this.maxPerAddress, maxEntries: this.maxEntries };
+    const verdict = await shared.register({ peerName: r.peerName, contentName: r.contentName, owner, fields, source: sourceKey(r.host) }, caps, this.now());
+    if (verdict.code !== 'OK') throw this.refusal(verdict.code, r, verdict.count);
+    return { refreshed: verdict.refreshed };
+  }
+
+  /** T against a shared store (see registerShared). */
+  async deregisterShared(peerName: string, contentName: string, claimed: Owner | OwnerProof): Promise<number> {
+    const shared = this.sharedStore();
+    validatePeerName(peerName);
+    if (contentName !== '') validateContentName(contentName);
+    const owner = provenOwner(claimed, this.store.ownerOf(peerName) ?? this.owners?.ownerOf(peerName, this.now()));
+    const verdict = await shared.deregister(peerName, contentName, owner);
+    if (verdict.code !== 'OK') throw this.refusal(verdict.code, { peerName, contentName, host: '' }, verdict.count);
+    return verdict.removed;
+  }
+
+  /** The owner an R proves, against whoever holds its name here (a name without registrations may still be kept in the OwnerBook). */
+  private provenOwner(r: Registration): Owner {
+    const bound = this.store.ownerOf(r.peerName) ?? this.owners?.ownerOf(r.peerName, this.now());
+    const owner = provenOwner(r.owner, bound);
+    if (bound && !sameOwner(bound, owner)) throw nameTaken(r.peerName);
+    return owner;
+  }
+
+  private sharedStore(): SharedStore {
+    if (!this.shared) throw new P2PError('INTERNAL', 'this registry has no shared store');
+    return this.shared;
+  }
+
+  /** The one wording of each refusal, whichever store counted. */
+  private refusal(code: Exclude<SharedVerdict['code'], 'OK'>, r: Pick<Registration, 'peerName' | 'contentName' | 'host'>, count: number): P2PError {
+    switch (code) {
+      case 'NAME_TAKEN':
+        return nameTaken(r.peerName);
+      case 'NOT_REGISTERED':
+        return notRegistered(r.peerName, r.contentName);
+      case 'PEER_LIMIT':
+        return new P2PError('PEER_LIMIT', `peer "${r.peerName}" has ${count} registrations; the limit is ${this.maxPerPeer}`);
+      case 'SECRET_LIMIT':
+        return new P2PError('SECRET_LIMIT', `this secret holds ${count} registrations under all its peer names; the limit is ${this.maxPerSecret}`);
+      case 'ADDRESS_LIMIT': {
+        const source = sourceKey(r.host);
+        const where = source === r.host ? source : `${source}::/64`;
+        return new P2PError('ADDRESS_LIMIT', `${where} holds ${count} registrations; the limit is ${this.maxPerAddress}`);
+      }
+      case 'INDEX_FULL':
+        return new P2PError('INDEX_FULL', `the index holds ${count} registrations; the limit is ${this.maxEntries}`);
     }
-    if (this.store.size >= this.maxEntries) {
-      throw new P2PError('INDEX_FULL', `the index holds ${this.store.size} registrations; the limit is ${this.maxEntries}`);
-    }
-    return { refreshed: false, entry: this.store.add(r.peerName, r.contentName, owner, fields) };
   }
 
   /**
@@ -287,6 +357,7 @@ export class Registry {
 
   /** Removes up to `limit` registrations whose lease has ended. */
   sweep(limit = Number.MAX_SAFE_INTEGER): ExpiredEntry[] {
+    this.owners?.sweep(this.now(), OWNER_SWEEP_BATCH);
     return this.store.takeExpired(this.now(), limit).map((e) => ({
       peerName: e.peerName,
       contentName: e.contentName,
@@ -298,6 +369,15 @@ export class Registry {
 
 function provenOwner(owner: Owner | OwnerProof, bound: Owner | undefined): Owner {
   return 'prove' in owner ? owner.prove(bound) : owner;
+}
+
+/** The checks an R passes before any store is asked: names and the content server's port. */
+function checkRegistration(r: Registration): void {
+  validatePeerName(r.peerName);
+  validateContentName(r.contentName);
+  if (!isWholeNumberIn(r.port, 1, 0xffff)) {
+    throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${r.port}`);
+  }
 }
 
 function hashText(sha256: Buffer): string {

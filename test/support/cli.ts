@@ -393,6 +393,8 @@ export class IndexServerProcess extends LineProcess {
   ): Promise<IndexServerProcess> {
     const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
     for (const k of Object.keys(env)) if (k.startsWith('P2P_INDEX')) delete env[k];
+    // Tests keep name ownership in memory unless they pass --data (flags win over the environment).
+    env.P2P_INDEX_DATA = 'none';
     const entry = options.entry ?? INDEX_SERVER_MAIN;
     const server = new IndexServerProcess('index server', [entry, '--host', '127.0.0.1', '--port', '0', ...extraArgs], { env });
     const pattern = /listening on udp (\S+):(\d+)/u;

@@ -8,6 +8,8 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCli } from '../../src/serv
 import { IndexServer } from '../../src/server/index-server';
 import { UdpProbe } from '../support/index-server';
 
+/** What parseCli adds for --data none and no --owner-ttl. */
+const MEMORY = { storage: { kind: 'memory' }, ownerTtlSeconds: 30 * 24 * 3600 };
 const MAIN = path.resolve(__dirname, '../../src/server/main.js');
 const VERSION = (require('../../../package.json') as { version: string }).version;
 
@@ -36,7 +38,8 @@ class ServerProcess {
   static run(args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
     // A clean environment, so a P2P_INDEX_* variable of the developer's shell cannot change the test.
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('P2P_INDEX_')));
-    return new ServerProcess(spawn(process.execPath, [MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    // Name ownership in memory unless a test passes --data or P2P_INDEX_DATA: never the developer's own data folder.
+    return new ServerProcess(spawn(process.execPath, [MAIN, ...args], { env: { ...base, P2P_INDEX_DATA: 'none', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 
   /** Resolves when stderr matches `re`; rejects if the process exits first. */
@@ -120,8 +123,8 @@ describe('p2p-index-server command', function () {
   });
 
   it('-v means verbose: it logs at debug level and keeps running', async function () {
-    assert.deepEqual(parseCli(['-v'], {}), { kind: 'run', logLevel: 'debug', options: { port: 7870 } });
-    assert.deepEqual(parseCli(['--verbose'], { P2P_INDEX_LOG_LEVEL: 'error' }), { kind: 'run', logLevel: 'debug', options: { port: 7870 } });
+    assert.deepEqual(parseCli(['-v', '--data', 'none'], {}), { kind: 'run', logLevel: 'debug', options: { port: 7870 }, ...MEMORY });
+    assert.deepEqual(parseCli(['--verbose'], { P2P_INDEX_LOG_LEVEL: 'error', P2P_INDEX_DATA: 'none' }), { kind: 'run', logLevel: 'debug', options: { port: 7870 }, ...MEMORY });
     const proc = run(['-v', '--port', '0']);
     const port = await proc.port();
     const probe = await UdpProbe.open({ host: '127.0.0.1', port });
@@ -186,14 +189,15 @@ describe('p2p-index-server command', function () {
   });
 
   it('--classic, --classic-ttl and --rate-limit 0 reach the server', async function () {
-    const cmd = parseCli(['--classic', '--classic-ttl', '3600', '--rate-limit', '0', '--ttl', '30', '--max-entries', '5', '--max-per-peer', '2', '--host', '::1'], {});
+    const cmd = parseCli(['--classic', '--classic-ttl', '3600', '--rate-limit', '0', '--ttl', '30', '--max-entries', '5', '--max-per-peer', '2', '--host', '::1', '--data', 'none'], {});
     assert.deepEqual(cmd, {
       kind: 'run',
       logLevel: 'info',
       options: { host: '::1', port: 7870, ttlSeconds: 30, classic: true, classicTtlSeconds: 3600, maxEntries: 5, maxPerPeer: 2, rateLimit: false },
+      ...MEMORY,
     });
-    assert.deepEqual(parseCli([], { P2P_INDEX_CLASSIC_TTL: '60' }), { kind: 'run', logLevel: 'info', options: { port: 7870, classicTtlSeconds: 60 } });
-    assert.deepEqual(parseCli(['--no-classic'], { P2P_INDEX_CLASSIC: '1' }), { kind: 'run', logLevel: 'info', options: { port: 7870, classic: false } });
+    assert.deepEqual(parseCli([], { P2P_INDEX_CLASSIC_TTL: '60', P2P_INDEX_DATA: 'none' }), { kind: 'run', logLevel: 'info', options: { port: 7870, classicTtlSeconds: 60 }, ...MEMORY });
+    assert.deepEqual(parseCli(['--no-classic', '--data', 'none'], { P2P_INDEX_CLASSIC: '1' }), { kind: 'run', logLevel: 'info', options: { port: 7870, classic: false }, ...MEMORY });
     const limited = parseCli(['--rate-limit', '50'], { P2P_INDEX_HOST: '0.0.0.0', P2P_INDEX_TTL: '60' });
     assert.deepEqual(limited.kind === 'run' && limited.options, { host: '0.0.0.0', port: 7870, ttlSeconds: 60, rateLimit: { perSecond: 50, burst: 100 } });
   });
@@ -209,7 +213,7 @@ describe('p2p-index-server command', function () {
     const stop = new AbortController();
     let listening!: (server: IndexServer) => void;
     const started = new Promise<IndexServer>((resolve) => (listening = resolve));
-    const exitCode = main(['--port', '0', '--max-per-address', '1'], { env: {}, stdout: () => undefined, stderr: (l) => lines.push(l), signal: stop.signal, onListening: listening });
+    const exitCode = main(['--port', '0', '--max-per-address', '1'], { env: { P2P_INDEX_DATA: 'none' }, stdout: () => undefined, stderr: (l) => lines.push(l), signal: stop.signal, onListening: listening });
     const server = await started;
     const probe = await UdpProbe.open({ host: '127.0.0.1', port: server.address!.port });
     probes.push(probe);
@@ -229,7 +233,7 @@ describe('p2p-index-server command', function () {
     let listening!: (server: IndexServer) => void;
     const started = new Promise<IndexServer>((resolve) => (listening = resolve));
     const exitCode = main(['--port', '0', '--max-per-peer', '1'], {
-      env: {},
+      env: { P2P_INDEX_DATA: 'none' },
       stdout: () => undefined,
       stderr: (l) => lines.push(l),
       signal: stop.signal,

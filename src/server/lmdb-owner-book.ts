@@ -1,0 +1,87 @@
+// The embedded persistent OwnerBook: peer name -> (owner digest, last use) in an LMDB file under --data DIR.
+import { mkdirSync } from 'node:fs';
+import { open, RootDatabase } from 'lmdb';
+import { P2PError } from '../protocol/errors';
+import { OwnerBook } from './owner-book';
+import { Owner } from './store';
+
+/** Bytes of a kept owner: the 32-byte digest, then the last use as a float64 of ms. */
+const DIGEST_BYTES = 32;
+const RECORD_BYTES = DIGEST_BYTES + 8;
+
+export interface LmdbOwnerBookOptions {
+  /** Directory of the LMDB environment; created when missing. */
+  dir: string;
+  /** How long a name stays its owner's after its last use, in seconds. */
+  ownerTtlSeconds: number;
+}
+
+/**
+ * Reads are synchronous LMDB lookups on the request path (memory-mapped, about a microsecond), so
+ * nothing is loaded at start-up: a million names open as fast as none. Writes are LMDB's batched
+ * asynchronous puts; a refresh writes only when the stored last use is older than a tenth of the
+ * ownership time (at most an hour), so the steady lease traffic costs reads, not writes.
+ */
+export class LmdbOwnerBook implements OwnerBook {
+  private readonly db: RootDatabase<Buffer, string>;
+  private readonly ttlMs: number;
+  private readonly touchEveryMs: number;
+  /** Where the next sweep batch starts, so sweeping walks the whole book a batch at a time. */
+  private sweepFrom: string | undefined;
+
+  constructor(opts: LmdbOwnerBookOptions) {
+    this.ttlMs = opts.ownerTtlSeconds * 1000;
+    this.touchEveryMs = Math.min(3_600_000, this.ttlMs / 10);
+    try {
+      mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+      this.db = open<Buffer, string>({ path: opts.dir, encoding: 'binary', compression: false });
+    } catch (err) {
+      throw new P2PError('BAD_SETTING', `cannot open the index data directory ${opts.dir}: ${(err as Error).message}`, err);
+    }
+  }
+
+  ownerOf(peerName: string, now: number): Owner | undefined {
+    const rec = this.db.get(peerName);
+    if (!rec || rec.length !== RECORD_BYTES) return undefined;
+    if (rec.readDoubleBE(DIGEST_BYTES) + this.ttlMs <= now) return undefined;
+    return { kind: 'secret', digest: rec.toString('latin1', 0, DIGEST_BYTES) };
+  }
+
+  touch(peerName: string, owner: Owner, now: number): void {
+    if (owner.kind !== 'secret') return;
+    const rec = this.db.get(peerName);
+    if (
+      rec &&
+      rec.length === RECORD_BYTES &&
+      rec.toString('latin1', 0, DIGEST_BYTES) === owner.digest &&
+      now - rec.readDoubleBE(DIGEST_BYTES) < this.touchEveryMs
+    ) return;
+    const out = Buffer.alloc(RECORD_BYTES);
+    out.write(owner.digest, 0, DIGEST_BYTES, 'latin1');
+    out.writeDoubleBE(now, DIGEST_BYTES);
+    void this.db.put(peerName, out);
+  }
+
+  sweep(now: number, limit: number): number {
+    let seen = 0;
+    let gone = 0;
+    let last: string | undefined;
+    for (const { key, value } of this.db.getRange({ start: this.sweepFrom, limit, snapshot: false })) {
+      seen++;
+      last = key;
+      if (value.length !== RECORD_BYTES || value.readDoubleBE(DIGEST_BYTES) + this.ttlMs <= now) {
+        void this.db.remove(key);
+        gone++;
+      }
+    }
+    // A short batch reached the end: the next sweep starts over at the first name.
+    this.sweepFrom = seen < limit || last === undefined ? undefined : last + '\0';
+    return gone;
+  }
+
+  /** Waits for batched writes to reach the disk, then closes the environment. */
+  async close(): Promise<void> {
+    await this.db.flushed;
+    await this.db.close();
+  }
+}
