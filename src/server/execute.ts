@@ -1,6 +1,6 @@
 // Runs one Command against the registry: one handler per command kind, whichever PDU form carried it.
 import { P2PError } from '../protocol/errors';
-import { Command, Outcome, Outcomes } from './commands';
+import { Command, DeregisterCommand, Outcome, Outcomes, RegisterCommand } from './commands';
 import { Registry } from './registry';
 
 /** The part of the Registry that commands use. */
@@ -8,6 +8,9 @@ export type CommandTarget = Pick<
   Registry,
   'register' | 'deregister' | 'search' | 'page' | 'classicFind' | 'classicPage' | 'ttlSeconds' | 'size'
 >;
+
+/** The part of the Registry that writes to a shared store use. */
+export type SharedTarget = Pick<Registry, 'registerShared' | 'deregisterShared' | 'ttlSeconds'>;
 
 type Handlers = { [K in Command['kind']]: (target: CommandTarget, cmd: Extract<Command, { kind: K }>) => Outcomes[K] };
 
@@ -34,4 +37,11 @@ const handlers: Handlers = {
 export function execute<C extends Command>(target: CommandTarget, cmd: C): Outcome<C> {
   // The table is typed per kind; looked up by a kind only known at run time it needs the wider type.
   return (handlers[cmd.kind] as (t: CommandTarget, c: Command) => Outcome)(target, cmd) as Outcome<C>;
+}
+
+/** Runs an R or T against a shared store: the same outcomes as `execute`, a round trip later. */
+export async function executeShared(target: SharedTarget, cmd: RegisterCommand | DeregisterCommand): Promise<Outcomes['register'] | Outcomes['deregister']> {
+  if (cmd.kind === 'deregister') return { kind: 'deregister', removed: await target.deregisterShared(cmd.peerName, cmd.contentName, cmd.owner) };
+  const { refreshed } = await target.registerShared(cmd);
+  return { kind: 'register', refreshed, contentName: cmd.contentName, host: cmd.host, port: cmd.port, leaseSeconds: target.ttlSeconds };
 }

@@ -11,7 +11,7 @@ import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, IndexRequest,
 import { ExchangeKeyPair, MAC_END, exchangeKeyPair } from '../protocol/proof';
 import { classicCommand, classicReply, describeClassicRequest } from './classic-form';
 import { CookieJar } from './cookies';
-import { execute } from './execute';
+import { execute, executeShared } from './execute';
 import { LogLevel, logs } from '../common/log-level';
 import { isWholeNumberIn } from '../common/numbers';
 import { formatHostPort } from '../protocol/address-text';
@@ -22,6 +22,8 @@ import { RateLimiter } from './rate-limiter';
 import { ReplyCache, requestFingerprint } from './reply-cache';
 import { ID_WINDOW, ReplayGuard } from './replay-guard';
 import { MemoryStore, RegistryStore } from './store';
+import { OwnerBook } from './owner-book';
+import { SharedStore } from './shared-store';
 
 export interface IndexServerOptions {
   /** Address to bind: '127.0.0.1' (default), '0.0.0.0', '::1' or '::' (dual-stack). */
@@ -53,6 +55,15 @@ export interface IndexServerOptions {
   replyCacheBytes?: number;
   /** Where registrations live. Default a fresh MemoryStore. */
   store?: RegistryStore;
+  /** Keeps name ownership past the last registration (LmdbOwnerBook keeps it on disk). Default none: memory only. */
+  owners?: OwnerBook;
+  /**
+   * A registry several servers share (RedisStore): R and T are carried out there, S and O answered
+   * from its local copy. Takes the place of `store`; classic PDUs are not answered with it.
+   */
+  shared?: SharedStore;
+  /** Key of the handshake cookies; servers that share it accept each other's cookies. Default random. */
+  cookieKey?: Buffer;
   /** Clock in ms, for leases, cookie windows, the reply cache and rate buckets. Default Date.now. */
   now?: () => number;
   /** Receives every log line. Default: silent. */
@@ -108,6 +119,8 @@ export class IndexServer extends EventEmitter {
   private readonly counters: IndexServerStats = {
     datagrams: 0, bytesIn: 0, replies: 0, bytesOut: 0, dropped: 0, junk: 0, classicIgnored: 0, rateLimited: 0, retries: 0, internalErrors: 0,
   };
+  /** R/T sent to a shared store and not yet answered, by "ip|port|requestId". */
+  private readonly inFlight = new Set<string>();
   /** The operator is told once that classic clients are knocking while classic mode is off. */
   private toldClassicOff = false;
   constructor(opts: IndexServerOptions = {}) {
@@ -121,7 +134,10 @@ export class IndexServer extends EventEmitter {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => undefined);
     this.logLevel = opts.log ? (opts.logLevel ?? 'debug') : 'error';
-    this.registry = new Registry(opts.store ?? new MemoryStore(), {
+    if (opts.shared && opts.classic) {
+      throw new P2PError('BAD_SETTING', 'classic PDUs cannot be answered with a shared store: a classic owner is an IP address, which another server cannot check');
+    }
+    this.registry = new Registry(opts.shared?.replica ?? opts.store ?? new MemoryStore(), {
       ttlSeconds: opts.ttlSeconds,
       classicTtlSeconds: opts.classicTtlSeconds,
       maxEntries: opts.maxEntries,
@@ -129,8 +145,10 @@ export class IndexServer extends EventEmitter {
       maxPerAddress: opts.maxPerAddress,
       maxPerSecret: opts.maxPerSecret,
       now: this.now,
+      owners: opts.owners,
+      shared: opts.shared,
     });
-    this.cookies = new CookieJar(this.now);
+    this.cookies = new CookieJar(this.now, opts.cookieKey);
     this.replies = new ReplyCache({ now: this.now, maxBytes: opts.replyCacheBytes });
     this.replayGuard = new ReplayGuard({ now: this.now, maxSources: opts.replaySources });
     const rate = opts.rateLimit ?? { perSecond: 2000, burst: 4000 };
@@ -341,6 +359,10 @@ export class IndexServer extends EventEmitter {
     // Past the reply cache's 30 s a replayed R/T would run again while its cookie still passes: the
     // guard remembers each source's ids for as long as any of its cookies can.
     if (remembered && this.refuseReplay(req.requestId, ip, rinfo, describeIndexRequest(req), req.type)) return;
+    if ((req.type === 'R' || req.type === 'T') && this.registry.shared) {
+      this.runShared(req, ip, rinfo, fingerprint);
+      return;
+    }
     let reply: Buffer;
     let outcome: string;
     let level: LogLevel = remembered ? 'info' : 'debug';
@@ -368,6 +390,46 @@ export class IndexServer extends EventEmitter {
     }
     this.send(reply, rinfo);
     this.done(req.type, ip, rinfo, level, describeIndexRequest(req), outcome, note);
+  }
+
+  /**
+   * An R or T against a shared store: a round trip away, so it runs while other datagrams are
+   * answered. Its id is recorded against replay at once; a retry that arrives before the answer is
+   * dropped (the answer is on its way, and then cached for later retries).
+   */
+  private runShared(req: Extract<IndexRequest, { type: 'R' | 'T' }>, ip: string, rinfo: dgram.RemoteInfo, fingerprint: number): void {
+    const key = `${ip}|${rinfo.port}|${req.requestId}`;
+    if (this.inFlight.has(key)) {
+      this.counters.retries++;
+      return;
+    }
+    this.inFlight.add(key);
+    this.replayGuard.record(ip, rinfo.port, req.requestId);
+    const what = describeIndexRequest(req);
+    const cmd = indexCommand(req, ip) as Parameters<typeof executeShared>[1];
+    void executeShared(this.registry, cmd).then(
+      (done) => {
+        const r = indexReply(req.requestId, done);
+        return { reply: encodeIndexReply(r), outcome: r.type, note: this.changeNote(done), level: (done.kind === 'register' && done.refreshed ? 'debug' : 'info') as LogLevel };
+      },
+      (err: unknown) => {
+        if (!isRefusal(err)) throw err;
+        return { reply: encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!, outcome: `E ${err.code}`, note: '', level: 'info' as LogLevel };
+      },
+    ).then(
+      ({ reply, outcome, note, level }) => {
+        this.inFlight.delete(key);
+        this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
+        this.send(reply, rinfo);
+        this.done(req.type, ip, rinfo, level, what, outcome, note);
+      },
+      (err: unknown) => {
+        this.inFlight.delete(key);
+        this.counters.internalErrors++;
+        this.log('error', `internal error on ${req.type} ${what} from ${formatHostPort(ip, rinfo.port)}: ${(err as Error)?.stack ?? err}`);
+        this.send(encodeErrorWithin(req.requestId, ErrorCodes.INTERNAL, 'the failure was logged', MAX_DATAGRAM)!, rinfo);
+      },
+    );
   }
 
   /** Answers an R/T the replay guard will not let run (E REPLAYED, or BUSY when it has no room); true when it did. */

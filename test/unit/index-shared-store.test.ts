@@ -1,0 +1,199 @@
+// Several index servers on one real Redis act as one index: found across servers, one owner, caps without a race, an outage survived.
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import { IndexReply } from '../../src/protocol/messages';
+import { IndexServerProcess } from '../support/cli';
+import { UdpProbe } from '../support/index-server';
+import { RedisServer } from '../support/redis';
+
+/** A peer as the index sees it: one socket, one cookie, one secret. */
+class PeerAt {
+  private cookie: Buffer = Buffer.alloc(16);
+  private constructor(readonly probe: UdpProbe, readonly secret: Buffer) {}
+
+  static async open(server: IndexServerProcess, secret: Buffer = randomBytes(32)): Promise<PeerAt> {
+    const p = new PeerAt(await UdpProbe.open({ host: '127.0.0.1', port: server.port }), secret);
+    p.cookie = await p.probe.handshake();
+    return p;
+  }
+
+  register(peerName: string, contentName: string): Promise<IndexReply> {
+    return this.probe.ask({
+      type: 'R', requestId: this.probe.id(), cookie: this.cookie, secret: this.secret, tcpPort: 4000, size: 5, sha256: Buffer.alloc(32, 7), peerName, contentName,
+    });
+  }
+
+  deregister(peerName: string, contentName = ''): Promise<IndexReply> {
+    return this.probe.ask({ type: 'T', requestId: this.probe.id(), cookie: this.cookie, secret: this.secret, peerName, contentName });
+  }
+
+  search(contentName: string): Promise<IndexReply> {
+    return this.probe.ask({ type: 'S', requestId: this.probe.id(), cookie: this.cookie, contentName });
+  }
+
+  /** Sends every R at once and reads the replies, however they interleave with other peers'. */
+  async registerAll(peerName: (i: number) => string, contents: string[]): Promise<IndexReply[]> {
+    const { encodeIndexRequest, decodeIndexReply } = await import('../../src/protocol/udp');
+    await Promise.all(contents.map((c, i) => this.probe.send(encodeIndexRequest({
+      type: 'R', requestId: this.probe.id(), cookie: this.cookie, secret: this.secret, tcpPort: 4000, size: 5, sha256: Buffer.alloc(32, 7), peerName: peerName(i), contentName: c,
+    }))));
+    const out: IndexReply[] = [];
+    for (let i = 0; i < contents.length; i++) out.push(decodeIndexReply(await this.probe.next()));
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.probe.close();
+  }
+}
+
+function codeOf(reply: IndexReply): string {
+  return reply.type === 'E' ? `E${reply.code}` : reply.type;
+}
+
+/** Asks S at `peer` back to back until it is answered with sources; returns how long that took. */
+async function foundWithin(peer: PeerAt, contentName: string, ms: number): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    const r = await peer.search(contentName);
+    if (r.type === 'S') return Date.now() - start;
+    if (Date.now() - start > ms) assert.fail(`"${contentName}" was not found within ${ms} ms: last reply ${JSON.stringify(r)}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('index servers sharing one Redis', function () {
+  this.timeout(30_000);
+  let redis: RedisServer;
+  const servers: IndexServerProcess[] = [];
+  const peers: PeerAt[] = [];
+
+  async function indexServer(...flags: string[]): Promise<IndexServerProcess> {
+    const s = await IndexServerProcess.start(['--store', redis.url, ...flags]);
+    servers.push(s);
+    return s;
+  }
+  /** A server on another database of the same Redis: another index. */
+  async function indexServerOnDb(db: number, ...flags: string[]): Promise<IndexServerProcess> {
+    const s = await IndexServerProcess.start(['--store', `${redis.url}/${db}`, ...flags]);
+    servers.push(s);
+    return s;
+  }
+  async function peerAt(server: IndexServerProcess, secret?: Buffer): Promise<PeerAt> {
+    const p = await PeerAt.open(server, secret);
+    peers.push(p);
+    return p;
+  }
+
+  beforeEach(async function () {
+    redis = await RedisServer.start();
+  });
+  afterEach(async function () {
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await redis.stop();
+  });
+
+  it('an R at one server is found by S at another within 1 s, and a cookie from one is good at the other', async function () {
+    const [a, b] = [await indexServer(), await indexServer()];
+    const sam = await peerAt(a);
+    assert.equal(codeOf(await sam.register('sam', 'song.mp3')), 'A');
+    const finder = await peerAt(b);
+    const ms = await foundWithin(finder, 'song.mp3', 1000);
+    const reply = await finder.search('song.mp3');
+    assert.ok(reply.type === 'S');
+    assert.deepEqual(reply.sources.map((s) => s.peerName), ['sam']);
+    // The same cookie, handed out by A, carries an R at B: both sign with the key kept in the store.
+    const moved = await UdpProbe.open({ host: '127.0.0.1', port: a.port });
+    try {
+      const fromA = await moved.handshake();
+      moved.target = { host: '127.0.0.1', port: b.port };
+      const r = await moved.ask({ type: 'R', requestId: moved.id(), cookie: fromA, secret: randomBytes(32), tcpPort: 1, size: 0, sha256: Buffer.alloc(32), peerName: 'mover', contentName: 'x' });
+      assert.equal(codeOf(r), 'A', `a cookie from A is refused at B: ${JSON.stringify(r)}`);
+    } finally {
+      await moved.close();
+    }
+    this.test!.title += ` (found after ${ms} ms)`;
+  });
+
+  it('a name has one owner across servers, kept after its last registration and across a restart of each server', async function () {
+    const [a, b] = [await indexServer(), await indexServer()];
+    const owner = randomBytes(32);
+    const dana = await peerAt(a, owner);
+    const squatterAtB = await peerAt(b);
+    assert.equal(codeOf(await dana.register('dana', 'notes.txt')), 'A');
+    assert.equal(codeOf(await squatterAtB.register('dana', 'fake.txt')), 'E5', 'NAME_TAKEN at the other server');
+    assert.equal(codeOf(await dana.deregister('dana')), 'A');
+    assert.equal(codeOf(await squatterAtB.register('dana', 'fake.txt')), 'E5', 'still NAME_TAKEN with no registration left');
+    for (const i of [0, 1]) {
+      await servers[i].stop();
+      servers[i] = await IndexServerProcess.start(['--store', redis.url]);
+      const squatter = await peerAt(servers[i]);
+      assert.equal(codeOf(await squatter.register('dana', 'fake.txt')), 'E5', `a squatter after server ${i} restarted`);
+      const back = await peerAt(servers[i], owner);
+      assert.equal(codeOf(await back.register('dana', 'notes.txt')), 'A', `the owner after server ${i} restarted`);
+    }
+  });
+
+  it('a lease that ends is gone at every server', async function () {
+    const [a, b] = [await indexServer('--ttl', '1', '-v'), await indexServer('--ttl', '1', '-v')];
+    const sam = await peerAt(a);
+    assert.equal(codeOf(await sam.register('sam', 'brief.txt')), 'A');
+    const finder = await peerAt(b);
+    await foundWithin(finder, 'brief.txt', 1000);
+    await b.nextStderrLine((l) => /expired sam brief\.txt/.test(l));
+    await a.nextStderrLine((l) => /expired sam brief\.txt/.test(l));
+    assert.equal(codeOf(await finder.search('brief.txt')), 'E7');
+    assert.equal(codeOf(await (await peerAt(a)).search('brief.txt')), 'E7');
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      // The store's own sweep removes it too (one script, whichever server runs it first).
+      for (let left = 1; left > 0; ) left = Number(await client.sendCommand(['HLEN', 'p2p:entries']));
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('caps hold across two servers under concurrent R: per address and per peer name', async function () {
+    const [a, b] = [await indexServer('--max-per-address', '10'), await indexServer('--max-per-address', '10')];
+    const atA = await peerAt(a);
+    const atB = await peerAt(b);
+    const contents = Array.from({ length: 15 }, (_, i) => `file-${i}`);
+    const replies = (await Promise.all([atA.registerAll((i) => `a${i}`, contents), atB.registerAll((i) => `b${i}`, contents)])).flat();
+    assert.equal(replies.filter((r) => r.type === 'A').length, 10, 'exactly the cap from one address');
+    assert.equal(replies.filter((r) => codeOf(r) === 'E20').length, 20, 'the rest ADDRESS_LIMIT');
+
+    const [c, d] = [await indexServerOnDb(1, '--max-per-peer', '3'), await indexServerOnDb(1, '--max-per-peer', '3')];
+    const secret = randomBytes(32);
+    const one = await peerAt(c, secret);
+    const other = await peerAt(d, secret);
+    const both = (await Promise.all([one.registerAll(() => 'kim', contents.slice(0, 6)), other.registerAll(() => 'kim', contents.slice(6, 12))])).flat();
+    assert.equal(both.filter((r) => r.type === 'A').length, 3, 'exactly the cap under one name');
+    assert.equal(both.filter((r) => codeOf(r) === 'E11').length, 9, 'the rest PEER_LIMIT');
+  });
+
+  it('Redis killed mid-run: S goes on from the copy, R gets STORE_UNAVAILABLE, then all recovers and re-registration is found everywhere', async function () {
+    const [a, b] = [await indexServer(), await indexServer()];
+    const sam = await peerAt(a);
+    assert.equal(codeOf(await sam.register('sam', 'song.mp3')), 'A');
+    const finder = await peerAt(b);
+    await foundWithin(finder, 'song.mp3', 1000);
+    await redis.kill();
+    await Promise.all([a, b].map((s) => s.nextStderrLine((l) => /store redis:\/\/\S+ unreachable/.test(l))));
+    assert.equal((await finder.search('song.mp3')).type, 'S', 'reads go on');
+    const refused = await sam.register('sam', 'other.mp3');
+    assert.equal(codeOf(refused), 'E23', `writes refused: ${JSON.stringify(refused)}`);
+    assert.ok(refused.type === 'E' && /cannot be reached/.test(refused.message));
+    await redis.run();
+    await Promise.all([a, b].map((s) => s.nextStderrLine((l) => /reachable again/.test(l))));
+    // The restarted Redis is empty: the peer's next lease refresh puts its registrations back.
+    assert.equal(codeOf(await sam.register('sam', 'song.mp3')), 'A');
+    assert.equal(codeOf(await sam.register('sam', 'other.mp3')), 'A');
+    await foundWithin(finder, 'other.mp3', 1000);
+    await foundWithin(finder, 'song.mp3', 1000);
+    // Both servers said so once, not once per request.
+    assert.equal(a.stderrLines.filter((l) => /unreachable/.test(l)).length, 1);
+  });
+});
