@@ -1,0 +1,74 @@
+// Name ownership kept on disk (LMDB under --data): after a restart the owner gets its name back and a squatter does not.
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { IndexReply } from '../../src/protocol/messages';
+import { LmdbOwnerBook } from '../../src/server/lmdb-owner-book';
+import { IndexServerProcess, makeTempDir, removeTempDir } from '../support/cli';
+import { ManualClock, UdpProbe, startIndexServer } from '../support/index-server';
+
+/** One R from a fresh socket with `secret`, as a peer (or a squatter) would send it. */
+async function register(port: number, secret: Buffer, peerName: string, contentName: string): Promise<IndexReply> {
+  const probe = await UdpProbe.open({ host: '127.0.0.1', port });
+  try {
+    const cookie = await probe.handshake();
+    return await probe.ask({ type: 'R', requestId: probe.id(), cookie, secret, tcpPort: 4000, size: 1, sha256: Buffer.alloc(32, 1), peerName, contentName });
+  } finally {
+    await probe.close();
+  }
+}
+
+function codeOf(reply: IndexReply): string {
+  return reply.type === 'E' ? `E${reply.code}` : reply.type;
+}
+
+describe('name ownership kept on disk', function () {
+  this.timeout(20_000);
+  let dir: string;
+  const servers: IndexServerProcess[] = [];
+  beforeEach(() => (dir = makeTempDir('owners')));
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    removeTempDir(dir);
+  });
+  async function start(...flags: string[]): Promise<IndexServerProcess> {
+    const s = await IndexServerProcess.start(flags);
+    servers.push(s);
+    return s;
+  }
+
+  it('after a restart a squatter gets NAME_TAKEN and the owner gets the name back', async function () {
+    const dana = randomBytes(32);
+    const first = await start('--data', dir);
+    assert.equal(codeOf(await register(first.port, dana, 'dana', 'notes.txt')), 'A');
+    await first.stop();
+    const second = await start('--data', dir);
+    assert.equal(codeOf(await register(second.port, randomBytes(32), 'dana', 'notes.txt')), 'E5', 'the squatter');
+    assert.equal(codeOf(await register(second.port, dana, 'dana', 'notes.txt')), 'A', 'the owner');
+  });
+
+  it('with --data none a restart forgets owners (what the store protects against)', async function () {
+    const first = await start('--data', 'none');
+    assert.equal(codeOf(await register(first.port, randomBytes(32), 'dana', 'notes.txt')), 'A');
+    await first.stop();
+    const second = await start('--data', 'none');
+    assert.equal(codeOf(await register(second.port, randomBytes(32), 'dana', 'notes.txt')), 'A');
+  });
+
+  it('ownership lapses --owner-ttl after its last use, and the sweep forgets it', async function () {
+    const clock = new ManualClock();
+    const owners = new LmdbOwnerBook({ dir, ownerTtlSeconds: 3600 });
+    const index = await startIndexServer({ now: clock.now, owners, ttlSeconds: 60 });
+    try {
+      assert.equal(codeOf(await register(index.port, randomBytes(32), 'dana', 'a.txt')), 'A');
+      clock.advance(61_000);
+      index.server.sweep();
+      assert.equal(codeOf(await register(index.port, randomBytes(32), 'dana', 'b.txt')), 'E5', 'kept while within its time');
+      clock.advance(3600_000);
+      assert.equal(owners.sweep(clock.now(), 100), 1);
+      assert.equal(codeOf(await register(index.port, randomBytes(32), 'dana', 'b.txt')), 'A', 'free once lapsed');
+    } finally {
+      await index.close();
+      await owners.close();
+    }
+  });
+});
