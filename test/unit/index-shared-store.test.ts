@@ -32,6 +32,10 @@ class PeerAt {
     return this.probe.ask({ type: 'S', requestId: this.probe.id(), cookie: this.cookie, contentName });
   }
 
+  online(cursor = 0): Promise<IndexReply> {
+    return this.probe.ask({ type: 'O', requestId: this.probe.id(), cookie: this.cookie, cursor });
+  }
+
   /** Sends every R at once and reads the replies, however they interleave with other peers'. */
   async registerAll(peerName: (i: number) => string, contents: string[]): Promise<IndexReply[]> {
     const { encodeIndexRequest, decodeIndexReply } = await import('../../src/protocol/udp');
@@ -95,7 +99,7 @@ describe('index servers sharing one Redis', function () {
     await redis.stop();
   });
 
-  it('an R at one server is found by S at another within 1 s, and a cookie from one is good at the other', async function () {
+  it('an R at one server is found by S and O at another within 1 s, and a cookie from one is good at the other', async function () {
     const [a, b] = [await indexServer(), await indexServer()];
     const sam = await peerAt(a);
     assert.equal(codeOf(await sam.register('sam', 'song.mp3')), 'A');
@@ -104,6 +108,9 @@ describe('index servers sharing one Redis', function () {
     const reply = await finder.search('song.mp3');
     assert.ok(reply.type === 'S');
     assert.deepEqual(reply.sources.map((s) => s.peerName), ['sam']);
+    const online = await finder.online();
+    assert.ok(online.type === 'O');
+    assert.deepEqual(online.entries.map((e) => `${e.peerName}/${e.contentName}`), ['sam/song.mp3'], 'O at the other server lists it');
     // The same cookie, handed out by A, carries an R at B: both sign with the key kept in the store.
     const moved = await UdpProbe.open({ host: '127.0.0.1', port: a.port });
     try {
