@@ -34,7 +34,8 @@ export class LmdbOwnerBook implements OwnerBook {
     this.touchEveryMs = Math.min(3_600_000, this.ttlMs / 10);
     try {
       mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-      this.db = open<Buffer, string>({ path: opts.dir, encoding: 'binary', compression: false });
+      // noSubdir false: lmdb takes a path with a dot in its last part ("index.v1", "tmp.x") for a file otherwise.
+      this.db = open<Buffer, string>({ path: opts.dir, encoding: 'binary', compression: false, noSubdir: false });
     } catch (err) {
       throw new P2PError('BAD_SETTING', `cannot open the index data directory ${opts.dir}: ${(err as Error).message}`, err);
     }

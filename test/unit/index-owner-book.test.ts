@@ -1,6 +1,7 @@
 // Name ownership kept on disk (LMDB under --data): after a restart the owner gets its name back and a squatter does not.
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
 import { IndexReply } from '../../src/protocol/messages';
 import { LmdbOwnerBook } from '../../src/server/lmdb-owner-book';
 import { IndexServerProcess, makeTempDir, removeTempDir } from '../support/cli';
@@ -25,10 +26,11 @@ describe('name ownership kept on disk', function () {
   this.timeout(20_000);
   let dir: string;
   const servers: IndexServerProcess[] = [];
-  beforeEach(() => (dir = makeTempDir('owners')));
+  // A dot in the folder's name, as in ~/.local/share or a mktemp folder: still a folder to LMDB.
+  beforeEach(() => (dir = path.join(makeTempDir('owners'), 'index.d')));
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.stop()));
-    removeTempDir(dir);
+    removeTempDir(path.dirname(dir));
   });
   async function start(...flags: string[]): Promise<IndexServerProcess> {
     const s = await IndexServerProcess.start(flags);
