@@ -1,4 +1,5 @@
 // The UDP index server's transport: socket, rate limit, cookies, reply cache and size caps around one execute().
+import { hkdfSync } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
@@ -62,7 +63,10 @@ export interface IndexServerOptions {
    * from its local copy. Takes the place of `store`; classic PDUs are not answered with it.
    */
   shared?: SharedStore;
-  /** Key of the handshake cookies; servers that share it accept each other's cookies. Default random. */
+  /**
+   * Key of the handshake cookies; servers that share it accept each other's cookies, and derive the
+   * same exchange key pair, so a proof of ownership wrapped for one opens at the others. Default random.
+   */
   cookieKey?: Buffer;
   /** Clock in ms, for leases, cookie windows, the reply cache and rate buckets. Default Date.now. */
   now?: () => number;
@@ -105,7 +109,7 @@ export class IndexServer extends EventEmitter {
   private readonly logLevel: LogLevel;
   private readonly cookies: CookieJar;
   /** X25519 pair for this run: every H reply hands out its public half, to which a first claim wraps its index key. */
-  private readonly exchange: ExchangeKeyPair = exchangeKeyPair();
+  private readonly exchange: ExchangeKeyPair;
   private readonly replies: ReplyCache;
   private readonly replayGuard: ReplayGuard;
   private readonly limiter?: RateLimiter;
@@ -149,6 +153,7 @@ export class IndexServer extends EventEmitter {
       shared: opts.shared,
     });
     this.cookies = new CookieJar(this.now, opts.cookieKey);
+    this.exchange = exchangeKeyPair(opts.cookieKey && Buffer.from(hkdfSync('sha256', opts.cookieKey, '', 'p2p-share index exchange key', 32)));
     this.replies = new ReplyCache({ now: this.now, maxBytes: opts.replyCacheBytes });
     this.replayGuard = new ReplayGuard({ now: this.now, maxSources: opts.replaySources });
     const rate = opts.rateLimit ?? { perSecond: 2000, burst: 4000 };
@@ -360,7 +365,7 @@ export class IndexServer extends EventEmitter {
     // guard remembers each source's ids for as long as any of its cookies can.
     if (remembered && this.refuseReplay(req.requestId, ip, rinfo, describeIndexRequest(req), req.type)) return;
     if ((req.type === 'R' || req.type === 'T') && this.registry.shared) {
-      this.runShared(req, ip, rinfo, fingerprint);
+      this.runShared(req, ip, rinfo, fingerprint, buf);
       return;
     }
     let reply: Buffer;
@@ -397,7 +402,7 @@ export class IndexServer extends EventEmitter {
    * answered. Its id is recorded against replay at once; a retry that arrives before the answer is
    * dropped (the answer is on its way, and then cached for later retries).
    */
-  private runShared(req: Extract<IndexRequest, { type: 'R' | 'T' }>, ip: string, rinfo: dgram.RemoteInfo, fingerprint: number): void {
+  private runShared(req: Extract<IndexRequest, { type: 'R' | 'T' }>, ip: string, rinfo: dgram.RemoteInfo, fingerprint: number, buf: Buffer): void {
     const key = `${ip}|${rinfo.port}|${req.requestId}`;
     if (this.inFlight.has(key)) {
       this.counters.retries++;
@@ -406,7 +411,7 @@ export class IndexServer extends EventEmitter {
     this.inFlight.add(key);
     this.replayGuard.record(ip, rinfo.port, req.requestId);
     const what = describeIndexRequest(req);
-    const cmd = indexCommand(req, ip) as Parameters<typeof executeShared>[1];
+    const cmd = indexCommand(req, ip, buf, this.exchange) as Parameters<typeof executeShared>[1];
     void executeShared(this.registry, cmd).then(
       (done) => {
         const r = indexReply(req.requestId, done);

@@ -1,7 +1,7 @@
 // The Lua scripts every write to the shared Redis/Valkey registry runs as: one script per write, so rules and caps hold across servers.
 //
 // Layout (prefix p2p:, one logical index per Redis database):
-//   p2p:entries  hash   "peer\ncontent" -> "host\tport\tsize\tsha256hex\texpiresAt\towner\tsource\tseq"
+//   p2p:entries  hash   "peer\ncontent" -> "host\tport\tsize\tcontenthex\texpiresAt\towner\tsource\tseq" (contenthex: SHA-256 then packed claims)
 //   p2p:peer:<n> set    content names registered under peer name n
 //   p2p:owners   hash   peer -> owner (hex of the 32-byte digest or verifier; opaque here)
 //   p2p:used     zset   peer -> last use (ms): ownership is kept for --owner-ttl after it

@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { P2PError } from '../protocol/errors';
+import { HASH_BYTES } from '../protocol/messages';
 import { LogFn } from './log';
 import { SharedCaps, SharedRegistration, SharedStore, SharedVerdict } from './shared-store';
 import { MemoryStore, Owner } from './store';
@@ -109,7 +110,7 @@ export class RedisStore implements SharedStore {
     const f = r.fields;
     const owner = ownerText(r.owner);
     const reply = await this.run(SCRIPTS.register, [
-      r.peerName, r.contentName, owner, f.host, String(f.port), String(f.size), Buffer.from(f.hash, 'latin1').toString('hex'),
+      r.peerName, r.contentName, owner, f.host, String(f.port), String(f.size), contentText(f.hash, f.claims),
       String(f.expiresAt), r.source, String(caps.maxPerPeer), String(caps.maxPerSecret), String(caps.maxPerAddress),
       String(caps.maxEntries), String(now), String(now - this.ownerTtlMs), this.streamMax,
     ]);
@@ -249,9 +250,7 @@ export class RedisStore implements SharedStore {
     const [host, port, size, hashHex, expiresAt, owner] = value.split('\t');
     const peerName = field.slice(0, cut);
     const contentName = field.slice(cut + 1);
-    const fields = {
-      host, port: Number(port), size: Number(size), hash: Buffer.from(hashHex, 'hex').toString('latin1'), expiresAt: Number(expiresAt),
-    };
+    const fields = { host, port: Number(port), size: Number(size), ...contentOfText(hashHex), expiresAt: Number(expiresAt) };
     const existing = this.replica.get(peerName, contentName);
     if (existing) this.replica.update(existing, fields);
     else {
@@ -306,4 +305,14 @@ export function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** The content field of an entry: the SHA-256 then the packed claims (src/protocol/claims.ts), as hex; opaque to the scripts. */
+function contentText(hash: string, claims: string): string {
+  return Buffer.from(hash + claims, 'latin1').toString('hex');
+}
+
+function contentOfText(hex: string): { hash: string; claims: string } {
+  const bytes = Buffer.from(hex, 'hex').toString('latin1');
+  return { hash: bytes.slice(0, HASH_BYTES), claims: bytes.slice(HASH_BYTES) };
 }

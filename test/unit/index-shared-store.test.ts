@@ -38,8 +38,8 @@ class PeerAt {
 
   /** Sends every R at once and reads the replies, however they interleave with other peers'. */
   async registerAll(peerName: (i: number) => string, contents: string[]): Promise<IndexReply[]> {
-    const { encodeIndexRequest, decodeIndexReply } = await import('../../src/protocol/udp');
-    await Promise.all(contents.map((c, i) => this.probe.send(encodeIndexRequest({
+    const { decodeIndexReply } = await import('../../src/protocol/udp');
+    await Promise.all(contents.map((c, i) => this.probe.send(this.probe.encode({
       type: 'R', requestId: this.probe.id(), cookie: this.cookie, secret: this.secret, tcpPort: 4000, size: 5, sha256: Buffer.alloc(32, 7), peerName: peerName(i), contentName: c,
     }))));
     const out: IndexReply[] = [];
@@ -191,7 +191,7 @@ describe('index servers sharing one Redis', function () {
     await Promise.all([a, b].map((s) => s.nextStderrLine((l) => /store redis:\/\/\S+ unreachable/.test(l))));
     assert.equal((await finder.search('song.mp3')).type, 'S', 'reads go on');
     const refused = await sam.register('sam', 'other.mp3');
-    assert.equal(codeOf(refused), 'E23', `writes refused: ${JSON.stringify(refused)}`);
+    assert.equal(codeOf(refused), 'E24', `writes refused: ${JSON.stringify(refused)}`);
     assert.ok(refused.type === 'E' && /cannot be reached/.test(refused.message));
     await redis.run();
     await Promise.all([a, b].map((s) => s.nextStderrLine((l) => /reachable again/.test(l))));
