@@ -60,7 +60,9 @@ export interface DeregisterRequest {
 }
 export interface SearchRequest { type: 'S'; requestId: number; cookie: Buffer; contentName: string }
 export interface OnlineRequest { type: 'O'; requestId: number; cookie: Buffer; cursor: number }
-export type IndexRequest = HelloRequest | RegisterRequest | DeregisterRequest | SearchRequest | OnlineRequest;
+/** F: content names that contain `query` (docs/protocol.md, "F — find by part of a name"). */
+export interface NameSearchRequest { type: 'F'; requestId: number; cookie: Buffer; cursor: number; query: string }
+export type IndexRequest = HelloRequest | RegisterRequest | DeregisterRequest | SearchRequest | OnlineRequest | NameSearchRequest;
 
 // ---- UDP: index -> peer ----
 /** `exchangeKey`: the index's X25519 public key for this run, to which a first claim wraps its index key. */
@@ -77,7 +79,13 @@ export interface Source extends PeerAddress {
 export interface SearchReply { type: 'S'; requestId: number; sources: Source[] }
 export interface OnlineEntry extends Source { contentName: string }
 export interface OnlineReply { type: 'O'; requestId: number; next: number; entries: OnlineEntry[] }
-export type IndexReply = HelloReply | AckReply | ErrorReply | SearchReply | OnlineReply;
+/** Most versions of one content name an F hit carries: the ones with most sources. */
+export const MAX_HIT_VERSIONS = 8;
+/** One version of a content in an F hit: sources that registered this (SHA-256, size). */
+export interface HitVersion { size: number; sha256: Buffer; sources: number }
+export interface NameHit { contentName: string; versions: HitVersion[] }
+export interface NameSearchReply { type: 'F'; requestId: number; next: number; hits: NameHit[] }
+export type IndexReply = HelloReply | AckReply | ErrorReply | SearchReply | OnlineReply | NameSearchReply;
 
 // ---- TCP: peer <-> peer ----
 export interface DownloadRequest {

@@ -2,7 +2,7 @@
 import { P2PError } from './errors';
 import {
   AckReply, COOKIE_BYTES, DeregisterRequest, ErrorReply, HASH_BYTES, HEADER_BYTES, HelloReply, HelloRequest,
-  IndexReply, IndexRequest, MAX_DATAGRAM, OnlineEntry, OnlineReply, OnlineRequest, RegisterRequest, EXCHANGE_KEY_BYTES, INDEX_KEY_BYTES, MAC_BYTES, HELLO_BYTES,
+  IndexReply, IndexRequest, MAX_DATAGRAM, MAX_HIT_VERSIONS, NameHit, NameSearchReply, NameSearchRequest, OnlineEntry, OnlineReply, OnlineRequest, RegisterRequest, EXCHANGE_KEY_BYTES, INDEX_KEY_BYTES, MAC_BYTES, HELLO_BYTES,
   SearchReply, SearchRequest, Source, VERSION, CLASSIC_SIZE,
 } from './messages';
 import { Reader, Writer, cutUtf8 } from './wire';
@@ -112,6 +112,16 @@ export const online: Codec<OnlineRequest> = {
   },
 };
 
+export const nameSearch: Codec<NameSearchRequest> = {
+  encode: (m) =>
+    finish(header('F', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie').u32(m.cursor).str(m.query, 'search text'), 'F'),
+  decode: (r, requestId) => {
+    const m: NameSearchRequest = { type: 'F', requestId, cookie: r.bytes(COOKIE_BYTES, 'cookie'), cursor: r.u32('cursor'), query: r.str('search text') };
+    r.end('F');
+    return m;
+  },
+};
+
 export const helloReply: Codec<HelloReply> = {
   encode: (m) =>
     finish(header('H', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie').fixed(m.exchangeKey, EXCHANGE_KEY_BYTES, 'exchange key'), 'H reply'),
@@ -212,8 +222,48 @@ export const onlinePage: Codec<OnlineReply> = {
   },
 };
 
-const requestCodecs: Record<string, Codec<IndexRequest>> = { H: hello, R: register, T: deregister, S: search, O: online } as never;
-const replyCodecs: Record<string, Codec<IndexReply>> = { H: helloReply, A: ack, E: error, S: sources, O: onlinePage } as never;
+/** Bytes one version takes in an F hit: size, SHA-256, source count. */
+const HIT_VERSION_BYTES = 8 + HASH_BYTES + 4;
+
+/** Bytes one hit takes in an F reply. */
+export function hitBytes(h: NameHit): number {
+  return 1 + Buffer.byteLength(h.contentName) + 1 + h.versions.length * HIT_VERSION_BYTES;
+}
+
+/** Bytes of an F reply before its hits (as an O reply: next and count). */
+export const HITS_OVERHEAD = PAGE_OVERHEAD;
+
+export const nameHits: Codec<NameSearchReply> = {
+  encode: (m) => {
+    const w = header('F', m.requestId).u32(m.next).u16(m.hits.length);
+    for (const h of m.hits) {
+      if (h.versions.length < 1 || h.versions.length > MAX_HIT_VERSIONS) {
+        throw new P2PError('MALFORMED', `an F hit has 1 to ${MAX_HIT_VERSIONS} versions, got ${h.versions.length}`);
+      }
+      w.str(h.contentName, 'content name').u8(h.versions.length);
+      for (const v of h.versions) w.u64(v.size).fixed(v.sha256, HASH_BYTES, 'sha256').u32(v.sources);
+    }
+    return finish(w, 'F reply');
+  },
+  decode: (r, requestId) => {
+    const next = r.u32('next');
+    const n = r.u16('count');
+    const hits: NameHit[] = [];
+    for (let i = 0; i < n; i++) {
+      const contentName = r.str('content name');
+      const count = r.u8('version count');
+      if (count < 1 || count > MAX_HIT_VERSIONS) throw new P2PError('MALFORMED', `an F hit has 1 to ${MAX_HIT_VERSIONS} versions, got ${count}`);
+      const versions = [];
+      for (let k = 0; k < count; k++) versions.push({ size: r.u64('size'), sha256: r.bytes(HASH_BYTES, 'sha256'), sources: r.u32('sources') });
+      hits.push({ contentName, versions });
+    }
+    r.end('F reply');
+    return { type: 'F', requestId, next, hits };
+  },
+};
+
+const requestCodecs: Record<string, Codec<IndexRequest>> = { H: hello, R: register, T: deregister, S: search, O: online, F: nameSearch } as never;
+const replyCodecs: Record<string, Codec<IndexReply>> = { H: helloReply, A: ack, E: error, S: sources, O: onlinePage, F: nameHits } as never;
 
 /** `junk` is neither form (byte 1 is not the version): no client of either form could read a reply to it. */
 export type DatagramKind = 'classic' | 'new' | 'junk' | 'oversize';

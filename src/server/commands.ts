@@ -1,5 +1,5 @@
 // The index server's one command shape: what a request asks of the registry, whichever PDU form carried it.
-import { OnlineEntry, Source } from '../protocol/messages';
+import { NameHit, OnlineEntry, Source } from '../protocol/messages';
 import { OwnerProof, Registration } from './registry';
 import { Owner } from './store';
 
@@ -14,6 +14,9 @@ export interface DeregisterCommand { kind: 'deregister'; peerName: string; conte
 /** Every source of one content that fits a new-form S reply. */
 export interface SearchCommand { kind: 'search'; contentName: string }
 
+/** F: one page of content names that contain `query`, from a name cursor (new form only). */
+export interface NameSearchCommand { kind: 'name-search'; query: string; cursor: number }
+
 /** The classic S: one source of a content, preferably not the requester's own. */
 export interface FindCommand { kind: 'find'; contentName: string; requester: string }
 
@@ -23,9 +26,9 @@ export interface PageCommand { kind: 'page'; cursor: number }
 /** One 100-byte page of the online list from a positional offset (classic form). */
 export interface ClassicPageCommand { kind: 'classic-page'; offset: number }
 
-export type Command = RegisterCommand | DeregisterCommand | SearchCommand | FindCommand | PageCommand | ClassicPageCommand;
+export type Command = RegisterCommand | DeregisterCommand | SearchCommand | FindCommand | PageCommand | ClassicPageCommand | NameSearchCommand;
 /** What a new-form request can ask; H never reaches the registry. */
-export type IndexCommand = RegisterCommand | DeregisterCommand | SearchCommand | PageCommand;
+export type IndexCommand = RegisterCommand | DeregisterCommand | SearchCommand | PageCommand | NameSearchCommand;
 /** What a classic request can ask. */
 export type ClassicCommand = RegisterCommand | DeregisterCommand | FindCommand | ClassicPageCommand;
 
@@ -36,6 +39,7 @@ export interface Outcomes {
   search: { kind: 'search'; sources: Source[] };
   find: { kind: 'find'; peerName: string; contentName: string; address: string };
   page: { kind: 'page'; entries: OnlineEntry[]; next: number };
+  'name-search': { kind: 'name-search'; hits: NameHit[]; next: number };
   'classic-page': { kind: 'classic-page'; lines: { peerName: string; contentName: string }[]; nextOffset: number };
 }
 

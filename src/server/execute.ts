@@ -6,7 +6,7 @@ import { Registry } from './registry';
 /** The part of the Registry that commands use. */
 export type CommandTarget = Pick<
   Registry,
-  'register' | 'deregister' | 'search' | 'page' | 'classicFind' | 'classicPage' | 'ttlSeconds' | 'size'
+  'register' | 'deregister' | 'search' | 'page' | 'searchNames' | 'classicFind' | 'classicPage' | 'ttlSeconds' | 'size'
 >;
 
 /** The part of the Registry that writes to a shared store use. */
@@ -23,6 +23,7 @@ const handlers: Handlers = {
   search: (target, cmd) => ({ kind: 'search', sources: target.search(cmd.contentName) }),
   find: (target, cmd) => ({ kind: 'find', ...target.classicFind(cmd.contentName, cmd.requester) }),
   page: (target, cmd) => ({ kind: 'page', ...target.page(cmd.cursor) }),
+  'name-search': (target, cmd) => ({ kind: 'name-search', ...target.searchNames(cmd.query, cmd.cursor) }),
   'classic-page': (target, cmd) => {
     const { lines, nextOffset } = target.classicPage(cmd.offset);
     // An empty classic O page is byte for byte an O request for offset 0: sent to another server it would be answered in kind.

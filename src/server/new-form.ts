@@ -33,6 +33,8 @@ export function indexCommand(req: IndexCommandRequest, ip: string, pdu: Buffer, 
       return { kind: 'search', contentName: req.contentName };
     case 'O':
       return { kind: 'page', cursor: req.cursor };
+    case 'F':
+      return { kind: 'name-search', query: req.query, cursor: req.cursor };
   }
 }
 
@@ -65,6 +67,8 @@ export function indexReply(requestId: number, outcome: Outcomes[IndexCommand['ki
       return { type: 'S', requestId, sources: outcome.sources };
     case 'page':
       return { type: 'O', requestId, next: outcome.next, entries: outcome.entries };
+    case 'name-search':
+      return { type: 'F', requestId, next: outcome.next, hits: outcome.hits };
   }
 }
 
@@ -79,5 +83,7 @@ export function describeIndexRequest(req: IndexCommandRequest): string {
       return req.contentName;
     case 'O':
       return `cursor ${req.cursor}`;
+    case 'F':
+      return `"${req.query}" from ${req.cursor}`;
   }
 }

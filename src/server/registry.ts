@@ -3,12 +3,13 @@ import { randomInt } from 'node:crypto';
 import { isWholeNumberIn } from '../common/numbers';
 import { P2PError } from '../protocol/errors';
 import {
-  CLASSIC_NAME_BYTES, ClassicOnlineReply, HASH_BYTES, MAX_DATAGRAM, OnlineEntry, Source,
+  CLASSIC_NAME_BYTES, ClassicOnlineReply, HASH_BYTES, MAX_DATAGRAM, MAX_HIT_VERSIONS, NameHit, OnlineEntry, Source,
 } from '../protocol/messages';
 import { validateContentName, validatePeerName } from '../protocol/names';
 import { formatHostPort } from '../protocol/address-text';
 import { CLASSIC_SHA256_HEX, classicOnlinePage } from '../protocol/classic';
-import { PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, sourceBytes } from '../protocol/udp';
+import { HITS_OVERHEAD, PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, hitBytes, sourceBytes } from '../protocol/udp';
+import { NameRecord, searchKey } from './name-index';
 import { sourceKey } from '../protocol/address-text';
 import { SourceClaims, packClaims, unpackClaims } from '../protocol/claims';
 import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
@@ -78,6 +79,14 @@ const SAMPLE_PROBES = 256;
 const OWNER_SWEEP_BATCH = 10_000;
 /** A classic O page holds at most 25 lines ("a\tb\n" is 4 of its 100 bytes); one more to see where it ends. */
 const CLASSIC_PAGE_WINDOW = 32;
+
+/**
+ * Distinct names one F request looks at, at most: about 3 ms here (bench/RESULTS.md), so no query,
+ * however rare its match, holds the server longer; the reply's cursor says where to go on.
+ */
+export const SEARCH_SCAN_BUDGET = 131_072;
+/** An F page holds at most this many hits (the smallest hit is 48 bytes of the 1188). */
+const MAX_PAGE_HITS = 25;
 
 export function ownerOfSecret(secretDigest: Buffer): Owner {
   return { kind: 'secret', digest: secretDigest.toString('latin1') };
@@ -314,6 +323,27 @@ export class Registry {
   }
 
   /**
+   * F: content names that contain `query` (searchKey on both sides: NFC, then lower case), from name
+   * cursor `cursor` on, as many hits as fit in `room` bytes, each with up to MAX_HIT_VERSIONS versions,
+   * most sources first. Looks at no more than SEARCH_SCAN_BUDGET names, so a page may come back short,
+   * even empty, with `next` set: the client asks again from there. `next` = 0: the scan reached the end.
+   */
+  searchNames(query: string, cursor: number, room = MAX_DATAGRAM - HITS_OVERHEAD): { hits: NameHit[]; next: number } {
+    if (query === '') throw new P2PError('MALFORMED', 'the search text is empty');
+    const scan = this.store.searchNames(searchKey(query), cursor, MAX_PAGE_HITS, SEARCH_SCAN_BUDGET);
+    const hits: NameHit[] = [];
+    let used = 0;
+    for (const record of scan.records) {
+      const hit = toHit(record);
+      const bytes = hitBytes(hit);
+      if (used + bytes > room) return { hits, next: record.seq };
+      hits.push(hit);
+      used += bytes;
+    }
+    return { hits, next: scan.next };
+  }
+
+  /**
    * Classic S: one source of a content whose names and address fit the 101-byte reply. The peer
    * name in a classic S names the requester (real clients put their own name there), so a source
    * other than the requester is preferred, then a classic one, since a classic client speaks only
@@ -393,6 +423,17 @@ function toSource(e: RegistryEntry): Source {
 function toOnlineEntry(e: RegistryEntry): OnlineEntry {
   // A literal, not a spread of toSource(): this runs for every entry of every O page.
   return { peerName: e.peerName, contentName: e.contentName, host: e.host, port: e.port, size: e.size, sha256: Buffer.from(e.hash, 'latin1') };
+}
+
+function toHit(record: NameRecord): NameHit {
+  // Most sources first, then the lower hash: the same order every time, whatever order they came in.
+  const top = [...record.versions]
+    .sort((a, b) => b.sources - a.sources || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : a.size - b.size))
+    .slice(0, MAX_HIT_VERSIONS);
+  return {
+    contentName: record.name,
+    versions: top.map((v) => ({ size: v.size, sha256: Buffer.from(v.hash, 'latin1'), sources: v.sources })),
+  };
 }
 
 function nameTaken(peerName: string): P2PError {

@@ -1,6 +1,7 @@
 // Where the index's registrations live: the RegistryStore contract and MemoryStore, its in-process implementation.
 import { P2PError } from '../protocol/errors';
 import { sourceKey } from '../protocol/address-text';
+import { NameIndex, NameScan } from './name-index';
 
 /**
  * Who owns a peer name: new-form peers by the SHA-256 of their secret, classic peers by their source IP.
@@ -64,6 +65,11 @@ export interface RegistryStore {
   fromSeq(cursor: number): Iterable<RegistryEntry>;
   /** Entries from the position-th one (0-based) on, in seq order. */
   fromPosition(position: number): Iterable<RegistryEntry>;
+  /**
+   * F: distinct content names whose search key (`searchKey` in name-index.ts) contains `key`, from name
+   * cursor `cursor` on, each with its versions; at most `maxRecords`, looking at no more than `budget` names.
+   */
+  searchNames(key: string, cursor: number, maxRecords: number, budget: number): NameScan;
   /** Removes and returns up to `limit` entries whose lease ended at or before `now`, oldest first. */
   takeExpired(now: number, limit: number): RegistryEntry[];
   clear(): void;
@@ -219,6 +225,7 @@ export class MemoryStore implements RegistryStore {
   /** One entry, or an array of them (each knowing its slot) when several peers share the content. */
   private readonly byContent = new Map<string, Entry | Entry[]>();
   private readonly order = new SeqOrder();
+  private readonly names = new NameIndex();
   /**
    * Lease order, oldest refresh first, so sweeping costs only what it removes. One list per owner
    * kind: classic registrations have a lease of their own (none at all by default), and each list
@@ -269,6 +276,7 @@ export class MemoryStore implements RegistryStore {
     const e = new Entry(this.nextSeq++, peer, contentName, this.shareHost(peer, f.host), f.port, f.size, f.hash, f.claims, f.expiresAt);
     this.linkPeer(peer, e);
     this.linkContent(e);
+    this.names.add(contentName, e.hash, e.size);
     this.order.push(e);
     this.leases[owner.kind].append(e);
     bump(this.bySource, sourceKey(e.host), 1);
@@ -284,6 +292,10 @@ export class MemoryStore implements RegistryStore {
       // A peer that moved takes its registration's share along; rare, so the hot refresh pays one compare.
       bump(this.bySource, sourceKey(e.host), -1);
       bump(this.bySource, sourceKey(f.host), 1);
+    }
+    if (e.hash !== f.hash || e.size !== f.size) {
+      this.names.remove(e.contentName, e.hash, e.size);
+      this.names.add(e.contentName, f.hash, f.size);
     }
     e.host = this.shareHost(e.peer, f.host);
     e.port = f.port;
@@ -301,6 +313,7 @@ export class MemoryStore implements RegistryStore {
     e.removed = true;
     this.unlinkPeer(e);
     this.unlinkContent(e);
+    this.names.remove(e.contentName, e.hash, e.size);
     this.order.drop(e);
     this.leases[e.owner.kind].unlink(e);
     bump(this.bySource, sourceKey(e.host), -1);
@@ -330,6 +343,10 @@ export class MemoryStore implements RegistryStore {
     return this.order.fromPosition(position);
   }
 
+  searchNames(key: string, cursor: number, maxRecords: number, budget: number): NameScan {
+    return this.names.scan(key, cursor, maxRecords, budget);
+  }
+
   takeExpired(now: number, limit: number): Entry[] {
     const out: Entry[] = [];
     const { secret, ip } = this.leases;
@@ -349,6 +366,7 @@ export class MemoryStore implements RegistryStore {
     this.peers.clear();
     this.byContent.clear();
     this.order.clear();
+    this.names.clear();
     this.leases.secret.clear();
     this.leases.ip.clear();
     this.bySource.clear();

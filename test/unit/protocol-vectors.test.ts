@@ -66,8 +66,8 @@ describe('docs/protocol.md test vectors', () => {
 
   it('the document holds a vector for every PDU of the contract', () => {
     const seen = new Set(vectors.map((v) => `${v.codec}:${(v.value as { type: string }).type}`));
-    for (const t of ['H', 'R', 'T', 'S', 'O']) assert.ok(seen.has(`indexRequest:${t}`), `no ${t} request vector`);
-    for (const t of ['H', 'A', 'E', 'S', 'O']) assert.ok(seen.has(`indexReply:${t}`), `no ${t} reply vector`);
+    for (const t of ['H', 'R', 'T', 'S', 'O', 'F']) assert.ok(seen.has(`indexRequest:${t}`), `no ${t} request vector`);
+    for (const t of ['H', 'A', 'E', 'S', 'O', 'F']) assert.ok(seen.has(`indexReply:${t}`), `no ${t} reply vector`);
     for (const t of ['R', 'S', 'T', 'O']) assert.ok(seen.has(`classicRequest:${t}`), `no classic ${t} vector`);
     for (const t of ['D', 'C', 'E']) assert.ok(seen.has(`downloadRequest:${t}`) || seen.has(`contentResponse:${t}`), `no TCP ${t} vector`);
   });
