@@ -61,6 +61,46 @@ export interface OnlineItem {
   sha256: string; // lower-case hex; all zeros for classic registrations
 }
 
+/**
+ * Where a paged list goes on: the index's cursor of a page, and how many items of that page were
+ * already returned (a call that stops inside a page must neither lose nor repeat the rest of it).
+ * Opaque to callers: hand back what a call returned.
+ */
+export interface ListCursor {
+  readonly at: number;
+  readonly skip: number;
+}
+
+/** One call of listOnline/searchOnline; every field is capped (src/peer/list-pages.ts). */
+export interface PageRequest {
+  /** Go on from here (a previous call's `next`); absent = from the start. */
+  cursor?: ListCursor;
+  /** Most items returned. Default 200, at most 1000. */
+  maxItems?: number;
+  /** Most wire bytes of items returned. Default 256 KiB, 1200 B to 1 MiB. */
+  maxBytes?: number;
+}
+
+/** A slice of the online list (menu O): `next` is absent when the index said this was the end. */
+export interface OnlinePage {
+  items: OnlineItem[];
+  next?: ListCursor;
+}
+
+/** One version of a content whose name contains the search text (menu F). */
+export interface SearchHit {
+  contentName: string;
+  size: number;
+  sha256: string; // lower-case hex
+  /** Registrations of this version, as the index counts them (several peer names of one host count apart). */
+  sources: number;
+}
+
+export interface SearchPage {
+  hits: SearchHit[];
+  next?: ListCursor;
+}
+
 export interface DownloadProgress {
   contentName: string;
   received: number;
@@ -103,7 +143,6 @@ export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'stop
 /** Events a Peer emits (Node EventEmitter). */
 export interface PeerEvents {
   'shares-changed': (shares: Share[]) => void;
-  'online-changed': (items: OnlineItem[]) => void;
   state: (state: ConnectionState, detail?: string) => void;
   log: (level: LogLevel, message: string) => void;
   /** The index refused to refresh or re-register a share (e.g. NAME_TAKEN after an index restart). */

@@ -3,7 +3,7 @@ import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { P2PError, codeFromWire, toP2PError } from '../protocol/errors';
-import { COOKIE_BYTES, IndexReply, OnlineEntry, Source } from '../protocol/messages';
+import { COOKIE_BYTES, IndexReply, NameHit, OnlineEntry, Source } from '../protocol/messages';
 import { Claim, ExchangeKeyPair, UnprovenRequest, claimFor, encodeProven, exchangeKeyPair, indexKeyOf } from '../protocol/proof';
 import { decodeIndexReply, encodeIndexRequest } from '../protocol/udp';
 import { ipToBytes } from '../protocol/wire';
@@ -42,8 +42,6 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-/** Most pages online() walks before it decides the server is looping. */
-const MAX_ONLINE_PAGES = 100_000;
 /**
  * A retry waits at most this many times the first wait (four doublings: the default 500 ms becomes
  * 8 s at the fifth try, as before). Without a cap, more tries would mean minutes of silence per try,
@@ -185,20 +183,19 @@ export class IndexClient {
     return reply.type === 'S' ? reply.sources : [];
   }
 
-  /** O: the whole online list, page after page until the server says next = 0. */
-  async online(options: RequestOptions = {}): Promise<OnlineEntry[]> {
-    const all: OnlineEntry[] = [];
-    let cursor = 0;
-    for (let page = 0; page < MAX_ONLINE_PAGES; page++) {
-      const reply = await this.request('O', (requestId, s) => encodeIndexRequest({ type: 'O', requestId, cookie: s.cookie, cursor }), 'O', options);
-      if (reply.type !== 'O') break;
-      all.push(...reply.entries);
-      if (reply.next === 0) return all;
-      // The cursor is a registration sequence number: it only moves forward, or the walk would never end.
-      if (reply.next <= cursor) throw new P2PError('PROTOCOL', `index server ${this.address} sent O cursor ${reply.next} after ${cursor}`);
-      cursor = reply.next;
-    }
-    throw new P2PError('PROTOCOL', `index server ${this.address} sent more than ${MAX_ONLINE_PAGES} pages of the online list`);
+  /**
+   * O: one page of the online list from `cursor` (0 = the first), and the index's next cursor (0 = the
+   * end). One datagram: walking further is the caller's choice (list-pages.ts bounds it).
+   */
+  async onlinePage(cursor: number, options: RequestOptions = {}): Promise<{ entries: OnlineEntry[]; next: number }> {
+    const reply = await this.request('O', (requestId, s) => encodeIndexRequest({ type: 'O', requestId, cookie: s.cookie, cursor }), 'O', options);
+    return reply.type === 'O' ? { entries: reply.entries, next: reply.next } : { entries: [], next: 0 };
+  }
+
+  /** F: one page of content names that contain `query`, from name cursor `cursor` (0 = the first). */
+  async namePage(query: string, cursor: number, options: RequestOptions = {}): Promise<{ hits: NameHit[]; next: number }> {
+    const reply = await this.request('F', (requestId, s) => encodeIndexRequest({ type: 'F', requestId, cookie: s.cookie, cursor, query }), 'F', options);
+    return reply.type === 'F' ? { hits: reply.hits, next: reply.next } : { hits: [], next: 0 };
   }
 
   /** Stops every request in progress (CLOSED) and closes the socket. Idempotent. */

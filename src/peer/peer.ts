@@ -2,12 +2,15 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { OnlineEntry } from '../protocol/messages';
+import { MAX_NAME_BYTES } from '../protocol/messages';
+import { entryBytes } from '../protocol/udp';
 import { validateContentName, validatePeerName } from '../protocol/names';
 import { HostPort, formatAddress, parseAddress } from './address';
 import type {
-  ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, PeerEvents, PeerOptions, Share,
+  ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, OnlinePage, PageRequest, PeerEvents, PeerOptions,
+  SearchPage, Share,
 } from './api';
+import { flattenHits, readSlice, searchHitBytes } from './list-pages';
 import { ContentServer } from './content-server';
 import { Downloader } from './download/downloader';
 import { IndexLink, isNetworkFailure } from './index-link';
@@ -39,7 +42,6 @@ export class Peer extends EventEmitter {
   /** Aborted by quit(): every request and download in progress stops. */
   private readonly lifetime = new AbortController();
   private quitting?: Promise<void>;
-  private lastOnlineKey?: string;
 
   /** Starts the content server and probes the index; resolves even when the index does not answer. */
   static async start(options: PeerOptions): Promise<Peer> {
@@ -187,17 +189,29 @@ export class Peer extends EventEmitter {
     return this.book.list();
   }
 
-  /** Every registration the index knows, all pages (menu O). Emits 'online-changed' when it differs from last time. */
-  async listOnline(): Promise<OnlineItem[]> {
+  /**
+   * A slice of the online list (menu O): from `request.cursor` (absent: the start), at most
+   * `request.maxItems` entries and `maxBytes` bytes, whatever the index sends (list-pages.ts).
+   */
+  async listOnline(request: PageRequest = {}): Promise<OnlinePage> {
     this.ensureOpen();
-    const entries: OnlineEntry[] = await this.link.call((c, o) => c.online(o));
-    const items = entries.map((e) => toItem(e, e.contentName));
-    const key = JSON.stringify(items);
-    if (key !== this.lastOnlineKey) {
-      this.lastOnlineKey = key;
-      this.emit('online-changed', items);
-    }
-    return items;
+    const fetch = (at: number) => this.link.call((c, o) => c.onlinePage(at, o)).then((p) => ({ items: p.entries, next: p.next }));
+    const slice = await readSlice(fetch, entryBytes, request, `index server ${this.indexAddress}`);
+    return { items: slice.items.map((e) => toItem(e, e.contentName)), next: slice.next };
+  }
+
+  /**
+   * Content whose name contains `text` (menu F; case-insensitive as docs/protocol.md F says): one hit
+   * per version, bounded per call as listOnline is.
+   */
+  async searchOnline(text: string, request: PageRequest = {}): Promise<SearchPage> {
+    this.ensureOpen();
+    if (text === '') throw badSetting('the search text is empty');
+    const bytes = Buffer.byteLength(text);
+    if (bytes > MAX_NAME_BYTES) throw new P2PError('TOO_LARGE', `the search text is ${bytes} bytes; the limit is ${MAX_NAME_BYTES}`);
+    const fetch = (at: number) => this.link.call((c, o) => c.namePage(text, at, o)).then((p) => ({ items: flattenHits(p.hits), next: p.next }));
+    const slice = await readSlice(fetch, searchHitBytes, request, `index server ${this.indexAddress}`);
+    return { hits: slice.items, next: slice.next };
   }
 
   /** Every source of one content (menu S); empty when nobody shares it. */
@@ -321,7 +335,6 @@ export class Peer extends EventEmitter {
         const old = this.link.client;
         const oldAddress = this.indexAddress;
         this.link.switchTo(client, next);
-        this.lastOnlineKey = undefined;
         for (const r of results) {
           if (r.lease !== undefined) this.leases.renewed(r.contentName, r.lease);
           else this.leases.lapsed(r.contentName);

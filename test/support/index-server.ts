@@ -1,7 +1,7 @@
 // Test helpers for the index: a real in-process IndexServer on 127.0.0.1 port 0, and a raw UDP client speaking through the codec.
 import * as dgram from 'node:dgram';
 import {
-  ClassicReply, ClassicRequest, DeregisterRequest, EXCHANGE_KEY_BYTES, INDEX_KEY_BYTES, IndexReply, IndexRequest, RegisterRequest,
+  ClassicReply, ClassicRequest, DeregisterRequest, EXCHANGE_KEY_BYTES, INDEX_KEY_BYTES, IndexReply, IndexRequest, OnlineEntry, RegisterRequest,
 } from '../../src/protocol/messages';
 import { Claim, Unproven, claimFor, encodeProven, indexKeyOf } from '../../src/protocol/proof';
 import { decodeClassicReply, encodeClassicRequest } from '../../src/protocol/classic';
@@ -210,4 +210,18 @@ export class ManualClock {
   advance(ms: number): void {
     this.ms += ms;
   }
+}
+
+/** Every entry of an index's online list, page after page (test-only: the engine never walks it all). */
+export async function allOnline(client: { onlinePage(cursor: number): Promise<{ entries: OnlineEntry[]; next: number }> }): Promise<OnlineEntry[]> {
+  const all: OnlineEntry[] = [];
+  let cursor = 0;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const page = await client.onlinePage(cursor);
+    all.push(...page.entries);
+    if (page.next === 0) return all;
+    if (page.next <= cursor) throw new Error(`the O cursor went from ${cursor} to ${page.next}`);
+    cursor = page.next;
+  }
+  throw new Error('more than 10 000 pages of online list');
 }

@@ -166,7 +166,7 @@ describe('hardening: hostile input', function () {
     });
 
     it('refuses to download any listed name that is a path, before asking for its sources, and writes nothing', async function () {
-      const listed = (await peer.listOnline()).map((i) => i.contentName);
+      const listed = (await peer.listOnline()).items.map((i) => i.contentName);
       assert.ok(listed.includes('../escape.txt'), 'the hostile names did reach the peer');
       const before = await tree(root);
       for (const name of listed.filter((n) => n !== 'fine.txt')) {

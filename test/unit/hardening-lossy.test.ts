@@ -218,7 +218,7 @@ describe('hardening: a lossy network between the peers and the index', function 
 
     // The online list, across pages, as each peer sees it through the loss.
     for (const peer of [alice, bob]) {
-      const seen = (await peer.listOnline()).map((i) => `${i.peerName}/${i.contentName}`).sort();
+      const seen = (await peer.listOnline()).items.map((i) => `${i.peerName}/${i.contentName}`).sort();
       assert.deepEqual(seen, expected, `${peer.peerName} sees every entry once`);
     }
     assert.ok(registryPages().length >= 3, `the online list is ${registryPages().length} pages`);
@@ -246,7 +246,7 @@ describe('hardening: a lossy network between the peers and the index', function 
     expected = expected.filter((e) => !e.startsWith('bob/'));
     assert.deepEqual(registryListing(), expected);
     assert.ok(logs.get('bob')!.some((l) => /^info de-registered all 13 share\(s\) of "bob"/.test(l)), logs.get('bob')!.slice(-5).join('\n'));
-    assert.deepEqual((await alice.listOnline()).map((i) => `${i.peerName}/${i.contentName}`).sort(), expected);
+    assert.deepEqual((await alice.listOnline()).items.map((i) => `${i.peerName}/${i.contentName}`).sort(), expected);
 
     await alice.quit();
     assert.deepEqual(registryListing(), [], 'quitting left nothing behind');

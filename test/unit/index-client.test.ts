@@ -6,7 +6,7 @@ import { AddressInfo } from 'node:net';
 import { IndexClient } from '../../src/peer/index-client';
 import { P2PError } from '../../src/protocol/errors';
 import { decodeIndexRequest, encodeIndexReply } from '../../src/protocol/udp';
-import { startIndexServer, RunningIndexServer } from '../support/index-server';
+import { allOnline, startIndexServer, RunningIndexServer } from '../support/index-server';
 import { waitUntil } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
 
@@ -142,7 +142,7 @@ describe('IndexClient', () => {
       assert.equal(sources[0].size, 11);
       assert.ok(sources[0].sha256.equals(sha('hello world')));
 
-      const online = await c.online();
+      const online = await allOnline(c);
       assert.deepEqual(
         online.map((e) => [e.peerName, e.contentName, e.port, e.size]),
         [['alice', 'Text.txt', 4000, 11]],
@@ -150,15 +150,15 @@ describe('IndexClient', () => {
 
       await c.deregister('alice', secret, 'Text.txt');
       await assert.rejects(c.search('Text.txt'), isP2P('NOT_FOUND'));
-      assert.deepEqual(await c.online(), []);
+      assert.deepEqual(await allOnline(c), []);
     });
 
     it('handshakes once and reuses the cookie for later requests', async () => {
       const relay = await UdpRelay.start(index!);
       relays.push(relay);
       const c = client({ address: relay.address });
-      await c.online();
-      await c.online();
+      await c.onlinePage(0);
+      await c.onlinePage(0);
       await assert.rejects(c.search('nothing'), isP2P('NOT_FOUND'));
       assert.equal(relay.idsOf('H').length, 1);
       assert.equal(relay.idsOf('O').length, 2);
@@ -168,8 +168,8 @@ describe('IndexClient', () => {
       const relay = await UdpRelay.start(index!);
       relays.push(relay);
       const c = client({ address: relay.address });
-      await c.online();
-      await c.online();
+      await c.onlinePage(0);
+      await c.onlinePage(0);
       const ids = relay.fromClient.map((b) => b.readUInt32BE(2));
       assert.equal(ids.length, 3);
       assert.deepEqual(ids, [ids[0], (ids[0] + 1) >>> 0, (ids[0] + 2) >>> 0]);
@@ -183,7 +183,7 @@ describe('IndexClient', () => {
       await c.register('bob', randomBytes(32), 4001, 'a.txt', 1, sha('a'));
       await c.deregister('alice', secret, '');
       assert.deepEqual(
-        (await c.online()).map((e) => `${e.peerName}/${e.contentName}`),
+        (await allOnline(c)).map((e) => `${e.peerName}/${e.contentName}`),
         ['bob/a.txt'],
       );
     });
@@ -196,7 +196,7 @@ describe('IndexClient', () => {
       const relay = await UdpRelay.start(index!);
       relays.push(relay);
       const viaRelay = client({ address: relay.address });
-      const all = await viaRelay.online();
+      const all = await allOnline(viaRelay);
       assert.deepEqual(all.map((e) => e.contentName).sort(), [...names].sort());
       assert.ok(relay.idsOf('O').length >= 4, `expected several pages, got ${relay.idsOf('O').length}`);
     });
@@ -252,7 +252,7 @@ describe('IndexClient', () => {
       silent.on('message', () => at.push(performance.now()));
       const c = client({ address: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, requestTimeoutMs: 100, requestTries: 3 });
       const started = performance.now();
-      await assert.rejects(c.online(), isP2P('TIMEOUT'));
+      await assert.rejects(c.onlinePage(0), isP2P('TIMEOUT'));
       const total = performance.now() - started;
       assert.equal(at.length, 3);
       // 100 + 200 + 400 ms of waiting; timers never fire early.
@@ -267,7 +267,7 @@ describe('IndexClient', () => {
       silent.on('message', () => at.push(performance.now()));
       const c = client({ address: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, requestTimeoutMs: 50, requestTries: 8 });
       const started = performance.now();
-      await assert.rejects(c.online(), isP2P('TIMEOUT', /after 8 tries/));
+      await assert.rejects(c.onlinePage(0), isP2P('TIMEOUT', /after 8 tries/));
       const total = performance.now() - started;
       assert.equal(at.length, 8);
       // 50, 100, 200, 400, then 800 ms four times: 3950 ms. Doubling on would wait 12 750 ms.
@@ -286,7 +286,7 @@ describe('IndexClient', () => {
         requestTries: 3,
         log: (level, m) => lines.push(`${level} ${m}`),
       });
-      await assert.rejects(c.online(), isP2P('TIMEOUT'));
+      await assert.rejects(c.onlinePage(0), isP2P('TIMEOUT'));
       const retries = lines.filter((l) => /did not answer H/.test(l));
       assert.equal(retries.length, 2);
       assert.match(retries[0], /^debug .*try 2 of 3/);
@@ -300,7 +300,7 @@ describe('IndexClient', () => {
       silent.on('message', (b) => seen.push(b));
       const c = client({ address: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, requestTimeoutMs: 5000 });
       const abort = new AbortController();
-      const pending = c.online({ signal: abort.signal });
+      const pending = c.onlinePage(0, { signal: abort.signal });
       await waitUntil(() => seen.length === 1, 'the first H');
       abort.abort();
       await assert.rejects(pending, isP2P('CANCELLED'));
@@ -316,12 +316,12 @@ describe('IndexClient', () => {
       await waitUntil(() => seen.length === 1, 'the first H');
       await c.close();
       await assert.rejects(pending, isP2P('CLOSED'));
-      await assert.rejects(c.online(), isP2P('CLOSED'));
+      await assert.rejects(c.onlinePage(0), isP2P('CLOSED'));
     });
 
     it('fails with UNREACHABLE when the host name does not resolve', async () => {
       const c = client({ address: { host: 'no-such-host.invalid', port: 7870 }, requestTimeoutMs: 50, requestTries: 1 });
-      await assert.rejects(c.online(), isP2P('UNREACHABLE', /no-such-host\.invalid/));
+      await assert.rejects(c.onlinePage(0), isP2P('UNREACHABLE', /no-such-host\.invalid/));
     });
   });
 
@@ -334,7 +334,7 @@ describe('IndexClient', () => {
         if (type === 'R' && outcome === 'A') registered++;
       });
       const c = client({ address: relay.address, requestTimeoutMs: 50, requestTries: 5 });
-      await c.online(); // handshake through the relay first
+      await c.onlinePage(0); // handshake through the relay first
       relay.dropReplies = 2;
       const lease = await c.register('lossy', randomBytes(32), 4000, 'x.txt', 1, sha('x'));
       assert.equal(lease, 60);
@@ -350,7 +350,7 @@ describe('IndexClient', () => {
       relays.push(relay);
       relay.dropReplies = 1;
       const c = client({ address: relay.address, requestTimeoutMs: 50 });
-      assert.deepEqual(await c.online(), []);
+      assert.deepEqual(await c.onlinePage(0), { entries: [], next: 0 });
       assert.equal(relay.idsOf('H').length, 2);
     });
 
@@ -402,10 +402,10 @@ describe('IndexClient', () => {
       const relay = await UdpRelay.start(index!);
       relays.push(relay);
       const c = client({ address: relay.address, cookieMaxAgeMs: 1 });
-      await c.online();
+      await c.onlinePage(0);
       const before = Date.now();
       await waitUntil(() => Date.now() > before + 1, 'the cookie to be older than 1 ms');
-      await c.online();
+      await c.onlinePage(0);
       assert.equal(relay.idsOf('H').length, 2);
     });
 
@@ -413,7 +413,7 @@ describe('IndexClient', () => {
       const relay = await UdpRelay.start(index!);
       relays.push(relay);
       const c = client({ address: relay.address });
-      await Promise.all([c.online(), c.online(), c.online(), assert.rejects(c.search('x'), isP2P('NOT_FOUND'))]);
+      await Promise.all([c.onlinePage(0), c.onlinePage(0), c.onlinePage(0), assert.rejects(c.search('x'), isP2P('NOT_FOUND'))]);
       assert.equal(relay.idsOf('H').length, 1);
     });
   });
@@ -423,13 +423,13 @@ describe('IndexClient', () => {
       const relay = await UdpRelay.start(index!);
       relays.push(relay);
       const c = client({ address: relay.address, maxInFlight: 3, requestTimeoutMs: 5000 });
-      await c.online();
+      await c.onlinePage(0);
       relay.hold = (reply) => reply[0] === 'S'.charCodeAt(0) || reply[0] === 'E'.charCodeAt(0);
       const searches = Array.from({ length: 8 }, (_, i) => c.search(`none-${i}`).catch((e: P2PError) => e.code));
       await waitUntil(() => relay.idsOf('S').length === 3, 'three searches to reach the index');
       // Another request round trip proves the other five had every chance to go out, and did not.
       const probe = new IndexClient({ address: { host: index!.host, port: index!.port } });
-      await probe.online();
+      await probe.onlinePage(0);
       await probe.close();
       assert.equal(new Set(relay.idsOf('S')).size, 3);
       relay.hold = undefined;

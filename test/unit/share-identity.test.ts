@@ -10,7 +10,7 @@ import { Peer } from '../../src/peer/peer';
 import { ShareBook } from '../../src/peer/share-book';
 import { P2PError } from '../../src/protocol/errors';
 import { CliPeer, IndexServerProcess } from '../support/cli';
-import { startIndexServer, RunningIndexServer } from '../support/index-server';
+import { allOnline, startIndexServer, RunningIndexServer } from '../support/index-server';
 import { isP2P } from '../support/p2p-error';
 import { makeTempDir, RawContentClient, removeDir, sha256Hex } from '../support/peers';
 
@@ -141,7 +141,7 @@ describe('What a share is', function () {
     async function listing(): Promise<string[]> {
       const c = new IndexClient({ address: { host: index.host, port: index.port } });
       try {
-        return (await c.online()).map((e) => `${e.peerName}/${e.contentName}/${e.sha256.toString('hex').slice(0, 8)}`).sort();
+        return (await allOnline(c)).map((e) => `${e.peerName}/${e.contentName}/${e.sha256.toString('hex').slice(0, 8)}`).sort();
       } finally {
         await c.close();
       }
