@@ -2,10 +2,13 @@
 import { P2PError } from '../protocol/errors';
 import { validateContentName, validatePeerName } from '../protocol/names';
 import { MIN_HASH_PREFIX, isHashPrefix } from '../peer/versions';
+import { MAX_NAME_BYTES } from '../protocol/messages';
+import { cutToWidth } from './human-format';
 import { tokenizeCommandLine } from './tokenize';
 
 export type Command =
-  | { kind: 'online' }
+  | { kind: 'online'; more: boolean }
+  | { kind: 'find'; text?: string }
   | { kind: 'local' }
   | { kind: 'register'; path: string; contentName?: string }
   | { kind: 'deregister'; contentName: string }
@@ -26,12 +29,13 @@ export interface MenuEntry {
 }
 
 export const MENU: readonly MenuEntry[] = [
-  { letter: 'O', kind: 'online', usage: 'O', description: 'online list: every registration on the index server' },
+  { letter: 'O', kind: 'online', usage: 'O [more]', description: 'online list: the registrations on the index server, a page at a time (more: the next page)' },
   { letter: 'L', kind: 'local', usage: 'L', description: 'list your own registrations' },
   { letter: 'R', kind: 'register', usage: 'R <path> [content name]', description: 'register a file (content name: the file name)' },
   { letter: 'T', kind: 'deregister', usage: 'T <content name>', description: 'de-register content' },
   { letter: 'D', kind: 'download', usage: 'D <content name> [from <peer>] [hash <prefix>]', description: 'download content (hash: which version); you become a source' },
   { letter: 'S', kind: 'search', usage: 'S <content name>', description: 'which peers share the content' },
+  { letter: 'F', kind: 'find', usage: 'F [text]', description: 'find content whose name contains the text (no text: the next page)' },
   { letter: 'N', kind: 'rename', usage: 'N <new peer name>', description: 'change your peer name (re-registers everything)' },
   { letter: 'Q', kind: 'quit', usage: 'Q', description: 'de-register everything and quit' },
   { letter: 'H', kind: 'help', usage: 'H or ?', description: 'show this help' },
@@ -70,6 +74,12 @@ function expectArgs(kind: CommandKind, args: string[], min: number, max: number,
 function commandFromWords(kind: CommandKind, args: string[]): Command {
   switch (kind) {
     case 'online':
+      expectArgs(kind, args, 0, 1, 'no arguments, or "more"');
+      if (args.length === 1 && args[0].toLowerCase() !== 'more') throw wrongArguments(kind, `O takes only "more" (the next page), not "${cutToWidth(args[0], 40)}"`);
+      return { kind, more: args.length === 1 };
+    case 'find':
+      expectArgs(kind, args, 0, 1, 'the text to find');
+      return args.length === 0 ? { kind } : { kind, text: searchText(args[0]) };
     case 'local':
     case 'quit':
     case 'help':
@@ -92,6 +102,14 @@ function commandFromWords(kind: CommandKind, args: string[]): Command {
       expectArgs(kind, args, 1, 1, 'the new peer name');
       return { kind, peerName: validatePeerName(args[0]) };
   }
+}
+
+/** The text of F: not empty, and short enough for one F request (a name's 255 bytes). */
+function searchText(text: string): string {
+  if (text === '') throw wrongArguments('find', 'the text to find is empty');
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_NAME_BYTES) throw wrongArguments('find', `the text to find is ${bytes} bytes; the limit is ${MAX_NAME_BYTES}`);
+  return text;
 }
 
 /**

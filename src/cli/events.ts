@@ -1,5 +1,5 @@
 // Everything p2p-peer reports, as typed events: the JSON lines of --json mode (docs/cli.md) and the input of the human format.
-import type { ConnectionState, DownloadProgress, DownloadResult, OnlineItem, Share } from '../peer/api';
+import type { ConnectionState, DownloadProgress, DownloadResult, OnlineItem, SearchHit, Share } from '../peer/api';
 import type { ErrorCode, P2PError } from '../protocol/errors';
 import { escapeInvisibleJson } from '../common/control-escape';
 import type { MenuEntry } from './commands';
@@ -26,7 +26,9 @@ export type CliEvent =
       indexProblem?: string;
     }
   | { event: 'help'; commands: { usage: string; description: string }[] }
-  | { event: 'online'; items: OnlineItem[] }
+  /** `more`: the command that shows the next page, present only when there is one. */
+  | { event: 'online'; items: OnlineItem[]; more?: string }
+  | { event: 'found'; text: string; hits: SearchHit[]; more?: string }
   | { event: 'local'; shares: ShareJson[] }
   | { event: 'registered'; share: ShareJson }
   | { event: 'deregistered'; contentName: string }
@@ -72,6 +74,11 @@ export function onlineItemJson(item: OnlineItem): OnlineItem {
     size: item.size,
     sha256: item.sha256,
   };
+}
+
+/** Copies only the documented fields of a search hit. */
+export function searchHitJson(hit: SearchHit): SearchHit {
+  return { contentName: hit.contentName, size: hit.size, sha256: hit.sha256, sources: hit.sources };
 }
 
 export function progressEvent(p: DownloadProgress): CliEvent {

@@ -3,7 +3,7 @@ import { formatBytes } from '../common/byte-units';
 import { escapeInvisible } from '../common/control-escape';
 import { plural } from '../common/plural';
 import { formatAddress } from '../peer/address';
-import type { OnlineItem } from '../peer/api';
+import type { OnlineItem, SearchHit } from '../peer/api';
 import type { CliEvent, ShareJson } from './events';
 
 /** Whole percent, never 100 before the last byte and never NaN for empty content. */
@@ -60,15 +60,27 @@ function shortHash(sha256: string): string {
   return sha256.length > 12 ? `${sha256.slice(0, 12)}…` : sha256;
 }
 
-export function formatOnline(items: readonly OnlineItem[], width = Infinity): string[] {
-  if (items.length === 0) return ['no content is registered on the index server'];
+export function formatOnline(items: readonly OnlineItem[], width = Infinity, more?: string): string[] {
+  if (items.length === 0 && more === undefined) return ['no content is registered on the index server'];
   return [
     ...formatTable(
       ['CONTENT', 'PEER', 'SIZE', 'ADDRESS'],
       items.map((i) => [i.contentName, i.peerName, formatBytes(i.size), addressOf(i)]),
       width,
     ),
-    plural(items.length, 'registration', 'registrations'),
+    `${plural(items.length, 'registration', 'registrations')}${more ? `; more: type ${more}` : ''}`,
+  ];
+}
+
+export function formatFound(text: string, hits: readonly SearchHit[], width = Infinity, more?: string): string[] {
+  if (hits.length === 0 && more === undefined) return [`no content name contains "${text}"`];
+  return [
+    ...formatTable(
+      ['CONTENT', 'SIZE', 'SOURCES', 'SHA-256'],
+      hits.map((h) => [h.contentName, formatBytes(h.size), String(h.sources), shortHash(h.sha256)]),
+      width,
+    ),
+    `${plural(hits.length, 'hit', 'hits')} for "${text}"${more ? `; more: type ${more}` : ''}`,
   ];
 }
 
@@ -128,7 +140,9 @@ function eventLines(ev: CliEvent, width: number): string[] {
     case 'help':
       return formatTable(['COMMAND', 'WHAT IT DOES'], ev.commands.map((c) => [c.usage, c.description]));
     case 'online':
-      return formatOnline(ev.items, width);
+      return formatOnline(ev.items, width, ev.more);
+    case 'found':
+      return formatFound(ev.text, ev.hits, width, ev.more);
     case 'local':
       return formatLocal(ev.shares, width);
     case 'registered':
@@ -169,7 +183,7 @@ function eventLines(ev: CliEvent, width: number): string[] {
 
 /** The one-line menu a terminal shows at start; H shows the full table. */
 export function shortMenuLine(): string {
-  return 'O online  L yours  R <path> register  T de-register  D download  S sources  N rename  Q quit  H help';
+  return 'O online  L yours  R <path> register  T de-register  D download  S sources  F find  N rename  Q quit  H help';
 }
 
 /** The question human mode asks after a peer name clash; the next input line answers it. */

@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ConnectionState, DownloadOptions, DownloadProgress, DownloadResult, LogLevel, OnlineItem, Share } from '../peer/api';
+import { ListPaging, type ListingPeer } from './list-paging';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { letterOf, MENU, parseCommand, parsePeerNameAnswer, type Command } from './commands';
 import { downloadFailure, indexRefusal, indexSilentDetail, missingFile, nameAlreadyShared, whyNotShared, type FailureContext } from './error-text';
@@ -11,11 +12,10 @@ import type { Printer } from './printer';
 import { tokenizeCommandLine } from './tokenize';
 
 /** What the menu needs of the peer engine (src/peer/peer.ts implements it). */
-export interface MenuPeer {
+export interface MenuPeer extends ListingPeer {
   register(filePath: string, contentName?: string): Promise<Share>;
   deregister(contentName: string): Promise<void>;
   listLocal(): Share[];
-  listOnline(): Promise<OnlineItem[]>;
   search(contentName: string): Promise<OnlineItem[]>;
   download(contentName: string, options?: DownloadOptions): Promise<DownloadResult>;
   setPeerName(peerName: string): Promise<void>;
@@ -86,8 +86,11 @@ export class MenuSession {
   /** Resolves with the exit code once the peer has quit and 'bye' was printed. */
   readonly done: Promise<ExitCode> = new Promise((resolve) => (this.resolveDone = resolve));
 
+  private readonly lists: ListPaging;
+
   constructor(private readonly opts: SessionOptions) {
     this.peerName = opts.peerName;
+    this.lists = new ListPaging(opts.peer);
     opts.peer.on('state', (state, detail) => this.onState(state, detail));
     opts.peer.on('share-error', (contentName, error) => this.onShareError(contentName, error));
     // Human mode prints a warning line on stderr (main.ts); --json needs an event to parse.
@@ -210,7 +213,10 @@ export class MenuSession {
     try {
       switch (command.kind) {
         case 'online':
-          this.emit({ event: 'online', items: (await this.opts.peer.listOnline()).map(onlineItemJson) });
+          this.emit(await this.lists.onlinePage(command.more));
+          break;
+        case 'find':
+          this.emit(await this.lists.findPage(command.text));
           break;
         case 'local':
           this.emit({ event: 'local', shares: this.opts.peer.listLocal().map(shareJson) });
@@ -255,6 +261,7 @@ export class MenuSession {
       case 'download':
       case 'search':
       case 'online':
+      case 'find':
         return indexRefusal(err, '', ctx);
       default:
         return err;

@@ -61,7 +61,7 @@ describe('terminal peer: splitting an input line into words', () => {
 
 describe('terminal peer: menu commands', () => {
   it('reads the letters of the original menu, in either case', () => {
-    assert.deepEqual(parseCommand('O'), { kind: 'online' });
+    assert.deepEqual(parseCommand('O'), { kind: 'online', more: false });
     assert.deepEqual(parseCommand('l'), { kind: 'local' });
     assert.deepEqual(parseCommand('q'), { kind: 'quit' });
     assert.deepEqual(parseCommand('H'), { kind: 'help' });
