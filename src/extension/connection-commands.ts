@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { ConnectionState, OnlineItem } from '../peer/api';
 import { P2PError } from '../protocol/errors';
 import { validatePeerName } from '../protocol/names';
+import { MAX_NAME_BYTES } from '../protocol/messages';
 import { dismissed } from './command-runner';
 import { Notifier } from './notifier';
 import type { HostPortText } from './local-index-server';
@@ -85,4 +86,41 @@ export class ConnectionCommands {
   refresh(): Promise<OnlineItem[]> {
     return this.host.refreshOnline();
   }
+
+  loadMore(): Promise<void> {
+    return this.host.loadMoreOnline();
+  }
+
+  /** Online Content shows content whose name contains the text (an argument, or typed in an input box). */
+  async search(arg?: unknown): Promise<void> {
+    let text: string;
+    if (arg === undefined || arg === null) {
+      const typed = await vscode.window.showInputBox({
+        title: 'Search Online Content',
+        prompt: 'Part of a content name; upper and lower case alike',
+        value: this.host.onlineSnapshot.search?.text ?? '',
+        validateInput: (v) => searchTextProblem(v),
+      });
+      if (typed === undefined) throw dismissed('no search text entered');
+      text = typed;
+    } else if (typeof arg === 'string') {
+      text = arg;
+    } else {
+      throw new P2PError('BAD_COMMAND', 'p2p.search expects the text to find');
+    }
+    const problem = searchTextProblem(text);
+    if (problem) throw new P2PError('BAD_COMMAND', problem);
+    await this.host.searchOnline(text);
+  }
+
+  clearSearch(): void {
+    this.host.clearOnlineSearch();
+  }
+}
+
+/** Why a search text cannot be sent, or undefined: one F request carries at most a name's 255 bytes. */
+export function searchTextProblem(text: string): string | undefined {
+  if (text === '') return 'Type part of a content name';
+  const bytes = Buffer.byteLength(text);
+  return bytes > MAX_NAME_BYTES ? `The text is ${bytes} bytes; at most ${MAX_NAME_BYTES}` : undefined;
 }

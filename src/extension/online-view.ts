@@ -1,15 +1,17 @@
-// The "Online Content" view: every content the index lists, its sources beneath, kept fresh by polling and engine events.
+// The "Online Content" view: a page of what the index lists (Load more for the next) or a search's hits, kept fresh by polling.
 import * as vscode from 'vscode';
 import { toP2PError } from '../protocol/errors';
 import { Commands, Views } from './view-model/ids';
+import { labelText } from './view-model/inert-text';
 import { PeerHost } from './peer-host';
 import { Settings } from './settings';
-import { ContentRow, SourceRow, buildOnlineTree } from './view-model/tree-model';
+import { SourceRow } from './view-model/tree-model';
+import { ActionRow, HitRow, OnlineViewRow, buildOnlineRows } from './view-model/online-rows';
 
-export type OnlineRow = ContentRow | SourceRow;
+export type OnlineRow = OnlineViewRow | SourceRow;
 
 export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Disposable {
-  private rows: ContentRow[] = [];
+  private rows: OnlineViewRow[] = [];
   private readonly changeEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private readonly view: vscode.TreeView<OnlineRow>;
@@ -48,8 +50,10 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
   }
 
   private rebuild(): void {
-    this.rows = buildOnlineTree(this.host.online, this.host.peerName);
-    this.view.description = this.host.state === 'connected' ? this.host.indexAddress : undefined;
+    const snapshot = this.host.onlineSnapshot;
+    this.rows = buildOnlineRows(snapshot, this.host.peerName);
+    const where = this.host.state === 'connected' ? this.host.indexAddress : undefined;
+    this.view.description = snapshot.search ? `Search: ${labelText(snapshot.search.text)}` : where;
     this.changeEmitter.fire();
   }
 
@@ -80,6 +84,8 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
   }
 
   getTreeItem(row: OnlineRow): vscode.TreeItem {
+    if (row.kind === 'action') return actionItem(row);
+    if (row.kind === 'hit') return this.hitItem(row);
     if (row.kind === 'content') {
       const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.Collapsed);
       item.id = row.id;
@@ -107,6 +113,20 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
     return item;
   }
 
+  private hitItem(row: HitRow): vscode.TreeItem {
+    const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
+    item.id = row.id;
+    item.description = row.description;
+    item.tooltip = new vscode.MarkdownString(row.tooltip);
+    item.contextValue = row.contextValue;
+    item.iconPath = row.downloadable ? vscode.ThemeIcon.File : new vscode.ThemeIcon('circle-slash');
+    item.resourceUri = vscode.Uri.from({ scheme: 'p2p-content', path: `/${row.contentName}` });
+    // The hit names its version: the download takes exactly that one.
+    if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [{ contentName: row.contentName, sha256: row.sha256 }] };
+    item.accessibilityInformation = { label: `${row.contentName}, ${row.description}` };
+    return item;
+  }
+
   /** Opens this peer's own file for a content it shares, when it still shares that version. */
   private openOwn(contentName: string, sha256: string | undefined): vscode.Command | undefined {
     const share = this.host.shares.find((s) => s.contentName === contentName && (sha256 === undefined || s.sha256 === sha256));
@@ -119,12 +139,24 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
   }
 
   getParent(row: OnlineRow): OnlineRow | undefined {
-    if (row.kind === 'content') return undefined;
-    return this.rows.find((c) => c.contentName === row.contentName);
+    if (row.kind !== 'source') return undefined;
+    return this.rows.find((c) => c.kind === 'content' && c.contentName === row.contentName);
   }
 
   dispose(): void {
     if (this.timer) clearInterval(this.timer);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** Load more, the search header (Clear) and notices: a click runs the row's command. */
+function actionItem(row: ActionRow): vscode.TreeItem {
+  const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
+  item.id = row.id;
+  item.description = row.description;
+  item.tooltip = new vscode.MarkdownString(row.tooltip);
+  item.contextValue = row.contextValue;
+  item.iconPath = new vscode.ThemeIcon(row.icon === 'more' ? 'ellipsis' : row.icon === 'search' ? 'search' : 'info');
+  if (row.command) item.command = { command: row.command, title: row.label };
+  return item;
 }

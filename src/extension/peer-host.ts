@@ -8,7 +8,7 @@ import { P2PError, toP2PError } from '../protocol/errors';
 import { ContextKeys } from './view-model/ids';
 import { HostPortText, LocalIndexServer } from './local-index-server';
 import { Notifier } from './notifier';
-import { OnlineCache } from './online-cache';
+import { OnlineCache, OnlineSnapshot } from './online-cache';
 import { Settings, SettingsChange } from './settings';
 import { within } from './time-budget';
 import { localServerPort } from './view-model/settings-parse';
@@ -42,7 +42,7 @@ export class PeerHost implements vscode.Disposable {
 
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
   private readonly sharesEmitter = new vscode.EventEmitter<Share[]>();
-  private readonly onlineEmitter = new vscode.EventEmitter<OnlineItem[]>();
+  private readonly onlineEmitter = new vscode.EventEmitter<OnlineSnapshot>();
   private readonly serverEmitter = new vscode.EventEmitter<HostPortText | undefined>();
   /** Fires on every change the status bar shows: state, shares, peer name, index, local server. */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -53,7 +53,10 @@ export class PeerHost implements vscode.Disposable {
   private readonly onlineCache = new OnlineCache({
     ready: () => this.ready(),
     current: () => this.peer,
-    changed: (items) => this.onlineEmitter.fire(items),
+    changed: (snapshot) => {
+      setContext(ContextKeys.onlineSearch, snapshot.search !== undefined);
+      this.onlineEmitter.fire(snapshot);
+    },
   });
   private readonly localIndex = new LocalIndexServer((level, message) => this.write(level, message));
 
@@ -184,18 +187,15 @@ export class PeerHost implements vscode.Disposable {
     this.peer = peer;
     const onState = (state: ConnectionState, detail?: string) => this.setState(state, detail);
     const onShares = (shares: Share[]) => this.sharesChanged(shares);
-    const onOnline = (items: OnlineItem[]) => this.onlineCache.set(items);
     const onShareError = (contentName: string, err: P2PError) => this.shareRefused(contentName, err);
     const onShareLost = (contentName: string, err: P2PError) => this.shareLost(contentName, err);
     peer.on('state', onState);
     peer.on('shares-changed', onShares);
-    peer.on('online-changed', onOnline);
     peer.on('share-error', onShareError);
     peer.on('share-lost', onShareLost);
     this.detachPeer = () => {
       peer.off('state', onState);
       peer.off('shares-changed', onShares);
-      peer.off('online-changed', onOnline);
       peer.off('share-error', onShareError);
       peer.off('share-lost', onShareLost);
     };
@@ -238,7 +238,7 @@ export class PeerHost implements vscode.Disposable {
     this.detailValue = detail;
     setContext(ContextKeys.state, state);
     // A list from an index that no longer answers would offer downloads that cannot work.
-    if (state === 'unreachable' || state === 'stopped') this.onlineCache.set([]);
+    if (state === 'unreachable' || state === 'stopped') this.onlineCache.clear();
     this.stateEmitter.fire(state);
   }
 
@@ -248,12 +248,32 @@ export class PeerHost implements vscode.Disposable {
     this.stateEmitter.fire(this.stateValue);
   }
 
+  /** What the Online Content view shows: a slice of the list, or of a search. */
+  get onlineSnapshot(): OnlineSnapshot {
+    return this.onlineCache.snapshot;
+  }
+
   /**
-   * Fetches the online list (all pages); concurrent callers share one request. With `fresh`, a
-   * request already in flight is not reused, because it may have left before a change this caller just made.
+   * Reads again what the view shows (as many entries as shown, from the start; never the whole index).
+   * Concurrent callers share one request; with `fresh`, one already in flight is not reused.
    */
-  refreshOnline(fresh = false): Promise<OnlineItem[]> {
-    return this.onlineCache.refresh(fresh);
+  async refreshOnline(fresh = false): Promise<OnlineItem[]> {
+    await this.onlineCache.refresh(fresh);
+    return this.onlineCache.items;
+  }
+
+  /** The next page of the list, or of the search when one is shown. */
+  loadMoreOnline(): Promise<void> {
+    return this.onlineCache.loadMore();
+  }
+
+  /** Shows content whose name contains `text` instead of the list. */
+  searchOnline(text: string): Promise<void> {
+    return this.onlineCache.startSearch(text);
+  }
+
+  clearOnlineSearch(): void {
+    this.onlineCache.clearSearch();
   }
 
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
@@ -295,7 +315,7 @@ export class PeerHost implements vscode.Disposable {
   private async moveTo(peer: Peer, address: string, op: 'connect' | 'localServer'): Promise<ConnectionState> {
     try {
       if (peer.indexAddress !== address) {
-        this.onlineCache.set([]);
+        this.onlineCache.clear();
         await peer.setIndex(address);
       }
       // setIndex keeps an address it already has; a request is what tells whether it answers now.

@@ -13,6 +13,11 @@ export const Commands = {
   stopLocalServer: 'p2p.stopLocalServer',
   showLog: 'p2p.showLog',
   statusMenu: 'p2p.statusMenu',
+  /** The next page of the Online Content view (list or search). */
+  loadMore: 'p2p.loadMore',
+  /** Online Content: show content whose name contains a text. */
+  search: 'p2p.search',
+  clearSearch: 'p2p.clearSearch',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -29,6 +34,8 @@ export const ContextKeys = {
   state: 'p2p.state',
   hasShares: 'p2p.hasShares',
   localServerRunning: 'p2p.localServerRunning',
+  /** Online Content shows a search's hits instead of the list. */
+  onlineSearch: 'p2p.onlineSearch',
 } as const;
 
 /** TreeItem.contextValue per role; menus key on these with `viewItem == ...`. */
@@ -39,6 +46,12 @@ export const ContextValues = {
   source: 'source',
   classicSource: 'source.classic',
   share: 'share',
+  /** A search hit: one version of a content. */
+  hit: 'hit',
+  classicHit: 'hit.classic',
+  loadMore: 'more',
+  searchHeader: 'search',
+  notice: 'notice',
 } as const;
 
 /** Name of the LogOutputChannel that receives the engine's log and every error's details. */
