@@ -97,7 +97,7 @@ export class OnlineCache {
     if (search) {
       if (!search.next || search.items.length >= MAX_SHOWN_ITEMS) return Promise.resolve();
       return this.run(async (peer) => {
-        const page = await peer.searchOnline(search.text, { cursor: search.next, maxItems: ONLINE_PAGE_ITEMS });
+        const page = await peer.searchOnline(search.text, { cursor: search.next, maxItems: pageAfter(search.items.length) });
         return () => {
           if (this.search === search) this.search = { text: search.text, items: [...search.items, ...page.hits], next: page.next };
         };
@@ -106,7 +106,7 @@ export class OnlineCache {
     const list = this.list;
     if (!list.next || list.items.length >= MAX_SHOWN_ITEMS) return Promise.resolve();
     return this.run(async (peer) => {
-      const page = await peer.listOnline({ cursor: list.next, maxItems: ONLINE_PAGE_ITEMS });
+      const page = await peer.listOnline({ cursor: list.next, maxItems: pageAfter(list.items.length) });
       return () => {
         if (this.list === list) this.list = { items: [...list.items, ...page.items], next: page.next };
       };
@@ -146,6 +146,11 @@ export class OnlineCache {
     this.key = key;
     this.hooks.changed(snapshot);
   }
+}
+
+/** A Load more never takes the view past MAX_SHOWN_ITEMS. */
+function pageAfter(shown: number): number {
+  return Math.min(ONLINE_PAGE_ITEMS, MAX_SHOWN_ITEMS - shown);
 }
 
 function shownTarget(shown: number): number {

@@ -72,24 +72,28 @@ function hitRow(hit: SearchHit): HitRow {
   };
 }
 
-function moreRow(shown: number, noun: string): ActionRow {
+/** What the view counts: entries of the list, or hits of a search. */
+type Noun = 'entry' | 'hit';
+const NOUNS: Record<Noun, [string, string]> = { entry: ['entry', 'entries'], hit: ['hit', 'hits'] };
+
+function moreRow(shown: number, noun: Noun): ActionRow {
   return {
     kind: 'action',
     id: 'action:load-more',
     label: 'Load more…',
-    description: `${plural(shown, noun)} shown`,
-    tooltip: `The index server has more. Click to load the next ${noun === 'hit' ? 'hits' : 'entries'}.`,
+    description: `${plural(shown, ...NOUNS[noun])} shown`,
+    tooltip: `The index server has more. Click to load the next ${NOUNS[noun][1]}.`,
     contextValue: ContextValues.loadMore,
     command: Commands.loadMore,
     icon: 'more',
   };
 }
 
-function cappedRow(shown: number, noun: string): ActionRow {
+function cappedRow(shown: number, noun: Noun): ActionRow {
   return {
     kind: 'action',
     id: 'action:capped',
-    label: `Showing the first ${plural(shown, noun)}`,
+    label: `Showing the first ${plural(shown, ...NOUNS[noun])}`,
     description: 'search to narrow',
     tooltip: 'The view holds at most this many. Use Search in the view title to find content by name.',
     contextValue: ContextValues.notice,
