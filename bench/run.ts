@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { runDownloadBench } from './download';
 import { runIndexBench } from './index-throughput';
 import { REPO_DIR, Section, installCleanup, killAllChildren, machineLines, table } from './lib';
+import { runListsBench } from './lists';
 import { runManySourcesBench } from './many-sources';
 import { runRegistryBench } from './registry-scale';
 
@@ -12,6 +13,7 @@ const BENCHES: { name: string; run: (o: { quick: boolean; log: (line: string) =>
   { name: 'download', run: runDownloadBench },
   { name: 'registry', run: runRegistryBench },
   { name: 'sources', run: runManySourcesBench },
+  { name: 'lists', run: runListsBench },
 ];
 
 /** The whole run stops by itself after this, whatever hangs. */

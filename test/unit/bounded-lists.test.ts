@@ -219,6 +219,21 @@ describe('bounded lists', function () {
   });
 
   describe('F looks at a bounded number of names per request', function () {
+    it('never finds a name whose last registration went, nor counts a version that left', function () {
+      const registry = new Registry();
+      const owner = ownerOfIp('10.0.0.2');
+      const reg = (peerName: string, contentName: string, fill: number) =>
+        registry.register({ peerName, contentName, owner, host: '10.0.0.2', port: 4000, size: fill, sha256: Buffer.alloc(32, fill) });
+      reg('a', 'gone soon.txt', 1);
+      reg('a', 'kept.txt', 1);
+      reg('b', 'kept.txt', 2);
+      registry.deregister('a', 'gone soon.txt', owner);
+      registry.deregister('b', 'kept.txt', owner);
+      assert.deepEqual(registry.searchNames('GONE', 0), { hits: [], next: 0 });
+      const kept = registry.searchNames('kept', 0).hits;
+      assert.deepEqual(kept.map((h) => h.versions.map((v) => [v.size, v.sources])), [[[1, 1]]]);
+    });
+
     it('a query whose only match lies past the budget gets an empty page with a cursor, then the hit', function () {
       const registry = new Registry(undefined, { maxPerAddress: 1_000_000, maxPerPeer: 1_000_000, maxEntries: 1_000_000 });
       const owner = ownerOfIp('10.0.0.1');
