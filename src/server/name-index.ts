@@ -15,7 +15,7 @@ export interface NameRecord {
   readonly key: string;
   /** Name sequence number: the F cursor. A name that disappears and comes back gets a new one. */
   seq: number;
-  readonly versions: NameVersion[];
+  readonly versions: readonly NameVersion[];
 }
 
 /** One page of a name scan: the matching records and where the next scan starts (0 = the end). */
@@ -47,12 +47,36 @@ interface BlockText {
 
 class Slot implements NameRecord {
   removed = false;
-  readonly versions: NameVersion[] = [];
+  /** The first version inline and the others apart: most names have one, and an array per name costs ~60 bytes at 1M names. */
+  first: NameVersion | null;
+  more: NameVersion[] | null = null;
   constructor(
     readonly name: string,
     readonly key: string,
     public seq: number,
-  ) {}
+    first: NameVersion,
+  ) {
+    this.first = first;
+  }
+
+  get versions(): NameVersion[] {
+    const all = this.first ? [this.first] : [];
+    return this.more ? all.concat(this.more) : all;
+  }
+
+  find(hash: string, size: number): NameVersion | undefined {
+    const f = this.first;
+    if (f && f.hash === hash && f.size === size) return f;
+    return this.more?.find((x) => x.hash === hash && x.size === size);
+  }
+
+  /** Drops a version with no sources left; true when the name has none left. */
+  drop(v: NameVersion): boolean {
+    if (this.first === v) this.first = this.more?.shift() ?? null;
+    else if (this.more) this.more.splice(this.more.indexOf(v), 1);
+    if (this.more?.length === 0) this.more = null;
+    return this.first === null;
+  }
 }
 
 /**
@@ -77,29 +101,31 @@ export class NameIndex {
 
   /** A registration of `name` with this version arrived. */
   add(name: string, hash: string, size: number): void {
-    let slot = this.byName.get(name);
+    const slot = this.byName.get(name);
     if (!slot) {
       if (this.nextSeq > MAX_NAME_SEQ) this.renumber();
-      slot = new Slot(name, searchKey(name), this.nextSeq++);
-      this.byName.set(name, slot);
-      this.slots.push(slot);
-      this.keys.push(slot.key);
+      const key = searchKey(name);
+      // A name already in search form (most are) shares its string instead of holding a copy.
+      const created = new Slot(name, key === name ? name : key, this.nextSeq++, { hash, size, sources: 1 });
+      this.byName.set(name, created);
+      this.slots.push(created);
+      this.keys.push(created.key);
       this.blocks[Math.floor((this.keys.length - 1) / BLOCK)] = undefined;
+      return;
     }
-    const v = slot.versions.find((x) => x.hash === hash && x.size === size);
+    const v = slot.find(hash, size);
     if (v) v.sources++;
-    else slot.versions.push({ hash, size, sources: 1 });
+    else if (!slot.first) slot.first = { hash, size, sources: 1 };
+    else (slot.more ??= []).push({ hash, size, sources: 1 });
   }
 
   /** A registration of `name` with this version went (removed, or refreshed to another version). */
   remove(name: string, hash: string, size: number): void {
     const slot = this.byName.get(name);
     if (!slot) return;
-    const i = slot.versions.findIndex((x) => x.hash === hash && x.size === size);
-    if (i < 0) return;
-    if (--slot.versions[i].sources > 0) return;
-    slot.versions.splice(i, 1);
-    if (slot.versions.length > 0) return;
+    const v = slot.find(hash, size);
+    if (!v || --v.sources > 0) return;
+    if (!slot.drop(v)) return;
     this.byName.delete(name);
     slot.removed = true;
     this.dead++;

@@ -81,7 +81,7 @@ const OWNER_SWEEP_BATCH = 10_000;
 const CLASSIC_PAGE_WINDOW = 32;
 
 /**
- * Distinct names one F request looks at, at most: about 3 ms here (bench/RESULTS.md), so no query,
+ * Distinct names one F request looks at, at most: about 1 ms here (bench/RESULTS.md, section 5), so no query,
  * however rare its match, holds the server longer; the reply's cursor says where to go on.
  */
 export const SEARCH_SCAN_BUDGET = 131_072;
