@@ -32,6 +32,7 @@ function cookielessMix(): Buffer[] {
     encodeRequest({ type: 'T', requestId: 4, cookie, secret, peerName: 'p', contentName: '' }),
     encodeIndexRequest({ type: 'S', requestId: 5, cookie, contentName: 'a' }),
     encodeIndexRequest({ type: 'O', requestId: 6, cookie, cursor: 0 }),
+    encodeIndexRequest({ type: 'F', requestId: 7, cookie, cursor: 0, query: 'a' }),
   ];
   const mix: Buffer[] = [];
   for (const req of requests) {
