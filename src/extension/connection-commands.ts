@@ -1,6 +1,6 @@
 // Connect, Start/Stop Local Index Server, Set Peer Name and Refresh: where this peer meets the index.
 import * as vscode from 'vscode';
-import type { ConnectionState, OnlineItem } from '../peer/api';
+import type { ConnectionState, OnlineItem, SearchHit } from '../peer/api';
 import { P2PError } from '../protocol/errors';
 import { validatePeerName } from '../protocol/names';
 import { MAX_NAME_BYTES } from '../protocol/messages';
@@ -91,8 +91,8 @@ export class ConnectionCommands {
     return this.host.loadMoreOnline();
   }
 
-  /** Online Content shows content whose name contains the text (an argument, or typed in an input box). */
-  async search(arg?: unknown): Promise<void> {
+  /** Online Content shows content whose name contains the text (an argument, or typed in an input box); resolves to the hits shown. */
+  async search(arg?: unknown): Promise<SearchHit[]> {
     let text: string;
     if (arg === undefined || arg === null) {
       const typed = await vscode.window.showInputBox({
@@ -111,6 +111,7 @@ export class ConnectionCommands {
     const problem = searchTextProblem(text);
     if (problem) throw new P2PError('BAD_COMMAND', problem);
     await this.host.searchOnline(text);
+    return this.host.onlineSnapshot.search?.hits ?? [];
   }
 
   clearSearch(): void {

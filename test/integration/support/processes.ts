@@ -111,9 +111,15 @@ export class TerminalPeer extends LineProcess {
     return ev as EventOf<N>;
   }
 
-  /** O: the whole online list. */
+  /** O, then O more until the last page: the whole online list (these tests' lists are small). */
   async online() {
-    return (await this.expect('O', 'online')).items;
+    let page = await this.expect('O', 'online');
+    const items = [...page.items];
+    while (page.more) {
+      page = await this.expect(page.more, 'online');
+      items.push(...page.items);
+    }
+    return items;
   }
 
   /** R: registers a file under its own name or under `contentName`. */
