@@ -8,7 +8,7 @@ import { IndexClient } from '../../src/peer/index-client';
 import { COOKIE_BYTES, ErrorCodes, IndexReply, OnlineEntry } from '../../src/protocol';
 import { decodeIndexReply, encodeIndexRequest } from '../../src/protocol/udp';
 import { Registry, SEARCH_SCAN_BUDGET, ownerOfIp } from '../../src/server/registry';
-import { FakeIndex } from '../support/fake-index';
+import { FAKE_EXCHANGE_KEY, FakeIndex } from '../support/fake-index';
 import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
 import { makeTempDir, removeDir } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
@@ -29,7 +29,7 @@ function bigEntry(i: number): OnlineEntry {
 /** A hostile index: a cookie for everyone, and to every O the page `page(cursor)`. */
 function hostileIndex(page: (cursor: number) => { next: number; entries: OnlineEntry[] }): Promise<FakeIndex> {
   return FakeIndex.start((req): IndexReply | undefined => {
-    if (req.type === 'H') return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7) };
+    if (req.type === 'H') return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7), exchangeKey: FAKE_EXCHANGE_KEY };
     if (req.type === 'O') return { type: 'O', requestId: req.requestId, ...page(req.cursor) };
     return { type: 'A', requestId: req.requestId, leaseSeconds: 60, message: '' };
   });

@@ -11,7 +11,7 @@ import { Commands, ContextValues } from '../../src/extension/view-model/ids';
 import { OnlineSnapshot, buildOnlineRows } from '../../src/extension/view-model/online-rows';
 import { CLASSIC_SHA256_HEX } from '../../src/protocol/classic';
 import { COOKIE_BYTES } from '../../src/protocol';
-import { FakeIndex } from '../support/fake-index';
+import { FAKE_EXCHANGE_KEY, FakeIndex } from '../support/fake-index';
 import { RunningIndexServer, startIndexServer } from '../support/index-server';
 import { makeTempDir, removeDir } from '../support/peers';
 
@@ -147,7 +147,7 @@ describe('ui online cache: what the view shows, from a real peer and index', fun
   it('against an index whose pages never end, holds at most MAX_SHOWN_ITEMS however often Load more is clicked', async () => {
     let n = 0;
     fake = await FakeIndex.start((req) => {
-      if (req.type === 'H') return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7) };
+      if (req.type === 'H') return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7), exchangeKey: FAKE_EXCHANGE_KEY };
       if (req.type !== 'O') return undefined;
       const entries = Array.from({ length: 20 }, () => ({ peerName: 'bomb', contentName: `x${n++}`, host: '127.0.0.1', port: 4000, size: 1, sha256: randomBytes(32) }));
       return { type: 'O', requestId: req.requestId, next: req.cursor + 1, entries };
