@@ -31,6 +31,12 @@ export interface IndexClientOptions {
    */
   localAddress?: string;
   log?: (level: LogLevel, message: string) => void;
+  /**
+   * Told, while the request still retries, that the index server looks gone: a request unanswered for
+   * NO_ANSWER_MS (TIMEOUT), or a refusal over ICMP (UNREACHABLE, which also ends the requests in flight).
+   * A user must hear within seconds, not after the whole retry schedule.
+   */
+  onNoAnswer?: (err: P2PError) => void;
 }
 
 export interface RequestOptions {
@@ -48,6 +54,8 @@ export interface RequestOptions {
  * and a retry span beyond the server's 30 s reply cache would carry a request out twice.
  */
 const MAX_BACKOFF_FACTOR = 16;
+/** A request unanswered this long makes the index look gone (onNoAnswer), though it keeps retrying. */
+export const NO_ANSWER_MS = 3000;
 
 interface Pending {
   expect: string;
@@ -99,6 +107,7 @@ export class IndexClient {
   private readonly cookieMaxAgeMs: number;
   private readonly localAddress?: string;
   private readonly log: (level: LogLevel, message: string) => void;
+  private readonly onNoAnswer: (err: P2PError) => void;
 
   private nextId = Math.floor(Math.random() * 0x1_0000_0000);
   private readonly pending = new Map<number, Pending>();
@@ -125,6 +134,7 @@ export class IndexClient {
     this.cookieMaxAgeMs = options.cookieMaxAgeMs ?? 100_000;
     this.localAddress = options.localAddress;
     this.log = options.log ?? (() => undefined);
+    this.onNoAnswer = options.onNoAnswer ?? (() => undefined);
     if (!(this.timeoutMs > 0)) throw new P2PError('BAD_SETTING', `request timeout must be positive, got ${this.timeoutMs}`);
     if (!Number.isInteger(this.tries) || this.tries < 1) throw new P2PError('BAD_SETTING', `request tries must be a whole number of at least 1, got ${this.tries}`);
     if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new P2PError('BAD_SETTING', `maxInFlight must be at least 1, got ${this.maxInFlight}`);
@@ -267,6 +277,10 @@ export class IndexClient {
     const target = await raceSignal(this.resolveTarget(), signal, `${type} to index server ${this.address}`);
     await this.acquireSlot(signal);
     const requestId = this.takeRequestId();
+    const slow = setTimeout(
+      () => this.onNoAnswer(new P2PError('TIMEOUT', `no answer from index server ${this.address} within ${NO_ANSWER_MS / 1000} s; still trying`)),
+      NO_ANSWER_MS,
+    );
     try {
       const datagram = build(requestId);
       let lastSendError: P2PError | undefined;
@@ -297,6 +311,7 @@ export class IndexClient {
       const why = lastSendError ? ` (${lastSendError.message})` : '';
       throw new P2PError('TIMEOUT', `no answer from index server ${this.address} after ${tries} ${tries === 1 ? 'try' : 'tries'}${why}`);
     } finally {
+      clearTimeout(slow);
       this.pending.delete(requestId);
       this.releaseSlot();
     }
@@ -401,7 +416,8 @@ export class IndexClient {
   private async openSocket(target: Target): Promise<dgram.Socket> {
     const socket = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
     socket.on('message', (buf, from) => this.onDatagram(buf, from, target));
-    socket.on('error', (err) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') return this.refused(err);
       // A broken socket is replaced on the next send; requests in progress simply retry.
       this.log('warn', `UDP socket to index server ${this.address} failed: ${err.message}`);
       void this.socket?.then(
@@ -431,6 +447,20 @@ export class IndexClient {
         throw toP2PError(err, `binding the UDP socket to ${local}`);
       }
     }
+    // Connected, so the kernel hands this socket the ICMP "port unreachable" of a closed port
+    // (ECONNREFUSED) and drops datagrams from anyone but the index server.
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(target.port, target.ip, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      socket.close();
+      throw toP2PError(err, `opening the UDP socket to index server ${this.address}`);
+    }
     return socket;
   }
 
@@ -439,11 +469,22 @@ export class IndexClient {
     this.checkOpen();
     await new Promise<void>((resolve, reject) => {
       try {
-        socket.send(datagram, target.port, target.ip, (err) => (err ? reject(err) : resolve()));
+        socket.send(datagram, (err) => (err ? reject(err) : resolve()));
       } catch (err) {
         reject(err);
       }
     });
+  }
+
+  /**
+   * Nothing listens on the index server's port (ICMP port unreachable): every request waiting now fails
+   * at once, since retrying into a closed port only delays the news. The socket stays usable.
+   */
+  private refused(err: NodeJS.ErrnoException): void {
+    const e = new P2PError('UNREACHABLE', `nothing listens on UDP port ${this.server.port} of index server ${this.address} (ICMP port unreachable, ECONNREFUSED)`, err);
+    this.log('debug', e.message);
+    this.onNoAnswer(e);
+    for (const waiting of [...this.pending.values()]) waiting.fail(e);
   }
 
   private takeRequestId(): number {

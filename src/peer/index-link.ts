@@ -3,11 +3,16 @@ import { P2PError, toP2PError } from '../protocol/errors';
 import { Source } from '../protocol/messages';
 import { HostPort, formatAddress } from './address';
 import type { ConnectionState, LogLevel, Share } from './api';
-import { IndexClient, RequestOptions } from './index-client';
+import { IndexClient, NO_ANSWER_MS, RequestOptions } from './index-client';
 import type { PeerSettings } from './peer-options';
 
 /** A T of everything (quit, rename, move) waits at most this long for the index to acknowledge it. */
 const QUIT_BUDGET_MS = 2000;
+/**
+ * The handshake that decides a move to another index: three tries whose doubled waits (1 + 2 + 4 parts)
+ * add up to NO_ANSWER_MS, so a dead index is known within that, not after every R's full retry schedule.
+ */
+export const MOVE_PROBE: RequestOptions = { tries: 3, timeoutMs: Math.floor(NO_ANSWER_MS / 7) };
 
 /** What an R says about one share. */
 type Registration = Pick<Share, 'contentName' | 'size' | 'sha256'>;
@@ -51,6 +56,7 @@ export class IndexLink {
   private current: IndexClient;
   private state: ConnectionState = 'connecting';
   private detail: string | undefined;
+  private reason: P2PError | undefined;
 
   constructor(
     private readonly settings: IndexSettings,
@@ -83,16 +89,31 @@ export class IndexLink {
     return this.detail;
   }
 
+  /** The error behind 'unreachable' (its code and cause tell a missing host from a closed port or silence). */
+  get stateError(): P2PError | undefined {
+    return this.reason;
+  }
+
   newClient(address: HostPort): IndexClient {
     const host = this.settings.listenHost;
     const specific = host !== undefined && host !== '::' && host !== '0.0.0.0';
-    return new IndexClient({
+    const client: IndexClient = new IndexClient({
       address,
       requestTimeoutMs: this.settings.requestTimeoutMs,
       requestTries: this.settings.requestTries,
       localAddress: specific ? host : undefined,
       log: this.hooks.log,
+      // While the request still retries: the state says offline now, and a later answer says connected again.
+      onNoAnswer: (err) => {
+        if (client === this.current && !this.hooks.isQuitting()) this.fail(err);
+      },
     });
+    return client;
+  }
+
+  /** The index looks gone: 'unreachable', with `err` as the reason. */
+  fail(err: P2PError, announce = false): void {
+    this.setState('unreachable', err.message, announce, err);
   }
 
   /** Makes `client` (at `address`) the index in use; the caller closes the old one. */
@@ -117,7 +138,7 @@ export class IndexLink {
     } catch (err) {
       const e = toP2PError(err);
       if (client === this.current && !this.hooks.isQuitting()) {
-        if (isNetworkFailure(e)) this.setState('unreachable', e.message);
+        if (isNetworkFailure(e)) this.fail(e);
         else if (isIndexAnswer(e)) this.setState('connected');
       }
       throw this.hooks.closedOr(e);
@@ -179,23 +200,39 @@ export class IndexLink {
     }
   }
 
-  async probe(client: IndexClient, announce = false, tries?: number): Promise<void> {
+  async probe(client: IndexClient, announce = false, tries?: number, timeoutMs?: number): Promise<void> {
     try {
-      await client.handshake({ signal: this.hooks.lifetime, tries });
+      await client.handshake({ signal: this.hooks.lifetime, tries, timeoutMs });
       if (client === this.current) this.setState('connected', undefined, announce);
     } catch (err) {
       const e = toP2PError(err);
       if (client !== this.current || this.hooks.isQuitting()) return;
       if (isIndexAnswer(e)) this.setState('connected', undefined, announce);
-      else this.setState('unreachable', e.message, announce);
+      else this.fail(e, announce);
+    }
+  }
+
+  /** The network failure of a handshake with `client`, or undefined when it answered (an E reply is an answer too). */
+  async unanswered(client: IndexClient, options: RequestOptions): Promise<P2PError | undefined> {
+    try {
+      await client.handshake({ ...options, signal: this.hooks.lifetime });
+      return undefined;
+    } catch (err) {
+      const e = toP2PError(err);
+      if (isNetworkFailure(e)) return e;
+      if (isIndexAnswer(e)) return undefined;
+      throw this.hooks.closedOr(e);
     }
   }
 
   /** Tells the owner when the state changes, or always when `announce` is set. */
-  setState(state: ConnectionState, detail?: string, announce = false): void {
+  setState(state: ConnectionState, detail?: string, announce = false, reason?: P2PError): void {
     const before = this.state;
+    // Another kind of reason (silence became a refusal) is news as well; another wording of the same is not.
+    const same = state === before && reason?.code === this.reason?.code;
     this.detail = detail;
-    if (state === before && !announce) return;
+    this.reason = reason;
+    if (same && !announce) return;
     this.state = state;
     this.hooks.log(state === 'unreachable' ? 'warn' : 'info', `index server ${this.addressText}: ${state}${detail ? ` (${detail})` : ''}`);
     this.hooks.onState(state, detail, before);

@@ -13,7 +13,7 @@ import type {
 import { flattenHits, readSlice, searchHitBytes } from './list-pages';
 import { ContentServer } from './content-server';
 import { Downloader } from './download/downloader';
-import { IndexLink, isNetworkFailure } from './index-link';
+import { IndexLink, MOVE_PROBE, RegisterResult, isNetworkFailure } from './index-link';
 import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
 import { badSetting, PeerSettings, readOptions } from './peer-options';
@@ -133,6 +133,11 @@ export class Peer extends EventEmitter {
   /** Why the state is what it is (the last error when 'unreachable'). */
   get stateDetail(): string | undefined {
     return this.link.stateDetail;
+  }
+
+  /** The error behind 'unreachable': its code and cause tell a missing host from a closed port or silence. */
+  get stateError(): P2PError | undefined {
+    return this.link.stateError;
   }
 
   get downloadFolder(): string {
@@ -295,7 +300,7 @@ export class Peer extends EventEmitter {
           if (results.some((r) => r.lease !== undefined)) {
             await this.link.bestEffort(this.link.deregisterAll(this.link.client, newName, this.lifetime.signal), `removing the entries under "${newName}"`);
           }
-          if (isNetworkFailure(failed)) this.link.setState('unreachable', failed.message);
+          if (isNetworkFailure(failed)) this.link.fail(failed);
           throw this.closedOr(failed);
         }
         this.link.setState('connected');
@@ -323,7 +328,12 @@ export class Peer extends EventEmitter {
       const shares = this.book.list();
       await this.leases.pause();
       try {
-        const results = await this.link.registerAll(client, this.name, shares);
+        // A short handshake first: a dead index is known within seconds instead of after every R's full
+        // retry schedule (16 s); the shares then register there once it answers.
+        const silent = shares.length === 0 ? undefined : await this.link.unanswered(client, MOVE_PROBE);
+        const results: RegisterResult[] = silent
+          ? shares.map((s) => ({ contentName: s.contentName, error: silent }))
+          : await this.link.registerAll(client, this.name, shares);
         const refusal = results.find((r) => r.error && !isNetworkFailure(r.error))?.error;
         if (refusal) {
           if (results.some((r) => r.lease !== undefined)) {
@@ -345,8 +355,8 @@ export class Peer extends EventEmitter {
         // Announced even when the state word stays the same: it now describes another server.
         const timeout = results.find((r) => r.error)?.error;
         if (results.some((r) => r.lease !== undefined)) this.link.setState('connected', undefined, true);
-        else if (timeout) this.link.setState('unreachable', timeout.message, true);
-        else await this.link.probe(client, true);
+        else if (timeout) this.link.fail(timeout, true);
+        else await this.link.probe(client, true, MOVE_PROBE.tries, MOVE_PROBE.timeoutMs);
       } finally {
         this.leases.resume();
       }
