@@ -168,6 +168,11 @@ export function toP2PError(err: unknown, context?: string): P2PError {
     case 'ECONNRESET':
     case 'EPIPE':
       return new P2PError('SOURCE_GONE', where + e.message, err);
+    case 'ENOTDIR':
+    case 'ENAMETOOLONG':
+    case 'ELOOP':
+      // A part of the path is a file, too long, or a loop of links: the path itself is at fault.
+      return new P2PError('BAD_PATH', where + e.message, err);
     case 'ABORT_ERR':
       return new P2PError('CANCELLED', context, err);
     case 'EACCES':

@@ -1,13 +1,12 @@
 // Downloader: fetches one content from all its sources at once into a resumable .part file, checks the SHA-256 and places it without clobbering.
 import * as path from 'node:path';
-import { promises as fsp } from 'node:fs';
 import { isPositiveNumber } from '../../common/numbers';
 import { P2PError } from '../../protocol/errors';
 import { validateContentName } from '../../protocol/names';
 import type { DownloadProgress, LogLevel } from '../api';
 import { checkProgressRule, DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
 import { FolderLock } from './folder-lock';
-import { fsError } from './fs-calls';
+import { FS_STEP_MS, makeFolder, withinTime } from './fs-calls';
 import { findIdentical, insideFolder, lockFileName, partFileName, throwIfAborted } from './placement';
 import { DownloadRun, RunResult } from './run';
 import { DEFAULT_MAX_DOWNLOAD_BYTES, checkClaimedSize, checkFreeSpace } from './size-check';
@@ -45,6 +44,8 @@ export interface DownloaderOptions {
   chunkBytes?: number;
   /** A job claiming more bytes fails at once with SIZE_LIMIT. Default DEFAULT_MAX_DOWNLOAD_BYTES. */
   maxBytes?: number;
+  /** Time limit of each file system step before the transfer (folder, lookup, free space, lock). Default FS_STEP_MS. */
+  fsStepMs?: number;
   log?: (level: LogLevel, message: string) => void;
 }
 
@@ -99,27 +100,34 @@ export class Downloader {
     };
     const onProgress = job.onProgress && ((p: DownloadProgress) => emitProgress(job, log, p));
 
-    try {
-      await fsp.mkdir(folder, { recursive: true });
-    } catch (err) {
-      throw fsError(err, `creating the download folder ${folder}`);
-    }
+    const fsStepMs = this.opts.fsStepMs ?? FS_STEP_MS;
+    await withinTime(makeFolder(folder), `creating the download folder ${folder}`, fsStepMs);
 
     const partPath = path.join(folder, partFileName(name, sha256));
-    const reusable = await findIdentical(folder, name, job.size, sha256, job.signal);
+    const reusable = await withinTime(findIdentical(folder, name, job.size, sha256, job.signal), `looking for ${name} in ${folder}`, fsStepMs);
     if (reusable) {
       log('info', `${name}: ${reusable} already holds this content; nothing to download`);
       emitProgress(job, log, { contentName: name, received: job.size, total: job.size, bytesPerSecond: 0, sources: 0 });
       return { path: reusable, sources: [], resumedFrom: 0, reused: true };
     }
 
-    await checkFreeSpace(name, job.size, folder, partPath);
+    await withinTime(checkFreeSpace(name, job.size, folder, partPath), `checking the free space in ${folder}`, fsStepMs);
     if (activeParts.has(partPath)) throw new P2PError('BUSY', `${name} is already being downloaded into ${folder}`);
     activeParts.add(partPath);
     let lock: FolderLock | undefined;
+    let timedOut = false;
     try {
       // Other processes (another VS Code window, p2p-peer) may download into this folder too.
-      lock = await FolderLock.acquire(path.join(folder, lockFileName(name, sha256)), name);
+      const locking = FolderLock.acquire(path.join(folder, lockFileName(name, sha256)), name);
+      // A lock won after the deadline is released at once, or it would keep the content locked.
+      locking.then(
+        (late) => lock === undefined && timedOut && void late.release(),
+        () => undefined,
+      );
+      lock = await withinTime(locking, `locking ${name} in ${folder}`, fsStepMs).catch((err) => {
+        timedOut = true;
+        throw err;
+      });
       // Placed by the process that held the lock just before us: nothing left to fetch.
       const placed = await findIdentical(folder, name, job.size, sha256, job.signal);
       if (placed) {

@@ -47,7 +47,8 @@ export class SourceConnection {
     socket.on('close', () => {
       const a = this.active;
       this.fail(
-        new P2PError('SOURCE_GONE', a ? `${this.who} closed the connection after ${a.received} of ${a.length} bytes` : `${this.who} closed the connection`),
+        // How far into a range is the engine's business; the user hears how much of the file arrived.
+        new P2PError('SOURCE_GONE', a ? `${this.who} closed the connection in the middle of a transfer` : `${this.who} closed the connection`),
       );
     });
   }
