@@ -9,6 +9,7 @@ import { Notifier } from './notifier';
 import type { HostPortText } from './local-index-server';
 import { PeerHost } from './peer-host';
 import { Settings } from './settings';
+import { Commands } from './view-model/ids';
 import { indexAddressProblem, parseIndexServer, peerNameProblem } from './view-model/settings-parse';
 
 export class ConnectionCommands {
@@ -37,15 +38,9 @@ export class ConnectionCommands {
     }
     const address = parseIndexServer(text).text;
     const result = await this.host.connect(address);
+    // Offline is told by the move itself, with the engine's reason, and only while still true.
     if (result.state === 'connected') {
       vscode.window.setStatusBarMessage(`$(check) Connected to the index server at ${result.index}`, 5000);
-    } else {
-      // Saved and switched all the same: the peer keeps trying and connects when the index answers.
-      this.notifier.failure(new P2PError('TIMEOUT', `${result.index} (saved in p2p.indexServer; P2P keeps trying)`), {
-        title: 'Could not connect',
-        op: 'connect',
-        retry: () => vscode.commands.executeCommand('p2p.connect', result.index),
-      });
     }
     return result;
   }
@@ -59,8 +54,24 @@ export class ConnectionCommands {
     return address;
   }
 
+  /** Stops it; when that leaves P2P on an index that does not answer, offers the previous one. */
   async stopLocalServer(): Promise<void> {
-    await this.host.stopLocalServer();
+    const previous = await this.host.stopLocalServer();
+    if (!previous) return;
+    const back = `Switch to ${previous}`;
+    // Not awaited: the command returns while the offer stays up.
+    void vscode.window
+      .showInformationMessage(
+        `The local index server stopped. P2P now uses ${this.host.indexAddress} (p2p.indexServer), which does not answer.`,
+        back,
+        'Connect to Index Server…',
+      )
+      .then((picked) => {
+        if (picked === back) return vscode.commands.executeCommand(Commands.connect, previous);
+        if (picked) return vscode.commands.executeCommand(Commands.connect);
+        return undefined;
+      })
+      .then(undefined, (err: unknown) => this.notifier.failure(err, { title: 'Could not switch the index server', op: 'connect' }));
   }
 
   async setPeerName(arg?: unknown): Promise<string> {

@@ -6,16 +6,14 @@ import { P2PError, toP2PError } from '../protocol/errors';
 import { formatBytes } from '../common/byte-units';
 import { DownloadTarget, downloadTargetFrom } from './view-model/command-args';
 import { CommandFailure, dismissed } from './command-runner';
-import { SNIFF_BYTES, looksLikeText } from './view-model/file-kind';
+import { SNIFF_BYTES, showAs } from './view-model/file-kind';
+import { downloadStopped } from './view-model/error-actions';
 import { PeerHost } from './peer-host';
 import { ProgressReporter } from './view-model/progress-text';
 import { Settings } from './settings';
 import { buildOnlineTree } from './view-model/tree-model';
 import { labelText, notificationText } from './view-model/inert-text';
 import { versionChoices } from './view-model/version-pick';
-
-/** Larger text files open with vscode.open, which handles them (and their warnings) better than a text document. */
-const MAX_TEXT_EDITOR_BYTES = 50 * 1024 * 1024;
 
 export class DownloadCommand {
   constructor(
@@ -31,12 +29,8 @@ export class DownloadCommand {
     target.sha256 ??= await this.pickVersion(target.contentName, target.fromPeer);
     const from = target.fromPeer ? ` from ${target.fromPeer}` : '';
     const failure = `Could not download "${target.contentName}"${from}`;
-    try {
-      await fsp.mkdir(downloadFolder, { recursive: true });
-    } catch (err) {
-      throw new CommandFailure(failure, toP2PError(err, `creating the download folder ${downloadFolder} (p2p.downloadFolder)`), 'download');
-    }
-
+    // The engine makes the folder inside the progress, under a time limit: a bad folder never hangs a click.
+    let last: { received: number; total: number } | undefined;
     let result: DownloadResult;
     try {
       result = await vscode.window.withProgress(
@@ -55,6 +49,7 @@ export class DownloadCommand {
               maxBytes: maxDownloadBytes,
               signal: abort.signal,
               onProgress: (p) => {
+                last = p;
                 const step = reporter.next(p);
                 if (step) progress.report(step);
               },
@@ -71,7 +66,7 @@ export class DownloadCommand {
         this.log.info(`download of "${target.contentName}" cancelled`);
         return undefined;
       }
-      throw new CommandFailure(failure, e, 'download');
+      throw new CommandFailure(failure, downloadStopped(e, target.contentName, last), 'download');
     }
 
     const sources = result.sources.length > 0 ? ` from ${result.sources.join(', ')}` : '';
@@ -132,26 +127,28 @@ export class DownloadCommand {
     return picked.sha256;
   }
 
-  /** Text opens in a text editor; anything else goes to the editor VS Code associates with it. */
+  /** Text opens in a text editor, images in VS Code's image editor; anything else is revealed in the file manager. */
   private async open(filePath: string): Promise<void> {
     const uri = vscode.Uri.file(filePath);
     try {
       const handle = await fsp.open(filePath, 'r');
-      let text: boolean;
-      let size: number;
+      let how: ReturnType<typeof showAs>;
       try {
-        size = (await handle.stat()).size;
+        const size = (await handle.stat()).size;
         const sample = Buffer.alloc(Math.min(SNIFF_BYTES, size));
         const { bytesRead } = await handle.read(sample, 0, sample.length, 0);
-        text = looksLikeText(sample.subarray(0, bytesRead), bytesRead >= size);
+        how = showAs(filePath, size, sample.subarray(0, bytesRead), bytesRead >= size);
       } finally {
         await handle.close();
       }
-      if (text && size <= MAX_TEXT_EDITOR_BYTES) {
+      if (how === 'text') {
         const doc = await vscode.workspace.openTextDocument(uri);
         await vscode.window.showTextDocument(doc, { preview: false });
-      } else {
+      } else if (how === 'editor') {
         await vscode.commands.executeCommand('vscode.open', uri);
+      } else {
+        // A browser (code-server) has no OS file manager: the Explorer then.
+        await vscode.commands.executeCommand('revealFileInOS', uri).then(undefined, () => vscode.commands.executeCommand('revealInExplorer', uri));
       }
     } catch (err) {
       // The download itself succeeded; not being able to show it is worth a log line, not an error.

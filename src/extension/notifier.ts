@@ -10,6 +10,8 @@ export interface FailureOptions {
   /** What failed, as the start of the sentence: 'Could not register "notes.txt"'. */
   title: string;
   op: Operation;
+  /** The whole message, when the title and the error's words would say less well what happened. */
+  text?: string;
   /** Runs the failed action again; without it there is no Retry button. */
   retry?: () => unknown;
 }
@@ -61,7 +63,7 @@ export class Notifier {
       canRetry: opts.retry !== undefined,
       localServerRunning: this.localServerRunning(),
     });
-    void this.show(`${opts.title}: ${e.message}`, actions, opts.retry);
+    void this.show(opts.text ?? `${opts.title}: ${e.message}`, actions, opts.retry);
     return e;
   }
 

@@ -1,5 +1,6 @@
 // The "Online Content" view: a page of what the index lists (Load more for the next) or a search's hits, kept fresh by polling.
 import * as vscode from 'vscode';
+import { viewDescription } from './view-model/status-text';
 import { toP2PError } from '../protocol/errors';
 import { Commands, Views } from './view-model/ids';
 import { labelText } from './view-model/inert-text';
@@ -52,8 +53,9 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
   private rebuild(): void {
     const snapshot = this.host.onlineSnapshot;
     this.rows = buildOnlineRows(snapshot, this.host.peerName);
-    const where = this.host.state === 'connected' ? this.host.indexAddress : undefined;
-    this.view.description = snapshot.search ? `Search: ${labelText(snapshot.search.text)}` : where;
+    const h = this.host;
+    const where = viewDescription({ state: h.state, indexAddress: h.indexAddress, reasonCode: h.stateError?.code, detail: h.stateDetail });
+    this.view.description = snapshot.search && h.state === 'connected' ? `Search: ${labelText(snapshot.search.text)}` : where;
     this.changeEmitter.fire();
   }
 

@@ -12,6 +12,7 @@ import { OnlineCache, OnlineSnapshot } from './online-cache';
 import { Settings, SettingsChange } from './settings';
 import { within } from './time-budget';
 import { localServerPort } from './view-model/settings-parse';
+import { offlineNotice } from './view-model/status-text';
 
 /** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
 const QUIT_BUDGET_MS = 3000;
@@ -30,6 +31,11 @@ export class PeerHost implements vscode.Disposable {
   private startError: P2PError | undefined;
   private stateValue: ConnectionState = 'connecting';
   private detailValue: string | undefined;
+  private reasonValue: P2PError | undefined;
+  /** The index a move is trying right now: the status bar names it at once, before the engine decides. */
+  private trying: string | undefined;
+  /** The last index other than the local server that answered: where Stop Local Index Server offers to go back to. */
+  private lastAnswered: string | undefined;
   /** One secret for the whole session, so a restarted engine still owns this peer's name at the index. */
   private readonly secret = randomBytes(SECRET_BYTES);
   /** Index the peer uses instead of p2p.indexServer while it points at the local index server. */
@@ -85,6 +91,11 @@ export class PeerHost implements vscode.Disposable {
     return this.detailValue;
   }
 
+  /** The error behind 'unreachable' or 'stopped'. */
+  get stateError(): P2PError | undefined {
+    return this.reasonValue;
+  }
+
   get shares(): Share[] {
     try {
       return this.peer?.listLocal() ?? [];
@@ -103,7 +114,7 @@ export class PeerHost implements vscode.Disposable {
 
   /** The index address in use ("host:port"), or the one the settings name before the engine runs. */
   get indexAddress(): string {
-    return this.peer?.indexAddress ?? this.indexOverride ?? this.settings.current.indexServer.text;
+    return this.trying ?? this.peer?.indexAddress ?? this.indexOverride ?? this.settings.current.indexServer.text;
   }
 
   get peerName(): string {
@@ -143,7 +154,7 @@ export class PeerHost implements vscode.Disposable {
       } catch (err) {
         const e = toP2PError(err, 'starting the peer');
         this.startError = e;
-        this.setState('stopped', e.message);
+        this.setState('stopped', e.message, e);
         if (notify) this.notifier.failure(e, { title: 'Could not start sharing', op: 'start', retry: () => this.start() });
         else this.log.error(`could not start the peer: ${e.message}`);
         return undefined;
@@ -185,7 +196,7 @@ export class PeerHost implements vscode.Disposable {
   private attach(peer: Peer): void {
     this.detachPeer?.();
     this.peer = peer;
-    const onState = (state: ConnectionState, detail?: string) => this.setState(state, detail);
+    const onState = (state: ConnectionState, detail?: string) => this.setState(state, detail, peer.stateError);
     const onShares = (shares: Share[]) => this.sharesChanged(shares);
     const onShareError = (contentName: string, err: P2PError) => this.shareRefused(contentName, err);
     const onShareLost = (contentName: string, err: P2PError) => this.shareLost(contentName, err);
@@ -199,7 +210,7 @@ export class PeerHost implements vscode.Disposable {
       peer.off('share-error', onShareError);
       peer.off('share-lost', onShareLost);
     };
-    this.setState(peer.state, peer.stateDetail);
+    this.setState(peer.state, peer.stateDetail, peer.stateError);
     this.sharesChanged(this.shares);
   }
 
@@ -233,9 +244,13 @@ export class PeerHost implements vscode.Disposable {
     this.notifier.failure(err, { title: `The index server refused "${contentName}"`, op: 'register' });
   }
 
-  private setState(state: ConnectionState, detail?: string): void {
+  private setState(state: ConnectionState, detail?: string, reason?: P2PError): void {
     this.stateValue = state;
     this.detailValue = detail;
+    this.reasonValue = reason;
+    const at = this.peer?.indexAddress;
+    const local = this.localIndex.address;
+    if (state === 'connected' && at && (!local || at !== formatAddress(local))) this.lastAnswered = at;
     setContext(ContextKeys.state, state);
     // A list from an index that no longer answers would offer downloads that cannot work.
     if (state === 'unreachable' || state === 'stopped') this.onlineCache.clear();
@@ -316,10 +331,18 @@ export class PeerHost implements vscode.Disposable {
     try {
       if (peer.indexAddress !== address) {
         this.onlineCache.clear();
-        await peer.setIndex(address);
+        this.trying = address;
+        this.setState('connecting');
+        try {
+          await peer.setIndex(address);
+        } finally {
+          this.trying = undefined;
+        }
+        this.setState(peer.state, peer.stateDetail, peer.stateError);
       }
       // setIndex keeps an address it already has; a request is what tells whether it answers now.
       await this.refreshOnline().catch(() => undefined);
+      this.noticeOffline(peer, address, op);
     } catch (err) {
       this.notifier.failure(err, {
         title: `Could not move to the index server at ${address}`,
@@ -329,6 +352,21 @@ export class PeerHost implements vscode.Disposable {
     }
     this.stateEmitter.fire(this.stateValue);
     return peer.state;
+  }
+
+  /**
+   * A move that ended offline says so once, in the status bar's words. Only while it is still true: a
+   * later move (Start Local Index Server) or an answer in the meantime makes it old news.
+   */
+  private noticeOffline(peer: Peer, address: string, op: 'connect' | 'localServer'): void {
+    if (peer !== this.peer || peer.indexAddress !== address || this.stateValue !== 'unreachable') return;
+    const reason = this.reasonValue ?? new P2PError('TIMEOUT', address);
+    this.notifier.failure(reason, {
+      title: `Could not connect to the index server at ${address}`,
+      text: offlineNotice(address, reason.code, this.detailValue),
+      op,
+      retry: () => this.enqueue(() => this.moveTo(peer, address, op)),
+    });
   }
 
   /** Replaces the engine (new listen port) and registers the old engine's shares with the new one. */
@@ -428,11 +466,15 @@ export class PeerHost implements vscode.Disposable {
     });
   }
 
-  /** Stops the in-window index server; a peer that used it goes back to p2p.indexServer. */
-  stopLocalServer(): Promise<void> {
+  /**
+   * Stops the in-window index server; a peer that used it goes back to p2p.indexServer. Resolves with
+   * the last other index that answered when the peer is left somewhere that does not (the setting named
+   * the local server's port), so the caller can offer to go back there.
+   */
+  stopLocalServer(): Promise<string | undefined> {
     return this.enqueue(async () => {
       const running = this.localIndex.address;
-      if (!running) return;
+      if (!running) return undefined;
       const address = formatAddress(running);
       const peer = this.peer;
       this.indexOverride = undefined;
@@ -445,6 +487,8 @@ export class PeerHost implements vscode.Disposable {
       this.stateEmitter.fire(this.stateValue);
       this.log.info(`local index server at ${address} stopped`);
       if (peer && peer.indexAddress === address) await this.refreshOnline().catch(() => undefined);
+      const previous = this.lastAnswered;
+      return this.stateValue !== 'connected' && previous && previous !== this.indexAddress ? previous : undefined;
     });
   }
 

@@ -1,6 +1,7 @@
 // The "My Shares" view: this peer's registrations (the original's L), updated on every engine change.
 import * as vscode from 'vscode';
 import { Views } from './view-model/ids';
+import { shareNote } from './view-model/status-text';
 import { PeerHost } from './peer-host';
 import { ShareRow, buildShareRows } from './view-model/tree-model';
 
@@ -13,7 +14,7 @@ export class SharesView implements vscode.TreeDataProvider<ShareRow>, vscode.Dis
 
   constructor(private readonly host: PeerHost) {
     this.view = vscode.window.createTreeView(Views.shares, { treeDataProvider: this });
-    this.disposables.push(this.view, this.changeEmitter, host.onDidChangeShares(() => this.rebuild()));
+    this.disposables.push(this.view, this.changeEmitter, host.onDidChangeShares(() => this.rebuild()), host.onDidChangeState(() => this.rebuild()));
     this.rebuild();
   }
 
@@ -26,7 +27,8 @@ export class SharesView implements vscode.TreeDataProvider<ShareRow>, vscode.Dis
     const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
     const uri = vscode.Uri.file(row.path);
     item.id = row.id;
-    item.description = row.description;
+    const note = shareNote(this.host.state);
+    item.description = note ? `${row.description} · ${note}` : row.description;
     item.tooltip = new vscode.MarkdownString(row.tooltip);
     item.contextValue = row.contextValue;
     item.iconPath = vscode.ThemeIcon.File;

@@ -32,6 +32,7 @@ export class StatusBar implements vscode.Disposable {
       indexAddress: this.host.indexAddress,
       listenPort: peer?.listenPort,
       detail: this.host.stateDetail,
+      reasonCode: this.host.stateError?.code,
       localServer: server ? `${server.host}:${server.port}` : undefined,
     });
     this.item.text = s.text;

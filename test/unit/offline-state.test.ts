@@ -7,7 +7,7 @@ import type { ConnectionState } from '../../src/peer/api';
 import { NO_ANSWER_MS } from '../../src/peer/index-client';
 import { Peer } from '../../src/peer/peer';
 import { COOKIE_BYTES } from '../../src/protocol/messages';
-import { FakeIndex } from '../support/fake-index';
+import { FAKE_EXCHANGE_KEY, FakeIndex } from '../support/fake-index';
 import { startIndexServer, RunningIndexServer } from '../support/index-server';
 import { makeTempDir, removeDir } from '../support/peers';
 
@@ -95,7 +95,7 @@ describe('offline state: a gone index is named within seconds, with its reason',
     let answering = true;
     const fake = await FakeIndex.start((req) => {
       if (!answering) return undefined;
-      if (req.type === 'H') return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7) };
+      if (req.type === 'H') return { type: 'H', requestId: req.requestId, cookie: Buffer.alloc(COOKIE_BYTES, 7), exchangeKey: FAKE_EXCHANGE_KEY };
       if (req.type === 'O') return { type: 'O', requestId: req.requestId, next: 0, entries: [] };
       return { type: 'A', requestId: req.requestId, leaseSeconds: 120, message: '' };
     });

@@ -101,15 +101,15 @@ describe('ui status bar text', () => {
   });
 
   it('shows offline with a warning when the index does not answer, and why', () => {
-    const s = statusText({ state: 'unreachable', peerName: 'sam', shareCount: 0, detail: 'The index server did not answer: 127.0.0.1:7870' });
-    assert.equal(s.text, '$(debug-disconnect) P2P offline');
+    const s = statusText({ state: 'unreachable', peerName: 'sam', shareCount: 0, reasonCode: 'TIMEOUT', detail: 'The index server did not answer: 127.0.0.1:7870' });
+    assert.equal(s.text, '$(debug-disconnect) P2P offline: no answer');
     assert.equal(s.warning, true);
     assert.match(s.tooltip, /did not answer/);
   });
 
   it('shows connecting and stopped', () => {
     assert.equal(statusText({ state: 'connecting', shareCount: 0 }).text, '$(sync~spin) P2P connecting…');
-    assert.equal(statusText({ state: 'stopped', shareCount: 0 }).text, '$(debug-disconnect) P2P offline');
+    assert.equal(statusText({ state: 'stopped', shareCount: 0 }).text, '$(error) P2P stopped');
   });
 
   it('mentions a local index server', () => {

@@ -1,5 +1,6 @@
 // The one mapping from an error code to the buttons its notification offers, without vscode.
-import type { ErrorCode } from '../../protocol/errors';
+import { P2PError, type ErrorCode } from '../../protocol/errors';
+import { formatBytes } from '../../common/byte-units';
 import { SettingKey, SettingKeys } from './settings-parse';
 
 /** What the user was doing when it failed: the same code calls for other help in another place. */
@@ -54,7 +55,8 @@ export function errorActions(code: ErrorCode, op: Operation, ctx: ActionContext)
     add(settings(op === 'start' ? SettingKeys.listenPort : op === 'download' ? SettingKeys.downloadFolder : SettingKeys.indexServer));
   } else if (code === 'NAME_TAKEN') {
     add(setPeerName);
-  } else if (op === 'download' && (code === 'DISK_FULL' || code === 'IO' || code === 'BAD_PATH')) {
+  } else if (op === 'download' && (code === 'DISK_FULL' || code === 'IO' || code === 'BAD_PATH' || code === 'FILE_NOT_FOUND' || code === 'NOT_A_FILE')) {
+    // The download folder (p2p.downloadFolder) is the one path a download touches that the user chose.
     add(retry, ctx.canRetry);
     add(settings(SettingKeys.downloadFolder));
   } else if (op === 'download' && TRANSFER.has(code)) {
@@ -78,4 +80,17 @@ export function errorActions(code: ErrorCode, op: Operation, ctx: ActionContext)
   }
   add(showLog);
   return out;
+}
+
+/** Codes after which a download's partial file may hold bytes worth resuming. */
+const RESUMABLE: ReadonlySet<ErrorCode> = new Set(['SOURCE_GONE', 'STALLED', 'NO_SOURCES', 'UNREACHABLE', 'TIMEOUT', 'PROTOCOL']);
+
+/**
+ * A download that stopped after some bytes arrived, in terms of the file (the engine speaks of its
+ * ranges): how much of it came, that it is kept, and that downloading again resumes it.
+ */
+export function downloadStopped(err: P2PError, contentName: string, progress: { received: number; total: number } | undefined): P2PError {
+  if (!RESUMABLE.has(err.code) || !progress || progress.total <= 0 || progress.received <= 0) return err;
+  const got = `${formatBytes(progress.received)} of ${formatBytes(progress.total)} of "${contentName}" received`;
+  return new P2PError(err.code, `${err.detail || err.message}; ${got}, kept so that Download resumes it`, err);
 }

@@ -1,4 +1,4 @@
-// Decides from a file's first bytes whether VS Code should open it as text or hand it to its default editor.
+// Decides from a file's first bytes and size how a finished download is shown: as text, in its own editor, or in the file manager.
 
 /** Bytes worth reading to decide; VS Code's own binary sniffing looks at about as much. */
 export const SNIFF_BYTES = 4096;
@@ -20,4 +20,22 @@ export function looksLikeText(sample: Uint8Array, sampleIsWholeFile = false): bo
     i += need + 1;
   }
   return true;
+}
+
+/** Text larger than this opens in no editor usefully ("file is very large"): it is revealed instead. */
+export const MAX_TEXT_EDITOR_BYTES = 50 * 1024 * 1024;
+
+/** Kinds VS Code opens in an editor of its own (images, PDFs are not all; these are the common ones). */
+const EDITOR_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp', '.ico', '.svg']);
+
+/**
+ * 'text' opens in a text editor, 'editor' in the editor VS Code has for it (images), 'reveal' shows it
+ * in the file manager: a large or binary file would open a tab that only says it cannot be shown.
+ */
+export function showAs(fileName: string, size: number, sample: Uint8Array, sampleIsWholeFile: boolean): 'text' | 'editor' | 'reveal' {
+  const dot = fileName.lastIndexOf('.');
+  const ext = dot > 0 ? fileName.slice(dot).toLowerCase() : '';
+  if (EDITOR_EXTENSIONS.has(ext) && size <= MAX_TEXT_EDITOR_BYTES) return 'editor';
+  if (size <= MAX_TEXT_EDITOR_BYTES && looksLikeText(sample, sampleIsWholeFile)) return 'text';
+  return 'reveal';
 }

@@ -1,10 +1,32 @@
 // The status bar item's text and tooltip for a connection state, without vscode.
 import type { ConnectionState } from '../../peer/api';
 import { plural } from '../../common/plural';
+import type { ErrorCode } from '../../protocol/errors';
 import { labelText, markdownText } from './inert-text';
+
+/** System error names that say why an index cannot be reached, most telling first. */
+const REASONS: ReadonlyArray<[RegExp, string]> = [
+  [/\b(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)\b/, 'host not found'],
+  [/\bECONNREFUSED\b/, 'port closed'],
+  [/\b(EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ENETDOWN)\b/, 'no route to host'],
+];
+
+/**
+ * Why the index cannot be reached, in a few words and the system's own name for it ("port closed
+ * (ECONNREFUSED)"): the one wording the status bar, its tooltip, the views and the notification share.
+ */
+export function offlineReason(code: ErrorCode | undefined, detail: string | undefined): string {
+  for (const [pattern, words] of REASONS) {
+    const m = pattern.exec(detail ?? '');
+    if (m) return `${words} (${m[0]})`;
+  }
+  return code === 'TIMEOUT' ? 'no answer' : 'cannot connect';
+}
 
 export interface StatusFacts {
   state: ConnectionState;
+  /** The code of the error behind 'unreachable' (TIMEOUT, UNREACHABLE). */
+  reasonCode?: ErrorCode;
   peerName?: string;
   shareCount: number;
   indexAddress?: string;
@@ -36,12 +58,19 @@ export function statusText(f: StatusFacts): StatusText {
       text = `$(radio-tower) ${f.peerName === undefined ? 'P2P' : labelText(f.peerName)} · ${f.shareCount} shared`;
       break;
     case 'connecting':
-      text = '$(sync~spin) P2P connecting…';
+      text = f.indexAddress ? `$(sync~spin) Connecting to ${labelText(f.indexAddress)}…` : '$(sync~spin) P2P connecting…';
+      break;
+    case 'unreachable':
+      text = `$(debug-disconnect) P2P offline: ${offlineReason(f.reasonCode, f.detail)}`;
       break;
     default:
-      text = '$(debug-disconnect) P2P offline';
+      text = '$(error) P2P stopped';
   }
-  const lines = [`**P2P Share**: ${STATE_WORDS[f.state]}`, ''];
+  const head =
+    f.state === 'unreachable' && f.indexAddress
+      ? `offline: the index server ${markdownText(f.indexAddress)} cannot be reached, ${offlineReason(f.reasonCode, f.detail)}`
+      : STATE_WORDS[f.state];
+  const lines = [`**P2P Share**: ${head}`, ''];
   // The detail may quote an index server's or a peer's words.
   if (f.detail) lines.push(markdownText(f.detail), '');
   if (f.indexAddress) lines.push(`Index server: ${markdownText(f.indexAddress)}  `);
@@ -50,5 +79,30 @@ export function statusText(f: StatusFacts): StatusText {
   lines.push(`Sharing ${plural(f.shareCount, 'file')}  `);
   if (f.localServer) lines.push(`Local index server running on ${markdownText(f.localServer)}  `);
   lines.push('', 'Click for P2P actions.');
-  return { text, tooltip: lines.join('\n'), warning: f.state === 'unreachable' };
+  return { text, tooltip: lines.join('\n'), warning: f.state === 'unreachable' || f.state === 'stopped' };
+}
+
+/** The Online Content view's title description: where it lists from, or why it cannot. */
+export function viewDescription(f: Pick<StatusFacts, 'state' | 'indexAddress' | 'reasonCode' | 'detail'>): string | undefined {
+  if (!f.indexAddress) return undefined;
+  switch (f.state) {
+    case 'connected':
+      return f.indexAddress;
+    case 'connecting':
+      return `connecting to ${f.indexAddress}…`;
+    case 'unreachable':
+      return `offline: ${f.indexAddress}, ${offlineReason(f.reasonCode, f.detail)}`;
+    default:
+      return undefined;
+  }
+}
+
+/** What a share row adds while the index does not hold it: shares register again once it answers. */
+export function shareNote(state: ConnectionState): string | undefined {
+  return state === 'connected' ? undefined : 'not registered (offline)';
+}
+
+/** The one notification of a move that ended offline; it says what the status bar says. */
+export function offlineNotice(address: string, code: ErrorCode | undefined, detail: string | undefined): string {
+  return `P2P is offline: the index server ${address} cannot be reached, ${offlineReason(code, detail)}. P2P keeps trying; your shares register there once it answers.`;
 }
