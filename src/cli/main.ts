@@ -13,6 +13,7 @@ import { shortMenuLine } from './human-format';
 import { parseInvocation, PROGRAM, usageText, type CliOptions } from './options';
 import { HumanPrinter, JsonPrinter, type Printer } from './printer';
 import { MenuSession, type MenuPeer } from './session';
+import { loadPeerIdentity } from './state-file';
 
 /** Exit status for bad options, as most command-line programs use it. */
 const EXIT_USAGE = 2;
@@ -66,7 +67,11 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
 
   let peer: Peer;
   try {
+    // Before the engine: a state file that cannot be trusted stops the start, rather than a new identity silently replacing it.
+    const identity = options.stateFile === undefined ? undefined : loadPeerIdentity(options.stateFile);
+    if (identity) log('info', `${identity.created ? 'new identity saved in' : 'identity read from'} ${options.stateFile}`);
     peer = await Peer.start({
+      secret: identity?.secret,
       peerName: options.peerName,
       index: options.indexText,
       listenPort: options.port,

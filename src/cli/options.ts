@@ -8,6 +8,7 @@ import { formatAddress, parseAddress, type HostPort } from '../peer/address';
 import { MENU } from './commands';
 import { formatBytes } from '../common/byte-units';
 import { DEFAULT_MAX_DOWNLOAD_BYTES } from '../peer/download/downloader';
+import { defaultStatePath } from './state-file';
 
 export const PROGRAM = 'p2p-peer';
 export const DEFAULT_INDEX = '127.0.0.1:7870';
@@ -33,6 +34,8 @@ export interface CliOptions {
   uploadLimit: number;
   /** Largest download accepted; undefined = the engine's default (DEFAULT_MAX_DOWNLOAD_BYTES). */
   maxDownloadBytes?: number;
+  /** The state file that keeps the peer's secret across restarts; undefined with --state none (a new secret each start). */
+  stateFile?: string;
 }
 
 export type Invocation = { action: 'run'; options: CliOptions } | { action: 'help' } | { action: 'version' };
@@ -42,6 +45,8 @@ export interface InvocationContext {
   cwd: string;
   /** The OS user name, or undefined when the system has none for this process. */
   userName: () => string | undefined;
+  /** The home folder, under which the default state file lives; default os.homedir(). */
+  homeDir?: () => string;
 }
 
 const OPTIONS = {
@@ -52,6 +57,7 @@ const OPTIONS = {
   'index-timeout': { type: 'string' },
   'upload-limit': { type: 'string' },
   'max-download': { type: 'string' },
+  state: { type: 'string' },
   json: { type: 'boolean' },
   'no-share-downloads': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
@@ -127,6 +133,14 @@ function parseMaxDownload(text: string): number {
   return bytes;
 }
 
+/** --state FILE, --state none, or the default under $XDG_STATE_HOME (docs/cli.md, "Identity"). */
+function pickStateFile(text: string | undefined, ctx: InvocationContext): string | undefined {
+  if (text === undefined) return defaultStatePath(ctx.env, ctx.homeDir?.());
+  if (text.trim() === '') throw bad('--state is empty; give the state file, or none for a new identity at each start');
+  if (text === 'none') return undefined;
+  return path.resolve(ctx.cwd, text);
+}
+
 function pickPeerName(fromOption: string | undefined, ctx: InvocationContext): string {
   const [text, origin] =
     fromOption !== undefined
@@ -182,6 +196,7 @@ export function parseInvocation(argv: readonly string[], ctx: InvocationContext)
       indexTimeoutMs: values['index-timeout'] === undefined ? DEFAULT_INDEX_TIMEOUT_MS : parseIndexTimeout(values['index-timeout']),
       uploadLimit: values['upload-limit'] === undefined ? 0 : parseUploadLimit(values['upload-limit']),
       maxDownloadBytes: values['max-download'] === undefined ? undefined : parseMaxDownload(values['max-download']),
+      stateFile: pickStateFile(values.state, ctx),
     },
   };
 }
@@ -204,6 +219,8 @@ export function usageText(): string {
     `  --index-timeout <ms>   wait for an index answer before the one retry, which waits twice as long (default ${DEFAULT_INDEX_TIMEOUT_MS})`,
     '  --upload-limit <rate>  bytes per second each upload may send, e.g. 512K or 2M (default 0 = no limit)',
     `  --max-download <max>   refuse content claimed larger than this, e.g. 500M or 1T (default ${formatBytes(DEFAULT_MAX_DOWNLOAD_BYTES)})`,
+    '  --state <file>|none    keeps your identity, so a restart gets your peer name back',
+    '                         (default $XDG_STATE_HOME/p2p-share/p2p-peer.json; none = a new one each start)',
     '  -v, --verbose          log engine details to stderr',
     '  -h, --help             show this help',
     '  -V, --version          show the version',

@@ -248,7 +248,10 @@ export interface CliPeerOptions {
   json?: boolean;
   /** More command-line arguments, after the ones above. */
   args?: string[];
-  /** Extra environment; P2P_INDEX and P2P_PEER_NAME of the test runner are never passed on. */
+  /**
+   * Extra environment; P2P_INDEX and P2P_PEER_NAME of the test runner are never passed on. Without an
+   * XDG_STATE_HOME here, each peer gets a fresh one of its own (removed by stop()), so its identity is its own.
+   */
   env?: Record<string, string>;
   /** Working directory (relative R paths are read from it); default the download folder's parent. */
   cwd?: string;
@@ -284,6 +287,7 @@ export class CliPeer extends LineProcess {
     readonly json: boolean,
     readonly dir: string,
     private readonly ownedDir: string | undefined,
+    private readonly stateHome: string | undefined,
   ) {
     super(label, args, options);
   }
@@ -299,8 +303,11 @@ export class CliPeer extends LineProcess {
     args.push(...(options.args ?? []));
     const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
     for (const k of ['P2P_INDEX', 'P2P_PEER_NAME']) if (!options.env?.[k]) delete env[k];
+    // Each test peer is its own peer, with its own identity: never the runner's ~/.local/state, never another test's.
+    const stateHome = options.env?.XDG_STATE_HOME === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'p2p-cli-state-')) : undefined;
+    if (stateHome) env.XDG_STATE_HOME = stateHome;
     const label = `p2p-peer ${options.name ?? '(default name)'}`;
-    const peer = new CliPeer(label, args, { cwd: options.cwd ?? path.dirname(dir), env }, json, dir, ownedDir);
+    const peer = new CliPeer(label, args, { cwd: options.cwd ?? path.dirname(dir), env }, json, dir, ownedDir, stateHome);
     if (json && (options.waitForReady ?? true)) {
       try {
         peer.ready = await peer.next((e) => e.event === 'ready', { timeoutMs: options.timeoutMs });
@@ -369,6 +376,7 @@ export class CliPeer extends LineProcess {
   async stop(): Promise<ExitStatus> {
     const status = await this.kill('SIGKILL');
     if (this.ownedDir) fs.rmSync(this.ownedDir, { recursive: true, force: true });
+    if (this.stateHome) fs.rmSync(this.stateHome, { recursive: true, force: true });
     return status;
   }
 }
