@@ -30,7 +30,7 @@ function subject(arg: unknown): string {
 }
 
 export function registerAllCommands(s: CommandServices): vscode.Disposable[] {
-  const shares = new ShareCommands(s.host, s.notifier);
+  const shares = new ShareCommands(s.host, s.notifier, () => s.settings.current.askContentName);
   const download = new DownloadCommand(s.host, s.settings, s.log);
   const connection = new ConnectionCommands(s.host, s.settings, s.notifier);
   const specs: Record<CommandId, CommandSpec> = {

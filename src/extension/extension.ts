@@ -8,6 +8,8 @@ import { Notifier } from './notifier';
 import { OnlineView } from './online-view';
 import type { HostPortText } from './local-index-server';
 import { PeerHost } from './peer-host';
+import { loadPeerSecret } from './identity';
+import { RestoreReport, ShareMemory } from './share-memory';
 import { Settings } from './settings';
 import { SharesView } from './shares-view';
 import { StatusBar } from './status-bar';
@@ -18,6 +20,8 @@ export interface P2PShareApi {
   localServer(): HostPortText | undefined;
   /** Resolves once the engine has started (undefined when it could not). */
   ready(): Promise<Peer | undefined>;
+  /** Resolves once the shares remembered from the last session were checked and registered again. */
+  restored(): Promise<RestoreReport>;
 }
 
 let host: PeerHost | undefined;
@@ -31,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): P2PShareApi {
   const settings = new Settings((problem) => notifier.settingProblem(problem));
   context.subscriptions.push(settings);
 
-  const peerHost = new PeerHost(settings, log, notifier);
+  const peerHost = new PeerHost(settings, log, notifier, loadPeerSecret(context.secrets, log));
   host = peerHost;
   context.subscriptions.push(peerHost);
 
@@ -43,11 +47,16 @@ export function activate(context: vscode.ExtensionContext): P2PShareApi {
   );
 
   const started = peerHost.start();
+  // Per window (workspace state): each window runs its own engine, so each registers again only what it shared.
+  const memory = new ShareMemory(context.workspaceState, { engine: () => started.then(() => peerHost.current()), onDidChangeShares: peerHost.onDidChangeShares, log });
+  context.subscriptions.push(memory);
+  const restored = memory.restore();
   log.info(`P2P Share ${context.extension.packageJSON.version ?? ''} activated`);
   return {
     peer: () => peerHost.current(),
     localServer: () => peerHost.localServer,
     ready: () => started.then(() => peerHost.current()),
+    restored: () => restored,
   };
 }
 

@@ -1,5 +1,4 @@
 // Owns the running peer engine, keeps it in step with the settings and points it at the local index server on request.
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { Peer } from '../peer';
 import { formatAddress } from '../peer/address';
@@ -16,8 +15,6 @@ import { offlineNotice } from './view-model/status-text';
 
 /** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
 const QUIT_BUDGET_MS = 3000;
-/** Size of this peer's secret (the engine checks it): proves ownership of the peer name at the index. */
-const SECRET_BYTES = 32;
 /** At most one notification per kind of refused lease refresh in this time. */
 const REFUSAL_NOTICE_MS = 60_000;
 
@@ -36,8 +33,6 @@ export class PeerHost implements vscode.Disposable {
   private trying: string | undefined;
   /** The last index other than the local server that answered: where Stop Local Index Server offers to go back to. */
   private lastAnswered: string | undefined;
-  /** One secret for the whole session, so a restarted engine still owns this peer's name at the index. */
-  private readonly secret = randomBytes(SECRET_BYTES);
   /** Index the peer uses instead of p2p.indexServer while it points at the local index server. */
   private indexOverride: string | undefined;
   /** Engine changes (settings, restarts, local server) run one at a time, in order. */
@@ -70,6 +65,8 @@ export class PeerHost implements vscode.Disposable {
     private readonly settings: Settings,
     private readonly log: vscode.LogOutputChannel,
     private readonly notifier: Notifier,
+    /** The peer's secret (identity.ts): the same across engine restarts and reloads, so the index keeps this peer's name. */
+    private readonly secret: Promise<Buffer>,
   ) {
     this.settingsSubscription = settings.onDidChange((change) => void this.enqueue(() => this.applySettings(change)));
     setContext(ContextKeys.state, 'connecting');
@@ -143,7 +140,7 @@ export class PeerHost implements vscode.Disposable {
     this.starting ??= (async () => {
       this.setState('connecting');
       try {
-        const peer = await Peer.start(this.options());
+        const peer = await Peer.start(await this.options());
         if (this.shuttingDown) {
           await within(peer.quit(), QUIT_BUDGET_MS);
           return undefined;
@@ -165,7 +162,8 @@ export class PeerHost implements vscode.Disposable {
     return this.starting;
   }
 
-  private options(): PeerOptions {
+  private async options(): Promise<PeerOptions> {
+    const secret = await this.secret;
     const s = this.settings.current;
     return {
       peerName: s.peerName,
@@ -173,7 +171,7 @@ export class PeerHost implements vscode.Disposable {
       listenPort: s.listenPort,
       downloadFolder: s.downloadFolder,
       shareDownloads: s.shareDownloads,
-      secret: this.secret,
+      secret,
       log: (level, message) => this.write(level, message),
     };
   }
@@ -383,7 +381,7 @@ export class PeerHost implements vscode.Disposable {
     let fresh: Peer;
     this.setState('connecting');
     try {
-      fresh = await Peer.start(this.options());
+      fresh = await Peer.start(await this.options());
     } catch (err) {
       // The old engine keeps running: a bad port must not stop sharing.
       const e = toP2PError(err, 'restarting the peer');

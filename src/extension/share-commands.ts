@@ -11,7 +11,10 @@ import { CommandFailure, dismissed } from './command-runner';
 import { Notifier } from './notifier';
 import { PeerHost } from './peer-host';
 import { peerNameProblem } from './view-model/settings-parse';
-import { labelText } from './view-model/inert-text';
+import { labelText, notificationText } from './view-model/inert-text';
+import { nextFreeName } from './view-model/free-name';
+import { validateContentName } from '../protocol/names';
+import { detailOrWords, P2PError } from '../protocol/errors';
 
 /** The file in the active editor or tab, when it lives on disk. */
 function activeFilePath(): string | undefined {
@@ -52,18 +55,51 @@ async function askOtherPeerName(taken: string, index: string): Promise<string> {
   return name;
 }
 
+/** The content name problem in words, for an input box's live check; undefined when the name is fine. */
+function contentNameProblem(name: string): string | undefined {
+  try {
+    validateContentName(name);
+    return undefined;
+  } catch (err) {
+    return detailOrWords(err as P2PError);
+  }
+}
+
+/** Asks for a content name, prefilled (the base name, or the name that clashed) with the part before the extension selected. */
+async function askContentName(title: string, prefill: string, taken?: (name: string) => string | undefined): Promise<string> {
+  const dot = prefill.lastIndexOf('.');
+  const name = await vscode.window.showInputBox({
+    title,
+    prompt: 'The name other peers see and download this file by',
+    value: prefill,
+    valueSelection: [0, dot > 0 ? dot : prefill.length],
+    ignoreFocusOut: true,
+    validateInput: (v) => contentNameProblem(v) ?? taken?.(v),
+  });
+  if (name === undefined) throw dismissed('no content name chosen');
+  return name;
+}
+
 export class ShareCommands {
   constructor(
     private readonly host: PeerHost,
     private readonly notifier: Notifier,
+    /** p2p.askContentName, read at each use. */
+    private readonly asksContentName: () => boolean,
   ) {}
 
   /** Returns the Share, or every Share when several files were selected in the explorer. */
   async registerFile(...args: unknown[]): Promise<Share | Share[]> {
+    const given = registerPathsFrom(args);
     const active = activeFilePath();
-    const paths = registerPathsFrom(args) ?? (active ? [active] : await pickFiles());
+    const paths = given ?? (active ? [active] : await pickFiles());
+    // From the Command Palette a person chooses the name; a menu, keybinding or test passing the file takes its name.
+    const contentName =
+      given === undefined && paths.length === 1 && this.asksContentName()
+        ? await askContentName(`Share "${path.basename(paths[0])}" as`, path.basename(paths[0]))
+        : undefined;
     const peer = await this.host.ready();
-    if (paths.length === 1) return this.registerOne(peer, paths[0]);
+    if (paths.length === 1) return this.registerOne(peer, paths[0], contentName);
 
     const shares: Share[] = [];
     for (const p of paths) {
@@ -78,12 +114,13 @@ export class ShareCommands {
     return shares;
   }
 
-  private async registerOne(peer: Peer, filePath: string): Promise<Share> {
-    const name = path.basename(filePath);
+  private async registerOne(peer: Peer, filePath: string, chosen?: string): Promise<Share> {
+    const name = chosen ?? path.basename(filePath);
     try {
+      const contentName = await this.freeContentName(peer, filePath, name);
       const share = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Window, title: `Registering ${name}` },
-        () => this.registerResolvingNameClash(peer, filePath),
+        { location: vscode.ProgressLocation.Window, title: labelText(`Registering ${contentName}`) },
+        () => this.registerResolvingNameClash(peer, filePath, contentName),
       );
       vscode.window.setStatusBarMessage(`$(check) ${labelText(`Sharing ${share.contentName} (${formatBytes(share.size)}) as ${peer.peerName}`)}`, 5000);
       return share;
@@ -92,11 +129,39 @@ export class ShareCommands {
     }
   }
 
+  /**
+   * The engine replaces a share registered again under its content name: when that name already shares
+   * another file, the user says what to do (Replace, a numbered copy's name, another name, Cancel).
+   */
+  private async freeContentName(peer: Peer, filePath: string, wanted: string): Promise<string> {
+    const sharedAs = (n: string) => peer.listLocal().find((s) => s.contentName === n);
+    let name = wanted;
+    for (;;) {
+      const existing = sharedAs(name);
+      if (!existing || existing.path === filePath) return name;
+      const copy = nextFreeName(name, (n) => sharedAs(n) !== undefined);
+      const replace = 'Replace';
+      const shareAs = copy === undefined ? undefined : labelText(`Share as "${copy}"`);
+      const choose = 'Choose a Name…';
+      const picked = await vscode.window.showWarningMessage(
+        notificationText(`You already share "${name}"`),
+        { modal: true, detail: notificationText(`"${name}" is ${existing.path}. Replace it with ${filePath}, or share this file under another name.`) },
+        ...[replace, shareAs, choose].filter((x): x is string => x !== undefined),
+      );
+      if (picked === undefined) throw dismissed('content name clash: cancelled');
+      if (picked === replace) return name;
+      if (picked === shareAs) return copy!;
+      name = await askContentName(`Share "${path.basename(filePath)}" as`, copy ?? name, (n) =>
+        sharedAs(n) && sharedAs(n)!.path !== filePath ? `You already share a file as "${n}"` : undefined,
+      );
+    }
+  }
+
   /** R; on NAME_TAKEN asks for another peer name, switches to it and tries again until it works or the user gives up. */
-  private async registerResolvingNameClash(peer: Peer, filePath: string): Promise<Share> {
+  private async registerResolvingNameClash(peer: Peer, filePath: string, contentName: string): Promise<Share> {
     for (;;) {
       try {
-        return await peer.register(filePath);
+        return await peer.register(filePath, contentName);
       } catch (err) {
         if (toP2PError(err).code !== 'NAME_TAKEN') throw err;
       }

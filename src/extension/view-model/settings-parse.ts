@@ -16,6 +16,7 @@ export const SettingKeys = {
   shareDownloads: 'p2p.shareDownloads',
   refreshIntervalSeconds: 'p2p.refreshIntervalSeconds',
   maxDownloadBytes: 'p2p.maxDownloadBytes',
+  askContentName: 'p2p.askContentName',
 } as const;
 
 export type SettingName = keyof typeof SettingKeys;
@@ -32,6 +33,7 @@ export const SettingDefaults = {
   shareDownloads: true,
   refreshIntervalSeconds: 10,
   maxDownloadBytes: DEFAULT_MAX_DOWNLOAD_BYTES,
+  askContentName: true,
 } as const satisfies Record<SettingName, unknown>;
 
 export const MIN_REFRESH_SECONDS = 2;
@@ -55,6 +57,8 @@ export interface P2PSettings {
   refreshIntervalSeconds: number;
   /** Largest download accepted; a larger claimed size fails at once (SIZE_LIMIT). */
   maxDownloadBytes: number;
+  /** Register File from the Command Palette asks for the content name (prefilled with the file's name). */
+  askContentName: boolean;
 }
 
 /** What the checks need to know about the machine; injected so tests need no real home folder. */
@@ -159,8 +163,12 @@ export function parseMaxDownloadBytes(raw: unknown): number {
 }
 
 export function parseShareDownloads(raw: unknown): boolean {
-  if (raw === undefined || raw === null) return SettingDefaults.shareDownloads;
-  if (typeof raw !== 'boolean') throw bad('shareDownloads', `must be true or false, got ${show(raw)}`);
+  return parseSwitch('shareDownloads', raw);
+}
+
+function parseSwitch(name: 'shareDownloads' | 'askContentName', raw: unknown): boolean {
+  if (raw === undefined || raw === null) return SettingDefaults[name];
+  if (typeof raw !== 'boolean') throw bad(name, `must be true or false, got ${show(raw)}`);
   return raw;
 }
 
@@ -189,6 +197,7 @@ const PARSERS: { [K in SettingName]: (raw: unknown, env: SettingsEnvironment) =>
   shareDownloads: (raw) => parseShareDownloads(raw),
   refreshIntervalSeconds: (raw) => parseRefreshInterval(raw),
   maxDownloadBytes: (raw) => parseMaxDownloadBytes(raw),
+  askContentName: (raw) => parseSwitch('askContentName', raw),
 };
 
 export const SETTING_NAMES = Object.keys(SettingKeys) as SettingName[];
