@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import { world } from './world';
 import {
   activeEditorText,
+  answerInputBox,
   activeTab,
   clickViewAction,
   expandView,
@@ -56,7 +57,9 @@ describe('A VS Code user shares files with a terminal peer', function () {
   it('registers the open file with "P2P: Register File" from the command palette', async function () {
     const { workspaceFile, terminal, extensionPeerName, screenshotsDir } = world();
     await openWorkspaceFile(page, workspaceFile.contentName);
-    await runCommand(page, 'P2P: Register File');
+    await runCommand(page, 'P2P: Register File', { asks: true });
+    // The content name is asked, prefilled with the file's name: Enter keeps it.
+    await answerInputBox(page, `Share "${workspaceFile.contentName}" as`);
 
     await showP2PContainer(page);
     await expandView(page, MY_SHARES);
@@ -68,6 +71,24 @@ describe('A VS Code user shares files with a terminal peer', function () {
     assert.ok(
       online.some((i) => i.contentName === workspaceFile.contentName && i.peerName === extensionPeerName),
       `the terminal peer's O list should have ${workspaceFile.contentName} from ${extensionPeerName}: ${JSON.stringify(online)}`,
+    );
+  });
+
+  it('reloads the window and finds the file shared again, under the same peer name', async function () {
+    const { workspaceFile, terminal, extensionPeerName, screenshotsDir } = world();
+    await runCommand(page, 'Developer: Reload Window');
+    await waitForWorkbench(page);
+
+    await showP2PContainer(page);
+    await expandView(page, MY_SHARES);
+    await treeRow(page, MY_SHARES, workspaceFile.contentName).waitFor({ timeout: UI_TIMEOUT_MS });
+    await statusItem(page, `${extensionPeerName} · 1 shared`).waitFor({ timeout: UI_TIMEOUT_MS });
+    await screenshot(page, screenshotsDir, '01b-after-reload.png');
+
+    const online = await terminal.online();
+    assert.ok(
+      online.some((i) => i.contentName === workspaceFile.contentName && i.peerName === extensionPeerName),
+      `after the reload the terminal peer's O list should have ${workspaceFile.contentName} from ${extensionPeerName} again: ${JSON.stringify(online)}`,
     );
   });
 

@@ -18,7 +18,7 @@ export async function waitForWorkbench(page: Page): Promise<void> {
 }
 
 /** F1, the command's title, Enter: the way a user runs "P2P: Register File". */
-export async function runCommand(page: Page, title: string): Promise<void> {
+export async function runCommand(page: Page, title: string, opts: { asks?: boolean } = {}): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor({ timeout: UI_TIMEOUT_MS });
@@ -28,6 +28,22 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await row.waitFor({ timeout: UI_TIMEOUT_MS });
   // Enter runs the highlighted row; the exact title must be the one highlighted.
   await page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused', { hasText: title }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await page.keyboard.press('Enter');
+  // A command that asks something next (an input box) reuses the widget: then it is that question's turn.
+  if (opts.asks) return;
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+}
+
+/**
+ * Answers the input box a command opened (its title containing `title`): types `answer` over the
+ * prefilled value, or keeps the prefill when `answer` is undefined, and presses Enter.
+ */
+export async function answerInputBox(page: Page, title: string, answer?: string): Promise<void> {
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: UI_TIMEOUT_MS });
+  if (answer !== undefined) {
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(answer);
+  }
   await page.keyboard.press('Enter');
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
 }
