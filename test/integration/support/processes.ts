@@ -84,6 +84,8 @@ export class TerminalPeer extends LineProcess {
   static async start(options: TerminalPeerOptions): Promise<TerminalPeer> {
     fs.mkdirSync(options.dir, { recursive: true });
     const args = [requireBundle(PEER_CLI_JS), '--index', options.index, '--name', options.name, '--dir', options.dir, '--port', '0', '--json'];
+    // A test's terminal peer needs no identity across restarts, and must not write to the runner's ~/.local/state.
+    args.push('--state', 'none');
     const peer = new TerminalPeer(options.name, options.dir, args);
     try {
       const first = parse(await peer.nextLine((l) => ['ready', 'error'].includes(parse(l).event), { timeoutMs: START_TIMEOUT_MS }));
