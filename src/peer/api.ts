@@ -138,6 +138,16 @@ export interface DownloadResult {
   reused?: boolean; // the complete file was already in the folder; nothing was transferred
 }
 
+/** A downloader this peer is sending to right now (one per connection; see ContentServer.uploads). */
+export interface ActiveUpload {
+  /** The downloader's IP address as the socket saw it: for display as plain text. */
+  address: string;
+  contentName: string;
+  size: number;
+  /** Bytes of the content sent on this connection so far (a re-requested range counts again). */
+  sent: number;
+}
+
 export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'stopped';
 
 /** Events a Peer emits (Node EventEmitter). */
@@ -153,4 +163,6 @@ export interface PeerEvents {
    * another way (BAD_PATH). Emitted before the T is sent; the share is already out of listLocal().
    */
   'share-lost': (contentName: string, reason: P2PError) => void;
+  /** Who downloads from this peer changed (a transfer began, ended, or moved on; at most twice a second). */
+  'uploads-changed': (uploads: ActiveUpload[]) => void;
 }

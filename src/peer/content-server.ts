@@ -5,12 +5,13 @@ import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../commo
 import { formatHostPort } from '../protocol/address-text';
 import { ErrorCodes, P2PError, toP2PError } from '../protocol/errors';
 import { encodeTcpError } from '../protocol/tcp';
-import type { LogLevel } from './api';
+import type { ActiveUpload, LogLevel } from './api';
 import { sameIdentity } from './file-hash';
 import { OpenFileCache } from './open-file-cache';
 import { checkProgressRule, DEFAULT_PROGRESS_RULE, ProgressRule } from './progress-watch';
 import { ConnectionRules, ServedFile, UploadConnection, UploadHooks, UploadRecord } from './upload-connection';
 import { UploadLimits } from './upload-limits';
+import { UploadWatch } from './upload-watch';
 
 export type { ServedFile, UploadRecord };
 
@@ -54,6 +55,7 @@ export class ContentServer extends EventEmitter {
   private readonly rules: ConnectionRules;
   private readonly limits: UploadLimits;
   private readonly files: OpenFileCache;
+  private readonly watch = new UploadWatch(() => this.announceUploads());
   readonly lookup: ContentServerOptions['lookup'];
 
   constructor(private readonly opts: ContentServerOptions) {
@@ -120,6 +122,11 @@ export class ContentServer extends EventEmitter {
     return this.files.size;
   }
 
+  /** Who is being sent what right now: one entry per connection that has been answered, until it closes. */
+  get uploads(): ActiveUpload[] {
+    return this.watch.list();
+  }
+
   /** Connections open right now (uploading or idle between requests). */
   get connectionCount(): number {
     return this.connections.size;
@@ -134,6 +141,7 @@ export class ContentServer extends EventEmitter {
     for (const c of conns) c.destroy();
     await Promise.all(conns.map((c) => c.finished));
     await this.files.close();
+    this.watch.close();
     await closed;
     if (server) this.log('info', 'content server closed');
   }
@@ -163,17 +171,29 @@ export class ContentServer extends EventEmitter {
       socket.end(encodeTcpError(ErrorCodes.BUSY, 'this address already holds its share of connections to this peer; try again later'));
       return;
     }
-    const conn = new UploadConnection(this.hooksFor(ip), socket, remote, this.rules);
+    const id = {};
+    const conn = new UploadConnection(this.hooksFor(ip, id), socket, remote, this.rules);
     this.connections.add(conn);
     void conn.finished.then(() => {
       this.connections.delete(conn);
       this.limits.release(ip);
+      this.watch.end(id);
     });
   }
 
-  /** What one connection may ask of the server, and nothing more. */
-  private hooksFor(ip: string): UploadHooks {
+  private announceUploads(): void {
+    try {
+      this.emit('uploads-changed', this.watch.list());
+    } catch (err) {
+      this.log('error', `an 'uploads-changed' listener threw: ${(err as Error).message}`);
+    }
+  }
+
+  /** What one connection (known to the upload list as `id`) may ask of the server, and nothing more. */
+  private hooksFor(ip: string, id: object): UploadHooks {
     return {
+      uploading: (contentName, size) => this.watch.begin(id, ip, contentName, size),
+      sent: (bytes) => this.watch.sent(id, bytes),
       lookup: this.lookup,
       lend: (key, record) => this.files.lend(key, record),
       forget: (key) => this.files.drop(key),

@@ -7,7 +7,7 @@ import { entryBytes } from '../protocol/udp';
 import { validateContentName, validatePeerName } from '../protocol/names';
 import { HostPort, formatAddress, parseAddress } from './address';
 import type {
-  ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, OnlinePage, PageRequest, PeerEvents, PeerOptions,
+  ActiveUpload, ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, OnlinePage, PageRequest, PeerEvents, PeerOptions,
   SearchPage, Share,
 } from './api';
 import { flattenHits, readSlice, searchHitBytes } from './list-pages';
@@ -80,6 +80,7 @@ export class Peer extends EventEmitter {
       maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
       log: (l, m) => this.logLine(l, m),
     });
+    this.content.on('uploads-changed', (uploads: ActiveUpload[]) => this.emit('uploads-changed', uploads));
     this.downloader = new Downloader({
       stallTimeoutMs: settings.stallTimeoutMs,
       minTransferRate: settings.minTransferRate,
@@ -138,6 +139,11 @@ export class Peer extends EventEmitter {
   /** The error behind 'unreachable': its code and cause tell a missing host from a closed port or silence. */
   get stateError(): P2PError | undefined {
     return this.link.stateError;
+  }
+
+  /** Who is downloading from this peer right now. */
+  get uploads(): ActiveUpload[] {
+    return this.content.uploads;
   }
 
   get downloadFolder(): string {

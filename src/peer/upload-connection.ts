@@ -53,6 +53,10 @@ export interface UploadHooks {
   /** Counts one request of this connection's address; ms it must wait first. */
   takeRequest(): number;
   pathChanged(contentName: string): void;
+  /** This connection is being sent `contentName` now. */
+  uploading(contentName: string, size: number): void;
+  /** `bytes` of it reached the socket. */
+  sent(bytes: number): void;
   report(record: UploadRecord): void;
   log(level: LogLevel, message: string): void;
 }
@@ -290,6 +294,7 @@ export class UploadConnection {
       if (length === 0) length = size - req.offset;
 
       this.socket.write(encodeContentHeader({ size, offset: req.offset, length }));
+      this.hooks.uploading(name, size);
       await this.stream(lent.fh, req.offset, length, progress);
       this.hooks.log('debug', `sent ${shown} ${req.offset}+${length} to ${this.remote}`);
       this.hooks.report({ remote: this.remote, contentName: name, offset: req.offset, length, sent: progress.sent, ok: true });
@@ -371,6 +376,7 @@ export class UploadConnection {
         this.abort.signal.removeEventListener('abort', onAbort);
         if (err) return reject(err);
         watch.add(chunk.length);
+        this.hooks.sent(chunk.length);
         resolve();
       });
     });
