@@ -10,12 +10,18 @@ import { PeerHost } from './peer-host';
 import { Settings } from './settings';
 import { ShareCommands } from './share-commands';
 import { showStatusMenu } from './status-menu';
+import { shareFolder } from './folder-share';
+import { copyName, copySha256, openContainingFolder, revealInExplorer } from './row-commands';
+import { ViewCommands } from './view-commands';
+import type { ShareRow } from './view-model/tree-model';
 
 export interface CommandServices {
   host: PeerHost;
   settings: Settings;
   notifier: Notifier;
   log: vscode.LogOutputChannel;
+  /** Rows selected in My Shares (for the Delete key). */
+  selectedShares: () => readonly ShareRow[];
 }
 
 /** A readable name for the thing a command was given, for its failure message. */
@@ -33,11 +39,19 @@ export function registerAllCommands(s: CommandServices): vscode.Disposable[] {
   const shares = new ShareCommands(s.host, s.notifier, () => s.settings.current.askContentName);
   const download = new DownloadCommand(s.host, s.settings, s.log);
   const connection = new ConnectionCommands(s.host, s.settings, s.notifier);
+  const views = new ViewCommands({
+    shares,
+    download,
+    notifier: s.notifier,
+    selectedShares: s.selectedShares,
+    shareCount: () => s.host.shares.length,
+    confirmAbove: () => s.settings.current.confirmDownloadAboveBytes,
+  });
   const specs: Record<CommandId, CommandSpec> = {
     [Commands.registerFile]: { op: 'register', failure: ([a]) => `Could not register ${subject(a)}`, run: (...a) => shares.registerFile(...a) },
-    [Commands.deregisterFile]: { op: 'deregister', failure: ([a]) => `Could not de-register ${subject(a)}`, run: (a) => shares.deregisterFile(a) },
-    [Commands.quitSharing]: { op: 'deregister', failure: () => 'Could not quit sharing', run: () => shares.quitSharing() },
-    [Commands.download]: { op: 'download', failure: ([a]) => `Could not download ${a === undefined ? 'the content' : subject(a)}`, run: (a) => download.run(a) },
+    [Commands.deregisterFile]: { op: 'deregister', failure: ([a]) => `Could not de-register ${subject(a)}`, run: (...a) => views.deregister(...a) },
+    [Commands.quitSharing]: { op: 'deregister', failure: () => 'Could not quit sharing', run: (...a) => views.quitSharing(...a) },
+    [Commands.download]: { op: 'download', failure: ([a]) => `Could not download ${a === undefined ? 'the content' : subject(a)}`, run: (...a) => views.download(...a) },
     [Commands.refresh]: { op: 'refresh', failure: () => 'Could not refresh the online list', run: () => connection.refresh() },
     [Commands.loadMore]: { op: 'refresh', failure: () => 'Could not load more of the online list', run: () => connection.loadMore() },
     [Commands.search]: { op: 'refresh', failure: () => 'Could not search the online content', run: (a) => connection.search(a) },
@@ -48,6 +62,13 @@ export function registerAllCommands(s: CommandServices): vscode.Disposable[] {
     [Commands.stopLocalServer]: { op: 'localServer', failure: () => 'Could not stop the local index server', run: () => connection.stopLocalServer() },
     [Commands.showLog]: { op: 'other', failure: () => 'Could not show the log', run: async () => s.log.show(true) },
     [Commands.statusMenu]: { op: 'other', failure: () => 'P2P action failed', run: () => showStatusMenu(s.host) },
+    [Commands.deregisterSelected]: { op: 'deregister', failure: () => 'Could not de-register the selected files', run: () => views.deregisterSelected() },
+    [Commands.shareFolder]: { op: 'register', failure: ([a]) => `Could not share ${subject(a)}`, run: (...a) => shareFolder(...a) },
+    [Commands.downloadTo]: { op: 'download', failure: ([a]) => `Could not download ${a === undefined ? 'the content' : subject(a)}`, run: (...a) => views.downloadTo(...a) },
+    [Commands.copyName]: { op: 'other', failure: () => 'Could not copy the name', run: (...a) => copyName(...a) },
+    [Commands.copySha256]: { op: 'other', failure: () => 'Could not copy the SHA-256', run: (...a) => copySha256(...a) },
+    [Commands.revealInExplorer]: { op: 'other', failure: ([a]) => `Could not reveal ${subject(a)}`, run: (...a) => revealInExplorer(...a) },
+    [Commands.openContainingFolder]: { op: 'other', failure: ([a]) => `Could not open the folder of ${subject(a)}`, run: (...a) => openContainingFolder(...a) },
   };
   return registerCommands(s.notifier, specs);
 }

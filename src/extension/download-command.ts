@@ -14,6 +14,12 @@ import { Settings } from './settings';
 import { buildOnlineTree } from './view-model/tree-model';
 import { labelText, notificationText } from './view-model/inert-text';
 import { versionChoices } from './view-model/version-pick';
+import { Views } from './view-model/ids';
+
+export interface DownloadOverrides {
+  /** Download to… saves here instead of p2p.downloadFolder. */
+  folder?: string;
+}
 
 export class DownloadCommand {
   constructor(
@@ -22,10 +28,11 @@ export class DownloadCommand {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  async run(arg?: unknown): Promise<DownloadResult | undefined> {
+  async run(arg?: unknown, overrides: DownloadOverrides = {}): Promise<DownloadResult | undefined> {
     const target = downloadTargetFrom(arg) ?? (await this.pick());
     const peer = await this.host.ready();
-    const { downloadFolder, shareDownloads, maxDownloadBytes } = this.settings.current;
+    const { shareDownloads, maxDownloadBytes } = this.settings.current;
+    const downloadFolder = overrides.folder ?? this.settings.current.downloadFolder;
     target.sha256 ??= await this.pickVersion(target.contentName, target.fromPeer);
     const from = target.fromPeer ? ` from ${target.fromPeer}` : '';
     const failure = `Could not download "${target.contentName}"${from}`;
@@ -33,7 +40,8 @@ export class DownloadCommand {
     let last: { received: number; total: number } | undefined;
     let result: DownloadResult;
     try {
-      result = await vscode.window.withProgress(
+      // The Online Content view shows that something is on its way too, not only the notification.
+      result = await vscode.window.withProgress({ location: { viewId: Views.online } }, () => vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: notificationText(`Downloading ${target.contentName}${from}`), cancellable: true },
         async (progress, token) => {
           const abort = new AbortController();
@@ -58,7 +66,7 @@ export class DownloadCommand {
             onCancel.dispose();
           }
         },
-      );
+      ));
     } catch (err) {
       const e = toP2PError(err);
       if (e.code === 'CANCELLED') {

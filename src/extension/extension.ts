@@ -13,6 +13,11 @@ import { RestoreReport, ShareMemory } from './share-memory';
 import { Settings } from './settings';
 import { SharesView } from './shares-view';
 import { StatusBar } from './status-bar';
+import { SharedFileDecorations } from './decorations';
+import { SharesDragAndDrop } from './drag-drop';
+import { sharePaths } from './folder-share';
+import { UploadsWatch } from './uploads';
+import { uploadDescription } from './view-model/share-marks';
 
 /** What activate() returns: a handle for tests (vscode.extensions.getExtension(...).exports). */
 export interface P2PShareApi {
@@ -39,11 +44,23 @@ export function activate(context: vscode.ExtensionContext): P2PShareApi {
   host = peerHost;
   context.subscriptions.push(peerHost);
 
+  const uploads = new UploadsWatch(() => peerHost.current(), peerHost.onDidChangeState);
+  const dropped = new SharesDragAndDrop(
+    (paths) => sharePaths(paths, true),
+    (err) => notifier.failure(err, { title: vscode.l10n.t('Could not share what was dropped'), op: 'register' }),
+  );
+  const sharesView = new SharesView(peerHost, {
+    dragAndDropController: dropped,
+    uploadText: (row) => uploadDescription(uploads.of(row.contentName)),
+    onDidChangeUploads: uploads.onDidChange,
+  });
   context.subscriptions.push(
+    uploads,
     new OnlineView(peerHost, settings, log),
-    new SharesView(peerHost),
-    ...registerAllCommands({ host: peerHost, settings, notifier, log }),
+    sharesView,
+    ...registerAllCommands({ host: peerHost, settings, notifier, log, selectedShares: () => sharesView.selection }),
     new StatusBar(peerHost),
+    new SharedFileDecorations(() => peerHost.shares, (name) => uploads.of(name), peerHost.onDidChangeShares, uploads.onDidChange),
   );
 
   const started = peerHost.start();

@@ -8,6 +8,7 @@ import { PeerHost } from './peer-host';
 import { Settings } from './settings';
 import { SourceRow } from './view-model/tree-model';
 import { ActionRow, HitRow, OnlineViewRow, buildOnlineRows } from './view-model/online-rows';
+import { CLICKED } from './view-model/selection';
 
 export type OnlineRow = OnlineViewRow | SourceRow;
 
@@ -26,7 +27,7 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
     private readonly settings: Settings,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.view = vscode.window.createTreeView(Views.online, { treeDataProvider: this, showCollapseAll: true });
+    this.view = vscode.window.createTreeView(Views.online, { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(
       this.view,
       this.changeEmitter,
@@ -98,7 +99,7 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
       // A resource named like the content lets the file icon theme pick the icon by extension.
       item.resourceUri = vscode.Uri.from({ scheme: 'p2p-content', path: `/${row.contentName}` });
       if (row.onlyYou) item.command = this.openOwn(row.contentName, row.sha256);
-      else if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [row] };
+      else if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [row, CLICKED] };
       item.accessibilityInformation = { label: `${row.contentName}, ${row.description}` };
       return item;
     }
@@ -110,7 +111,7 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
     item.iconPath = new vscode.ThemeIcon(row.classic ? 'circle-slash' : row.own ? 'home' : 'account');
     // Nobody downloads from themselves: a click on this peer's own source shows the file it shares.
     if (row.own) item.command = this.openOwn(row.contentName, row.sha256);
-    else if (!row.classic) item.command = { command: Commands.download, title: 'Download from This Peer', arguments: [row] };
+    else if (!row.classic) item.command = { command: Commands.download, title: 'Download from This Peer', arguments: [row, CLICKED] };
     item.accessibilityInformation = { label: `${row.peerName}, ${row.description}` };
     return item;
   }
@@ -124,7 +125,7 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
     item.iconPath = row.downloadable ? vscode.ThemeIcon.File : new vscode.ThemeIcon('circle-slash');
     item.resourceUri = vscode.Uri.from({ scheme: 'p2p-content', path: `/${row.contentName}` });
     // The hit names its version: the download takes exactly that one.
-    if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [{ contentName: row.contentName, sha256: row.sha256 }] };
+    if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [{ contentName: row.contentName, sha256: row.sha256 }, CLICKED] };
     item.accessibilityInformation = { label: `${row.contentName}, ${row.description}` };
     return item;
   }

@@ -2,12 +2,26 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Commands, ContextKeys, ContextValues, Views } from '../../src/extension/view-model/ids';
+import { Commands, ContextKeys, ContextValues, Views, WALKTHROUGH_ID } from '../../src/extension/view-model/ids';
 import { SettingDefaults, SettingKeys, SettingName } from '../../src/extension/view-model/settings-parse';
 
 // Tests run from out/test/unit; the manifest is at the repository root.
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const nls: Record<string, string> = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.nls.json'), 'utf8'));
+/** The manifest as VS Code shows it in English: every "%key%" replaced from package.nls.json. */
+function localised(value: unknown): unknown {
+  if (typeof value === 'string') {
+    const m = /^%([^%]+)%$/.exec(value);
+    if (!m) return value;
+    assert.ok(m[1] in nls, `package.nls.json has no "${m[1]}"`);
+    return nls[m[1]];
+  }
+  if (Array.isArray(value)) return value.map(localised);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, localised(v)]));
+  return value;
+}
+const raw = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const manifest = localised(raw) as typeof raw;
 const contributes = manifest.contributes;
 
 describe('ui manifest', () => {
@@ -83,6 +97,50 @@ describe('ui manifest', () => {
     assert.equal(props['p2p.refreshIntervalSeconds'].minimum, 2);
     assert.equal(props['p2p.listenPort'].minimum, 0);
     assert.equal(props['p2p.listenPort'].maximum, 65535);
+  });
+
+  it('takes every user-facing manifest string from package.nls.json, and every nls key is used', () => {
+    const used = new Set<string>();
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string') for (const m of v.matchAll(/^%([^%]+)%$/g)) used.add(m[1]);
+      else if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    };
+    walk(raw);
+    assert.deepEqual([...used].sort(), Object.keys(nls).sort());
+    for (const c of raw.contributes.commands) assert.match(c.title, /^%.+%$/, c.command);
+    for (const v of raw.contributes.viewsWelcome) assert.match(v.contents, /^%.+%$/, v.view);
+  });
+
+  it('binds Delete in My Shares to de-register the selection, only while the view has focus and no input does', () => {
+    const [binding] = contributes.keybindings.filter((k: { command: string }) => k.command === Commands.deregisterSelected);
+    assert.equal(binding.key, 'delete');
+    assert.equal(binding.when, `focusedView == ${Views.shares} && !inputFocus`);
+  });
+
+  it('offers Share Folder on Explorer folders and the row helpers in the views', () => {
+    const explorer = contributes.menus['explorer/context'].map((e: { command: string; when: string }) => [e.command, e.when]);
+    assert.deepEqual(explorer.find(([c]: string[]) => c === Commands.shareFolder), [Commands.shareFolder, 'explorerResourceIsFolder && resourceScheme == file']);
+    const items = contributes.menus['view/item/context'].map((e: { command: string; when: string }) => `${e.command} ${e.when}`);
+    for (const c of [Commands.copyName, Commands.copySha256, Commands.revealInExplorer, Commands.openContainingFolder]) {
+      assert.ok(items.some((i: string) => i.startsWith(`${c} view == ${Views.shares}`)), c);
+    }
+    for (const c of [Commands.downloadTo, Commands.copyName, Commands.copySha256]) {
+      assert.ok(items.some((i: string) => i.startsWith(`${c} view == ${Views.online}`)), c);
+    }
+  });
+
+  it('ships the walkthrough and every media file it names, each let into the .vsix', () => {
+    const ignore = fs.readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split('\n');
+    const [walkthrough] = contributes.walkthroughs;
+    assert.equal(walkthrough.id, WALKTHROUGH_ID);
+    assert.ok(walkthrough.steps.length >= 3);
+    for (const step of walkthrough.steps) {
+      const file = step.media.markdown;
+      assert.ok(fs.existsSync(path.join(ROOT, file)), file);
+      assert.ok(ignore.includes(`!${file}`), `.vscodeignore lets ${file} in`);
+    }
+    assert.ok(ignore.includes('!package.nls.json'));
   });
 
   it('ships an icon and the media it names', () => {

@@ -18,6 +18,14 @@ export const Commands = {
   /** Online Content: show content whose name contains a text. */
   search: 'p2p.search',
   clearSearch: 'p2p.clearSearch',
+  /** The Delete key in My Shares: de-registers the rows selected there. */
+  deregisterSelected: 'p2p.deregisterSelected',
+  shareFolder: 'p2p.shareFolder',
+  downloadTo: 'p2p.downloadTo',
+  copyName: 'p2p.copyName',
+  copySha256: 'p2p.copySha256',
+  revealInExplorer: 'p2p.revealInExplorer',
+  openContainingFolder: 'p2p.openContainingFolder',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -53,6 +61,9 @@ export const ContextValues = {
   searchHeader: 'search',
   notice: 'notice',
 } as const;
+
+/** Id of the Getting Started walkthrough (contributes.walkthroughs). */
+export const WALKTHROUGH_ID = 'p2p.gettingStarted';
 
 /** Name of the LogOutputChannel that receives the engine's log and every error's details. */
 export const LOG_CHANNEL_NAME = 'P2P';

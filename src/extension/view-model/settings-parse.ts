@@ -17,6 +17,7 @@ export const SettingKeys = {
   refreshIntervalSeconds: 'p2p.refreshIntervalSeconds',
   maxDownloadBytes: 'p2p.maxDownloadBytes',
   askContentName: 'p2p.askContentName',
+  confirmDownloadAboveBytes: 'p2p.confirmDownloadAboveBytes',
 } as const;
 
 export type SettingName = keyof typeof SettingKeys;
@@ -34,6 +35,8 @@ export const SettingDefaults = {
   refreshIntervalSeconds: 10,
   maxDownloadBytes: DEFAULT_MAX_DOWNLOAD_BYTES,
   askContentName: true,
+  /** 100 MiB; 0 = never ask. */
+  confirmDownloadAboveBytes: 100 * 1024 * 1024,
 } as const satisfies Record<SettingName, unknown>;
 
 export const MIN_REFRESH_SECONDS = 2;
@@ -59,6 +62,8 @@ export interface P2PSettings {
   maxDownloadBytes: number;
   /** Register File from the Command Palette asks for the content name (prefilled with the file's name). */
   askContentName: boolean;
+  /** A click on a content larger than this asks first; 0 = never ask. */
+  confirmDownloadAboveBytes: number;
 }
 
 /** What the checks need to know about the machine; injected so tests need no real home folder. */
@@ -162,6 +167,10 @@ export function parseMaxDownloadBytes(raw: unknown): number {
   return wholeNumber('maxDownloadBytes', raw ?? SettingDefaults.maxDownloadBytes, 1, Number.MAX_SAFE_INTEGER, ' bytes');
 }
 
+export function parseConfirmDownloadAbove(raw: unknown): number {
+  return wholeNumber('confirmDownloadAboveBytes', raw ?? SettingDefaults.confirmDownloadAboveBytes, 0, Number.MAX_SAFE_INTEGER, ' bytes (0 = never ask)');
+}
+
 export function parseShareDownloads(raw: unknown): boolean {
   return parseSwitch('shareDownloads', raw);
 }
@@ -198,6 +207,7 @@ const PARSERS: { [K in SettingName]: (raw: unknown, env: SettingsEnvironment) =>
   refreshIntervalSeconds: (raw) => parseRefreshInterval(raw),
   maxDownloadBytes: (raw) => parseMaxDownloadBytes(raw),
   askContentName: (raw) => parseSwitch('askContentName', raw),
+  confirmDownloadAboveBytes: (raw) => parseConfirmDownloadAbove(raw),
 };
 
 export const SETTING_NAMES = Object.keys(SettingKeys) as SettingName[];
