@@ -95,6 +95,8 @@ async function main(opts) {
       // No background polling: what the views show comes from the user's actions and the extension's own updates.
       'p2p.refreshIntervalSeconds': 3600,
       'p2p.peerName': network.extensionPeerName,
+      // Low enough that test/e2e/view-gestures.test.ts can show the large-download question with a 2 MiB file.
+      'p2p.confirmDownloadAboveBytes': 1024 * 1024,
       // The Explorer stays out of the way: the suite works in the P2P container and the editor.
       'explorer.autoReveal': false,
       'workbench.editor.enablePreview': false,

@@ -124,6 +124,8 @@ describe('A VS Code user shares files with a terminal peer', function () {
   it('empties My Shares and the index with "P2P: Quit Sharing"', async function () {
     const { terminal, terminalFile, extensionPeerName, screenshotsDir } = world();
     await runCommand(page, 'P2P: Quit Sharing');
+    // Quit Sharing asks first, in a modal dialog.
+    await page.locator('.monaco-dialog-box .dialog-buttons .monaco-button', { hasText: 'Quit Sharing' }).click();
 
     await showP2PContainer(page);
     await expandView(page, MY_SHARES);

@@ -123,7 +123,7 @@ suite('Sharing with a terminal peer', () => {
     await vscode.commands.executeCommand('p2p.registerFile', second.uri);
     assert.equal(fromPeer(await terminal.online(), EXTENSION_PEER_NAME).length, 2);
 
-    await vscode.commands.executeCommand('p2p.quitSharing');
+    await vscode.commands.executeCommand('p2p.quitSharing', { confirm: false });
 
     assert.deepEqual(peer.listLocal(), []);
     assert.deepEqual(fromPeer(await terminal.online(), EXTENSION_PEER_NAME), []);
