@@ -26,6 +26,8 @@ export class LmdbOwnerBook implements OwnerBook {
   private readonly db: RootDatabase<Buffer, string>;
   private readonly ttlMs: number;
   private readonly touchEveryMs: number;
+  /** Records written but not yet committed; bounded by the writes of one commit batch. */
+  private readonly pending = new Map<string, Buffer>();
   /** Where the next sweep batch starts, so sweeping walks the whole book a batch at a time. */
   private sweepFrom: string | undefined;
 
@@ -42,7 +44,7 @@ export class LmdbOwnerBook implements OwnerBook {
   }
 
   ownerOf(peerName: string, now: number): Owner | undefined {
-    const rec = this.db.get(peerName);
+    const rec = this.pending.get(peerName) ?? this.db.get(peerName);
     if (!rec || rec.length !== RECORD_BYTES) return undefined;
     if (rec.readDoubleBE(DIGEST_BYTES) + this.ttlMs <= now) return undefined;
     return { kind: 'secret', digest: rec.toString('latin1', 0, DIGEST_BYTES) };
@@ -50,7 +52,7 @@ export class LmdbOwnerBook implements OwnerBook {
 
   touch(peerName: string, owner: Owner, now: number): void {
     if (owner.kind !== 'secret') return;
-    const rec = this.db.get(peerName);
+    const rec = this.pending.get(peerName) ?? this.db.get(peerName);
     if (
       rec &&
       rec.length === RECORD_BYTES &&
@@ -60,7 +62,11 @@ export class LmdbOwnerBook implements OwnerBook {
     const out = Buffer.alloc(RECORD_BYTES);
     out.write(owner.digest, 0, DIGEST_BYTES, 'latin1');
     out.writeDoubleBE(now, DIGEST_BYTES);
-    void this.db.put(peerName, out);
+    // lmdb commits puts in batches a moment later: until then this is what a read must see.
+    this.pending.set(peerName, out);
+    void this.db.put(peerName, out).finally(() => {
+      if (this.pending.get(peerName) === out) this.pending.delete(peerName);
+    });
   }
 
   sweep(now: number, limit: number): number {

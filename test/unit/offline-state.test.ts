@@ -112,7 +112,7 @@ describe('offline state: a gone index is named within seconds, with its reason',
     // It answers the retry: connected again, and the list arrives.
     const back = nextState(peer, 'connected');
     answering = true;
-    assert.deepEqual(await listing, []);
+    assert.deepEqual((await listing).items, []);
     await back;
   });
 
