@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { world } from './world';
 import {
-  clickViewAction, expandView, openWorkspaceFile, runCommand, screenshot, showP2PContainer, treeLabels, treeRow, UI_TIMEOUT_MS, view, waitForWorkbench,
+  answerInputBox, clickViewAction, expandView, openWorkspaceFile, runCommand, screenshot, showP2PContainer, treeLabels, treeRow, UI_TIMEOUT_MS, view, waitForWorkbench,
 } from './workbench';
 
 const MY_SHARES = 'My Shares';
@@ -40,6 +40,7 @@ describe('A VS Code user works the P2P views with mouse and keyboard', function 
     for (const n of names) {
       await openWorkspaceFile(page, n);
       await runCommand(page, 'P2P: Register File');
+      await answerInputBox(page, `Share "${n}" as`);
     }
     await showP2PContainer(page);
     await expandView(page, MY_SHARES);
