@@ -36,6 +36,8 @@ export interface PeerOptions {
   maxConnectionsPerAddress?: number;
   /** Refuse at once a download whose claimed size is larger (SIZE_LIMIT). Default DEFAULT_MAX_DOWNLOAD_BYTES (64 GiB). */
   maxDownloadBytes?: number;
+  /** Download only from sources that offer TLS (a pin); others are skipped, NOT_ENCRYPTED when none is left. Default false. */
+  requireEncryption?: boolean;
   /** Re-hash and re-register a shared file that changes; de-register it when deleted. Default true. */
   watchShares?: boolean;
   /** Receives every log line; the engine never writes to the console itself. */
@@ -125,6 +127,8 @@ export interface DownloadOptions {
   share?: boolean;
   /** Largest size accepted for this download; default PeerOptions.maxDownloadBytes. */
   maxBytes?: number;
+  /** Only sources that offer TLS; default PeerOptions.requireEncryption. */
+  requireEncryption?: boolean;
 }
 
 export interface DownloadResult {
@@ -136,6 +140,8 @@ export interface DownloadResult {
   resumedFrom: number; // bytes that were already in the .part file
   shared: boolean; // registered as a source afterwards
   reused?: boolean; // the complete file was already in the folder; nothing was transferred
+  /** Peer names that sent bytes over plain TCP (sources without a pin): empty when every byte came encrypted. */
+  unencrypted: string[];
 }
 
 /** A downloader this peer is sending to right now (one per connection; see ContentServer.uploads). */

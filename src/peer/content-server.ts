@@ -1,6 +1,7 @@
 // TCP content server: answers D requests with a C header and bytes streamed from disk, only for content this peer shares.
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../common/numbers';
 import { formatHostPort } from '../protocol/address-text';
 import { ErrorCodes, P2PError, toP2PError } from '../protocol/errors';
@@ -34,6 +35,8 @@ export interface ContentServerOptions {
   requestsPerSecond?: number;
   /** A downloader taking less than this while our bytes wait for it is dropped. Default 1 KiB/s over 10 s. */
   minTransferRate?: ProgressRule;
+  /** Key and certificate (PEM): every connection then speaks TLS 1.3 only. Without it, plain TCP. */
+  tls?: { key: string; cert: string };
   log?: (level: LogLevel, message: string) => void;
 }
 
@@ -56,6 +59,7 @@ export class ContentServer extends EventEmitter {
   private readonly limits: UploadLimits;
   private readonly files: OpenFileCache;
   private readonly watch = new UploadWatch(() => this.announceUploads());
+  private readonly secureContext: tls.SecureContext | undefined;
   readonly lookup: ContentServerOptions['lookup'];
 
   constructor(private readonly opts: ContentServerOptions) {
@@ -73,6 +77,7 @@ export class ContentServer extends EventEmitter {
       maxConnectionsPerAddress: checkPositive(opts.maxConnectionsPerAddress ?? DEFAULT_MAX_PER_ADDRESS, 'maxConnectionsPerAddress'),
       requestsPerSecond: checkPositive(opts.requestsPerSecond ?? DEFAULT_REQUESTS_PER_SECOND, 'requestsPerSecond'),
     });
+    this.secureContext = opts.tls ? tls.createSecureContext({ ...opts.tls, minVersion: 'TLSv1.3' }) : undefined;
     this.files = new OpenFileCache({
       maxIdleFiles: CACHED_FILES,
       idleMs: CACHED_FILE_IDLE_MS,
@@ -154,7 +159,20 @@ export class ContentServer extends EventEmitter {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * The caps count TCP connections as they arrive, before any handshake; the header deadline starts
+   * with the connection, so a handshake never started or never finished is held to it like a slow D.
+   */
+  private secure(socket: net.Socket): net.Socket {
+    if (!this.secureContext) return socket;
+    const secured = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext });
+    // Half-open as on plain TCP: a downloader that shut its side still gets its whole answer.
+    secured.allowHalfOpen = true;
+    return secured;
+  }
+
+  private accept(raw: net.Socket): void {
+    const socket = this.secure(raw);
     const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     if (this.connections.size >= this.maxConnections) {
       this.log('warn', `refusing ${remote}: ${this.maxConnections} connections already open`);

@@ -2,6 +2,7 @@
 import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import type { SourceClaims } from '../protocol/claims';
 import { P2PError, codeFromWire, toP2PError } from '../protocol/errors';
 import { COOKIE_BYTES, IndexReply, NameHit, OnlineEntry, Source } from '../protocol/messages';
 import { Claim, ExchangeKeyPair, UnprovenRequest, claimFor, encodeProven, exchangeKeyPair, indexKeyOf } from '../protocol/proof';
@@ -155,10 +156,11 @@ export class IndexClient {
     size: number,
     sha256: Buffer,
     options: RequestOptions = {},
+    claims: SourceClaims = {},
   ): Promise<number> {
     const reply = await this.request(
       'R',
-      (requestId, s) => this.prove({ type: 'R', requestId, cookie: s.cookie, tcpPort, size, sha256, peerName, contentName }, secret, s),
+      (requestId, s) => this.prove({ type: 'R', requestId, cookie: s.cookie, tcpPort, size, sha256, peerName, contentName, claims }, secret, s),
       'A',
       options,
     );

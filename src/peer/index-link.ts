@@ -42,6 +42,8 @@ export interface IndexLinkHooks {
   lifetime: AbortSignal;
   /** The content server's TCP port, which every R announces. */
   listenPort: () => number;
+  /** The content server's TLS pin, which every R claims (none: a plain TCP content server). */
+  tlsPin?: Buffer;
   /** Once quitting, a failed request no longer changes the state. */
   isQuitting: () => boolean;
   /** Turns an error cut short by quitting into the owner's CLOSED. */
@@ -147,7 +149,7 @@ export class IndexLink {
 
   /** One R of `share` under `peerName` at `client`; resolves to the lease in seconds. */
   registerAt(client: IndexClient, peerName: string, share: Registration, options: RequestOptions): Promise<number> {
-    return client.register(peerName, this.settings.secret, this.hooks.listenPort(), share.contentName, share.size, Buffer.from(share.sha256, 'hex'), options);
+    return client.register(peerName, this.settings.secret, this.hooks.listenPort(), share.contentName, share.size, Buffer.from(share.sha256, 'hex'), options, { pin: this.hooks.tlsPin });
   }
 
   /** R of every share under `peerName` at `client`, in parallel (the client bounds how many at once). */

@@ -26,6 +26,7 @@ export interface PeerSettings {
   maxConnectionsPerAddress?: number;
   maxDownloadBytes?: number;
   watchShares: boolean;
+  requireEncryption: boolean;
   log?: (level: LogLevel, message: string) => void;
 }
 
@@ -84,6 +85,7 @@ export function readOptions(opts: PeerOptions): PeerSettings {
     maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
     maxDownloadBytes: opts.maxDownloadBytes,
     watchShares: opts.watchShares ?? true,
+    requireEncryption: opts.requireEncryption ?? false,
     log: opts.log,
   };
 }

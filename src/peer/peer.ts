@@ -18,6 +18,7 @@ import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
 import { badSetting, PeerSettings, readOptions } from './peer-options';
 import { pickSources, toItem } from './source-choice';
+import { makeTlsIdentity, TlsIdentity } from './tls-identity';
 import { isHashPrefix } from './versions';
 
 /** Handshake tries when a peer starts: about 1.5 s with the default 500 ms first timeout. */
@@ -46,7 +47,8 @@ export class Peer extends EventEmitter {
   /** Starts the content server and probes the index; resolves even when the index does not answer. */
   static async start(options: PeerOptions): Promise<Peer> {
     const settings = readOptions(options);
-    const peer = new Peer(settings);
+    // The key comes from the secret, so the pin others hold for this peer survives its restarts.
+    const peer = new Peer(settings, await makeTlsIdentity(settings.secret));
     try {
       await peer.content.listen(settings.listenPort, settings.listenHost);
     } catch (err) {
@@ -61,7 +63,10 @@ export class Peer extends EventEmitter {
     return peer;
   }
 
-  private constructor(private readonly settings: PeerSettings) {
+  private constructor(
+    private readonly settings: PeerSettings,
+    private readonly identity: TlsIdentity,
+  ) {
     super();
     // Every request and download listens on this one signal; many at once are normal, not a leak.
     setMaxListeners(0, this.lifetime.signal);
@@ -78,6 +83,7 @@ export class Peer extends EventEmitter {
       uploadRateLimit: settings.uploadRateLimit,
       minTransferRate: settings.minTransferRate,
       maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
+      tls: { key: identity.key, cert: identity.cert },
       log: (l, m) => this.logLine(l, m),
     });
     this.content.on('uploads-changed', (uploads: ActiveUpload[]) => this.emit('uploads-changed', uploads));
@@ -90,6 +96,7 @@ export class Peer extends EventEmitter {
     this.link = new IndexLink(settings, {
       lifetime: this.lifetime.signal,
       listenPort: () => this.listenPort,
+      tlsPin: identity.pin,
       isQuitting: () => this.quitting !== undefined,
       closedOr: (err) => this.closedOr(err),
       log: (l, m) => this.logLine(l, m),
@@ -144,6 +151,11 @@ export class Peer extends EventEmitter {
   /** Who is downloading from this peer right now. */
   get uploads(): ActiveUpload[] {
     return this.content.uploads;
+  }
+
+  /** SHA-256 of this peer's TLS public key (hex), as every R claims it. */
+  get tlsPin(): string {
+    return this.identity.pin.toString('hex');
   }
 
   get downloadFolder(): string {
@@ -248,6 +260,7 @@ export class Peer extends EventEmitter {
       peerName: this.name,
       listenPort: this.listenPort,
       indexHost: this.link.address.host,
+      requireEncryption: opts.requireEncryption ?? this.settings.requireEncryption,
       log: (level, message) => this.logLine(level, message),
     });
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.lifetime.signal]) : this.lifetime.signal;
@@ -276,6 +289,7 @@ export class Peer extends EventEmitter {
       resumedFrom: fetched.resumedFrom,
       reused: fetched.reused,
       shared: false,
+      unencrypted: pick.sources.filter((s) => s.pin === undefined && fetched.sources.includes(s.peerName)).map((s) => s.peerName),
     };
     this.logLine('info', `downloaded "${contentName}" to ${fetched.path}`);
     if (opts.share ?? this.settings.shareDownloads) result.shared = await this.shareDownload(result);

@@ -20,6 +20,8 @@ export interface SelfView {
   listenPort: number;
   /** The index's host: loopback sources are allowed only when the index is on loopback. */
   indexHost: string;
+  /** Skip every source without a pin (it could only be reached in clear). */
+  requireEncryption: boolean;
   log: (level: LogLevel, message: string) => void;
 }
 
@@ -70,10 +72,16 @@ const { wantHash, fromPeer } = wanted;
   if (kept.length === 0) {
     throw new P2PError('NO_SOURCES', `no source of "${contentName}" may be contacted: ${refused.map((r) => r.reason).join('; ')}`);
   }
-  const chosen = chooseVersion(contentName, kept.map((s) => toItem(s, contentName)), wantHash);
+  const usable = self.requireEncryption ? kept.filter((s) => s.claims?.pin !== undefined) : kept;
+  if (usable.length < kept.length) {
+    for (const s of kept) if (s.claims?.pin === undefined) self.log('warn', `"${contentName}": skipping source "${s.peerName}": it offers no encryption`);
+  }
+  if (usable.length === 0) throw new P2PError('NOT_ENCRYPTED', `"${contentName}": ${kept.map((s) => `"${s.peerName}"`).join(', ')} would send it in clear`);
+  // Each source keeps its own pin through the choice: a pinned source is then dialled over TLS only.
+  const chosen = chooseVersion(contentName, usable.map((s) => ({ ...toItem(s, contentName), pin: s.claims?.pin })), wantHash);
   return {
     sha256: chosen.sha256,
     size: chosen.size,
-    sources: chosen.sources.map((s) => ({ peerName: s.peerName, host: s.host, port: s.port })),
+    sources: chosen.sources.map((s) => ({ peerName: s.peerName, host: s.host, port: s.port, pin: s.pin })),
   };
 }

@@ -51,6 +51,8 @@ export const ErrorCodes = {
   ADDRESS_IN_USE: 116,
   SIZE_LIMIT: 117,
   VERSIONS_DIFFER: 118,
+  PIN_MISMATCH: 120,
+  NOT_ENCRYPTED: 121,
   UNKNOWN: 199,
 } as const;
 
@@ -106,6 +108,8 @@ const WORDS: Record<ErrorCode, string> = {
   ADDRESS_IN_USE: 'Another program is already using that address and port',
   SIZE_LIMIT: 'The content is larger than this peer downloads',
   VERSIONS_DIFFER: 'Peers share different files under this name; choose one by its SHA-256',
+  PIN_MISMATCH: 'The source showed a TLS key other than the one it registered; nothing was requested from it',
+  NOT_ENCRYPTED: 'Encryption is required, and no source of this content offers it',
   UNKNOWN: 'Unknown error',
 };
 

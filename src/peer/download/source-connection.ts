@@ -1,15 +1,18 @@
 // The D/C client: one TCP connection to a content server, one D at a time, its C header checked and its bytes streamed on.
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { formatHostPort } from '../../protocol/address-text';
 import { codeFromWire, P2PError, toP2PError } from '../../protocol/errors';
 import { encodeDownloadRequest, tryDecodeContentResponse } from '../../protocol/tcp';
 import { ProgressRule, ProgressWatch } from '../progress-watch';
+import { dialSource } from './pinned-connect';
 
 /** One peer serving the content. */
 export interface DownloadSource {
   peerName: string;
   host: string;
   port: number;
+  /** SHA-256 of the source's TLS key (its pin claim): such a source is reached over TLS only. */
+  pin?: Buffer;
 }
 
 /** Receives each run of bytes as it streams in, with the file offset of its first byte. */
@@ -68,12 +71,13 @@ export class SourceConnection {
         reject(new P2PError('CANCELLED'));
         return;
       }
-      const socket = net.connect({ host: source.host, port: source.port });
+      const dial = dialSource(source, where);
+      const socket = dial.socket;
       const settle = (err?: P2PError) => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         socket.off('error', onError);
-        socket.off('connect', onConnect);
+        socket.off(dial.ready, onConnect);
         if (err) {
           socket.on('error', () => undefined);
           socket.destroy();
@@ -86,13 +90,16 @@ export class SourceConnection {
         settle(e.code === 'UNKNOWN' ? new P2PError('UNREACHABLE', `connecting to ${where}: ${err.message}`, err) : e);
       };
       const onConnect = () => {
+        // A key other than the pinned one: dropped before a single D is written.
+        const refused = dial.verify();
+        if (refused) return settle(refused);
         settle();
         resolve(new SourceConnection(socket, source, stallTimeoutMs, progress));
       };
       const timer = setTimeout(() => settle(new P2PError('UNREACHABLE', `${where} did not accept a connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
       socket.on('error', onError);
-      socket.on('connect', onConnect);
+      socket.on(dial.ready, onConnect);
     });
   }
 
