@@ -43,6 +43,8 @@ export type CliEvent =
       sources: string[];
       resumedFrom: number;
       reused: boolean;
+      /** False when some bytes came over plain TCP (a source without a pin). */
+      encrypted: boolean;
       shared: boolean;
       /** When shared is false: why, and what to do about it. */
       notShared?: string;
@@ -102,6 +104,7 @@ export function downloadedEvent(r: DownloadResult): CliEvent {
     sources: [...r.sources],
     resumedFrom: r.resumedFrom,
     reused: r.reused ?? false,
+    encrypted: r.unencrypted.length === 0,
     shared: r.shared,
   };
 }

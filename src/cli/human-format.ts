@@ -160,8 +160,9 @@ function eventLines(ev: CliEvent, width: number): string[] {
         : ev.resumedFrom > 0
           ? `, resumed after ${formatBytes(ev.resumedFrom)}`
           : '';
+      const clear = ev.encrypted ? '' : ', not encrypted';
       return [
-        `saved "${ev.contentName}" to ${ev.path} (${formatBytes(ev.size)}, sha256 ${shortHash(ev.sha256)}${resumed})${from}`,
+        `saved "${ev.contentName}" to ${ev.path} (${formatBytes(ev.size)}, sha256 ${shortHash(ev.sha256)}${resumed}${clear})${from}`,
         ev.shared
           ? `you are now a source of "${ev.contentName}"`
           : `"${ev.contentName}" is not shared by you: ${ev.notShared ?? 'downloads are not registered'}`,

@@ -81,6 +81,7 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
       requestTries: INDEX_TRIES,
       uploadRateLimit: options.uploadLimit,
       maxDownloadBytes: options.maxDownloadBytes,
+      requireEncryption: options.requireEncryption,
       log,
     });
   } catch (err) {

@@ -36,6 +36,8 @@ export interface CliOptions {
   maxDownloadBytes?: number;
   /** The state file that keeps the peer's secret across restarts; undefined with --state none (a new secret each start). */
   stateFile?: string;
+  /** Download only from sources that offer TLS. */
+  requireEncryption: boolean;
 }
 
 export type Invocation = { action: 'run'; options: CliOptions } | { action: 'help' } | { action: 'version' };
@@ -60,6 +62,7 @@ const OPTIONS = {
   state: { type: 'string' },
   json: { type: 'boolean' },
   'no-share-downloads': { type: 'boolean' },
+  'require-encryption': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -197,6 +200,7 @@ export function parseInvocation(argv: readonly string[], ctx: InvocationContext)
       uploadLimit: values['upload-limit'] === undefined ? 0 : parseUploadLimit(values['upload-limit']),
       maxDownloadBytes: values['max-download'] === undefined ? undefined : parseMaxDownload(values['max-download']),
       stateFile: pickStateFile(values.state, ctx),
+      requireEncryption: values['require-encryption'] ?? false,
     },
   };
 }
@@ -221,6 +225,7 @@ export function usageText(): string {
     `  --max-download <max>   refuse content claimed larger than this, e.g. 500M or 1T (default ${formatBytes(DEFAULT_MAX_DOWNLOAD_BYTES)})`,
     '  --state <file>|none    keeps your identity, so a restart gets your peer name back',
     '                         (default $XDG_STATE_HOME/p2p-share/p2p-peer.json; none = a new one each start)',
+    '  --require-encryption   download only from sources that offer TLS; refuse the others',
     '  -v, --verbose          log engine details to stderr',
     '  -h, --help             show this help',
     '  -V, --version          show the version',

@@ -31,7 +31,7 @@ export class DownloadCommand {
   async run(arg?: unknown, overrides: DownloadOverrides = {}): Promise<DownloadResult | undefined> {
     const target = downloadTargetFrom(arg) ?? (await this.pick());
     const peer = await this.host.ready();
-    const { shareDownloads, maxDownloadBytes } = this.settings.current;
+    const { shareDownloads, maxDownloadBytes, requireEncryption } = this.settings.current;
     const downloadFolder = overrides.folder ?? this.settings.current.downloadFolder;
     target.sha256 ??= await this.pickVersion(target.contentName, target.fromPeer);
     const from = target.fromPeer ? ` from ${target.fromPeer}` : '';
@@ -55,6 +55,7 @@ export class DownloadCommand {
               fromPeer: target.fromPeer,
               share: shareDownloads,
               maxBytes: maxDownloadBytes,
+              requireEncryption,
               signal: abort.signal,
               onProgress: (p) => {
                 last = p;
@@ -79,12 +80,14 @@ export class DownloadCommand {
 
     const sources = result.sources.length > 0 ? ` from ${result.sources.join(', ')}` : '';
     const shared = result.shared ? '; now shared' : '';
+    // Said plainly: bytes from a peer without a pin crossed the network readable by anyone on the path.
+    const clear = result.unencrypted.length > 0 ? ', not encrypted' : '';
     if (result.reused) {
       this.log.info(`"${result.contentName}" was already complete at ${result.path}${shared}`);
       vscode.window.setStatusBarMessage(`$(check) ${labelText(`${result.contentName} was already downloaded`)}`, 8000);
     } else {
-      this.log.info(`saved "${result.contentName}" (${result.size} bytes)${sources} to ${result.path}${shared}`);
-      vscode.window.setStatusBarMessage(`$(check) ${labelText(`Downloaded ${result.contentName} (${formatBytes(result.size)})${sources}`)}`, 8000);
+      this.log.info(`saved "${result.contentName}" (${result.size} bytes${clear})${sources} to ${result.path}${shared}`);
+      vscode.window.setStatusBarMessage(`$(check) ${labelText(`Downloaded ${result.contentName} (${formatBytes(result.size)}${clear})${sources}`)}`, 8000);
     }
     await this.open(result.path);
     return result;

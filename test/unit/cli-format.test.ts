@@ -79,10 +79,16 @@ describe('terminal peer: human-mode formatting', () => {
       sources: ['Jo'],
       resumedFrom: 0,
       reused: false,
+      encrypted: true,
       shared: true,
     });
     assert.match(lines[0], /^saved "Text1\.txt" to \/tmp\/dl\/Text1\.txt \(12 B, sha256 abababababab…\) from Jo$/);
     assert.equal(lines[1], 'you are now a source of "Text1.txt"');
+  });
+
+  it('says so when a download came in clear (a source without a pin)', () => {
+    const [saved] = formatHuman({ event: 'downloaded', contentName: 'T.txt', path: '/tmp/dl/T.txt', size: 12, sha256: HASH, sources: ['Jo'], resumedFrom: 0, reused: false, encrypted: false, shared: false });
+    assert.match(saved, /\(12 B, sha256 abababababab…, not encrypted\) from Jo$/);
   });
 
   it('prints a failure as one line starting with "error:"', () => {

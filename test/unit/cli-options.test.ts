@@ -71,6 +71,8 @@ describe('terminal peer: command-line options', () => {
     assert.equal(run([]).maxDownloadBytes, undefined);
     assert.equal(run(['--max-download', '500M']).maxDownloadBytes, 500 * 1024 ** 2);
     assert.equal(run(['--max-download=1t']).maxDownloadBytes, 1024 ** 4);
+    assert.equal(run([]).requireEncryption, false);
+    assert.equal(run(['--require-encryption']).requireEncryption, true);
     rejects(['--max-download', '0'], /--max-download must be a size in bytes above 0.*"0"/);
     rejects(['--max-download', 'huge'], /--max-download/);
   });

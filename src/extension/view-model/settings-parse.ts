@@ -18,6 +18,7 @@ export const SettingKeys = {
   maxDownloadBytes: 'p2p.maxDownloadBytes',
   askContentName: 'p2p.askContentName',
   confirmDownloadAboveBytes: 'p2p.confirmDownloadAboveBytes',
+  requireEncryption: 'p2p.requireEncryption',
 } as const;
 
 export type SettingName = keyof typeof SettingKeys;
@@ -37,6 +38,7 @@ export const SettingDefaults = {
   askContentName: true,
   /** 100 MiB; 0 = never ask. */
   confirmDownloadAboveBytes: 100 * 1024 * 1024,
+  requireEncryption: false,
 } as const satisfies Record<SettingName, unknown>;
 
 export const MIN_REFRESH_SECONDS = 2;
@@ -64,6 +66,8 @@ export interface P2PSettings {
   askContentName: boolean;
   /** A click on a content larger than this asks first; 0 = never ask. */
   confirmDownloadAboveBytes: number;
+  /** Download only from sources that offer TLS; the others are refused (NOT_ENCRYPTED). */
+  requireEncryption: boolean;
 }
 
 /** What the checks need to know about the machine; injected so tests need no real home folder. */
@@ -175,7 +179,11 @@ export function parseShareDownloads(raw: unknown): boolean {
   return parseSwitch('shareDownloads', raw);
 }
 
-function parseSwitch(name: 'shareDownloads' | 'askContentName', raw: unknown): boolean {
+export function parseRequireEncryption(raw: unknown): boolean {
+  return parseSwitch('requireEncryption', raw);
+}
+
+function parseSwitch(name: 'shareDownloads' | 'askContentName' | 'requireEncryption', raw: unknown): boolean {
   if (raw === undefined || raw === null) return SettingDefaults[name];
   if (typeof raw !== 'boolean') throw bad(name, `must be true or false, got ${show(raw)}`);
   return raw;
@@ -208,6 +216,7 @@ const PARSERS: { [K in SettingName]: (raw: unknown, env: SettingsEnvironment) =>
   maxDownloadBytes: (raw) => parseMaxDownloadBytes(raw),
   askContentName: (raw) => parseSwitch('askContentName', raw),
   confirmDownloadAboveBytes: (raw) => parseConfirmDownloadAbove(raw),
+  requireEncryption: (raw) => parseRequireEncryption(raw),
 };
 
 export const SETTING_NAMES = Object.keys(SettingKeys) as SettingName[];
