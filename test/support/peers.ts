@@ -4,6 +4,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { codeFromWire, ErrorCode } from '../../src/protocol/errors';
 import { ContentHeader, DownloadRequest } from '../../src/protocol/messages';
 import { encodeContentHeader, encodeDownloadRequest, tryDecodeContentResponse, tryDecodeDownloadRequest } from '../../src/protocol/tcp';
@@ -113,6 +114,17 @@ export class RawContentClient {
   static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawContentClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host, localAddress }, () => {
+        s.off('error', reject);
+        resolve(new RawContentClient(s));
+      });
+      s.once('error', reject);
+    });
+  }
+
+  /** The same over TLS 1.3, as a downloader reaches a running Peer's content server (any key accepted: the test knows whom it dials). */
+  static connectTls(port: number, host = '127.0.0.1'): Promise<RawContentClient> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ port, host, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () => {
         s.off('error', reject);
         resolve(new RawContentClient(s));
       });

@@ -262,7 +262,7 @@ describe('hardening: hostile input', function () {
         ['.', shared.sha256],
       ];
       for (const [contentName, sha256] of asks) {
-        const c = await RawContentClient.connect(peer.listenPort);
+        const c = await RawContentClient.connectTls(peer.listenPort);
         try {
           c.request({ contentName, sha256, offset: 0, length: 0 });
           const r = await c.readResponse();
@@ -272,7 +272,7 @@ describe('hardening: hostile input', function () {
           await c.close();
         }
       }
-      const c = await RawContentClient.connect(peer.listenPort);
+      const c = await RawContentClient.connectTls(peer.listenPort);
       try {
         c.request({ contentName: 'shared.txt', sha256: shared.sha256, offset: 0, length: 0 });
         const r = await c.readResponse();

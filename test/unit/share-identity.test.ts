@@ -24,9 +24,9 @@ async function shareLost(peer: Peer): Promise<{ contentName: string; reason: P2P
   return { contentName, reason };
 }
 
-/** Asks `port` for the content as a downloader would; the whole answer, C with its bytes or E. */
-async function ask(port: number, contentName: string, sha256: string) {
-  const c = await RawContentClient.connect(port);
+/** Asks `port` for the content as a downloader would (over TLS for a running peer); the whole answer, C with its bytes or E. */
+async function ask(port: number, contentName: string, sha256: string, secure = false) {
+  const c = secure ? await RawContentClient.connectTls(port) : await RawContentClient.connect(port);
   try {
     c.request({ contentName, sha256, offset: 0, length: 0 });
     return await c.readResponse();
@@ -152,14 +152,14 @@ describe('What a share is', function () {
       await alice.register(shared);
       const lost = shareLost(alice);
       await swapForSymlink();
-      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PUBLIC)));
+      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PUBLIC), true));
       const { contentName, reason } = await lost;
       assert.equal(contentName, 'notes.txt');
       assert.equal(reason.code, 'NOT_A_FILE');
       assert.match(reason.message, /symbolic link/);
       assert.deepEqual(alice.listLocal(), []);
       assert.deepEqual(await listing(), [], 'neither the old entry nor the private file is listed');
-      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PRIVATE)));
+      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PRIVATE), true));
     });
 
     it('stops sharing when a folder on the path became a link: the refused D makes the peer look, watching or not', async () => {
@@ -169,11 +169,11 @@ describe('What a share is', function () {
       await fsp.rename(path.join(dir, 'shared'), path.join(dir, 'shared.orig'));
       await fsp.symlink(path.join(dir, 'private'), path.join(dir, 'shared'));
       // No watcher (and a watched folder moved away raises no event on the file): the D is the only news.
-      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PUBLIC)));
+      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PUBLIC), true));
       const { reason } = await lost;
       assert.equal(reason.code, 'BAD_PATH');
       assert.deepEqual(await listing(), []);
-      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PRIVATE)));
+      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PRIVATE), true));
     });
 
     it('stops sharing a file replaced by a hard link to a private file', async () => {
@@ -186,7 +186,7 @@ describe('What a share is', function () {
       assert.equal(reason.code, 'BAD_PATH');
       assert.match(reason.message, /hard link/);
       assert.deepEqual(await listing(), []);
-      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PRIVATE)));
+      assertRefusedWithoutPrivateBytes(await ask(alice.listenPort, 'notes.txt', sha256Hex(PRIVATE), true));
     });
 
     it('refuses to register a symbolic link in the first place', async () => {
@@ -216,7 +216,7 @@ describe('What a share is', function () {
       await fsp.rename(`${shared}.tmp`, shared); // new inode, one name, same folder
       await changedAgain;
       assert.deepEqual(await listing(), [`alice/notes.txt/${sha256Hex(saved).slice(0, 8)}`]);
-      const answer = await ask(alice.listenPort, 'notes.txt', sha256Hex(saved));
+      const answer = await ask(alice.listenPort, 'notes.txt', sha256Hex(saved), true);
       assert.equal(answer.type, 'C');
       if (answer.type === 'C') assert.deepEqual(answer.body, saved);
       assert.deepEqual(lostEvents, []);
