@@ -168,6 +168,11 @@ export class ContentServer extends EventEmitter {
     const secured = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext });
     // Half-open as on plain TCP: a downloader that shut its side still gets its whole answer.
     secured.allowHalfOpen = true;
+    // An E cannot be sent before the handshake ends, so a hello that never comes is cut off, not answered.
+    const late = setTimeout(() => secured.destroy(), this.rules.headerTimeoutMs);
+    const done = () => clearTimeout(late);
+    secured.once('secure', done);
+    secured.once('close', done);
     return secured;
   }
 

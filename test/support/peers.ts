@@ -122,9 +122,9 @@ export class RawContentClient {
   }
 
   /** The same over TLS 1.3, as a downloader reaches a running Peer's content server (any key accepted: the test knows whom it dials). */
-  static connectTls(port: number, host = '127.0.0.1'): Promise<RawContentClient> {
+  static connectTls(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawContentClient> {
     return new Promise((resolve, reject) => {
-      const s = tls.connect({ port, host, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () => {
+      const s = tls.connect({ socket: net.connect({ port, host, localAddress }), rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () => {
         s.off('error', reject);
         resolve(new RawContentClient(s));
       });

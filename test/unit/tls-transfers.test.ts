@@ -10,7 +10,7 @@ import { Peer } from '../../src/peer/peer';
 import { makeTlsIdentity, pinOf, tlsPrivateScalar, tlsSpki } from '../../src/peer/tls-identity';
 import type { IndexRequest, Source } from '../../src/protocol/messages';
 import { FakeIndex } from '../support/fake-index';
-import { makeTempDir, removeDir, serveFiles, sha256Hex, waitUntil, writeBytes } from '../support/peers';
+import { makeTempDir, RawContentClient, removeDir, serveFiles, sha256Hex, waitUntil, writeBytes } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
 
 const MARKER = 'SECRET-MARKER-7f3a';
@@ -85,6 +85,17 @@ class HostileTlsSource {
 
   close(): Promise<void> {
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A bare TCP connection that sends nothing: a stranger that never starts its TLS handshake. */
+class RawSocket {
+  private constructor(readonly closed: Promise<void>) {}
+  static open(port: number, localAddress: string): Promise<RawSocket> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(new RawSocket(new Promise((done) => s.on('close', () => done())))));
+      s.on('error', reject);
+    });
   }
 }
 
@@ -230,6 +241,29 @@ describe('encrypted transfers pinned through the index', function () {
     socket.destroy();
     assert.equal(pinOf(cert.publicKey.export({ type: 'spki', format: 'der' })).toString('hex'), pin);
     assert.match(cert.toLegacyObject().asn1Curve ?? '', /prime256v1/);
+  });
+
+  it('holds a TLS handshake to the header deadline, and counts connections per address before any handshake', async () => {
+    const file = await writeBytes(dir, 'report.txt', CONTENT);
+    const identity = await makeTlsIdentity(randomBytes(32));
+    const server = await serveFiles([file], { tls: { key: identity.key, cert: identity.cert }, headerTimeoutMs: 300, idleTimeoutMs: 60_000 });
+    closers.push(() => server.close());
+
+    // Eight connections from 127.0.0.2 that never say hello: each is closed at the header deadline, not the idle timeout.
+    const silent = await Promise.all(Array.from({ length: 8 }, () => RawSocket.open(server.port, '127.0.0.2')));
+    const t0 = performance.now();
+    // While they are open, a ninth from that address is refused (E BUSY inside TLS); another address is served.
+    const ninth = await RawContentClient.connectTls(server.port, '127.0.0.1', '127.0.0.2');
+    const busy = await ninth.readResponse();
+    assert.equal(busy.type === 'E' && busy.code, 'BUSY');
+    const honest = await RawContentClient.connectTls(server.port);
+    honest.request({ contentName: 'report.txt', sha256: file.sha256, offset: 0, length: 16 });
+    const served = await honest.readResponse();
+    assert.ok(served.type === 'C' && served.body.equals(CONTENT.subarray(0, 16)));
+    await honest.close();
+    await Promise.all(silent.map((s) => s.closed));
+    const ms = performance.now() - t0;
+    assert.ok(ms < 5_000, `silent handshakes were held ${Math.round(ms)} ms`);
   });
 
   it('derives the SPKI and pin of docs/protocol.md\'s vector from its secret', () => {
