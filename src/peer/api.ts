@@ -50,6 +50,8 @@ export interface Share {
   path: string; // absolute path of the shared file
   size: number;
   sha256: string; // lower-case hex
+  /** Root of the piece tree (lower-case hex), registered as the pieceRoot claim. */
+  pieceRoot?: string;
   registeredAt: Date;
 }
 
@@ -140,6 +142,10 @@ export interface DownloadResult {
   resumedFrom: number; // bytes that were already in the .part file
   shared: boolean; // registered as a source afterwards
   reused?: boolean; // the complete file was already in the folder; nothing was transferred
+  /** Each piece was checked on arrival; false: no source showed a piece root, only the whole-file SHA-256 was checked. */
+  pieceChecked: boolean;
+  /** Sources dropped for lying (a bad piece, piece hashes not matching the root), as "name (host:port)". */
+  refused: string[];
   /** Peer names that sent bytes over plain TCP (sources without a pin): empty when every byte came encrypted. */
   unencrypted: string[];
 }

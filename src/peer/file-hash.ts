@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { P2PError, toP2PError } from '../protocol/errors';
+import { LeafCollector } from '../protocol/pieces';
 
 /** Which file this is, whatever name leads to it: a share is bound to it, not to its path. */
 export interface FileIdentity {
@@ -95,12 +96,12 @@ export async function readSha256(file: string, signal?: AbortSignal): Promise<{ 
  * matches one real version of the file. The stamp is the opened file's, identity included. Aborting
  * `signal` stops the read with CANCELLED.
  */
-export async function hashFile(file: string, signal?: AbortSignal): Promise<{ size: number; sha256: string; stamp: FileStamp }> {
+export async function hashFile(file: string, signal?: AbortSignal): Promise<FileHashes & { stamp: FileStamp }> {
   for (let attempt = 1; ; attempt++) {
     const { fh, st } = await openNoFollow(file);
     try {
       const before = stampOf(st);
-      let read: { size: number; sha256: string };
+      let read: FileHashes;
       try {
         read = await readSha256Of(fh, signal);
       } catch (err) {
@@ -116,9 +117,18 @@ export async function hashFile(file: string, signal?: AbortSignal): Promise<{ si
   }
 }
 
-/** One streamed pass of SHA-256 over an open file, from its start. */
-async function readSha256Of(fh: fs.promises.FileHandle, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+/** What one pass over a file yields: its size, whole SHA-256 and piece leaves (docs/protocol.md, "Pieces"). */
+export interface FileHashes {
+  size: number;
+  sha256: string;
+  /** 32 bytes a piece, end to end: 1/32768 of the file's size, kept in memory per share. */
+  leaves: Buffer;
+}
+
+/** One streamed pass of SHA-256 over an open file, from its start; the piece leaves are taken in the same pass. */
+async function readSha256Of(fh: fs.promises.FileHandle, signal?: AbortSignal): Promise<FileHashes> {
   const hash = createHash('sha256');
+  const leaves = new LeafCollector();
   let size = 0;
   if (signal?.aborted) throw new P2PError('CANCELLED', 'hashing was cancelled');
   // Checked between reads rather than handed to the stream, whose abort error would escape the file handle's close.
@@ -129,7 +139,8 @@ async function readSha256Of(fh: fs.promises.FileHandle, signal?: AbortSignal): P
       throw new P2PError('CANCELLED', 'hashing was cancelled');
     }
     hash.update(chunk as Buffer);
+    leaves.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }
-  return { size, sha256: hash.digest('hex') };
+  return { size, sha256: hash.digest('hex'), leaves: leaves.finish() };
 }

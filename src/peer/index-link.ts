@@ -1,5 +1,6 @@
 // A peer's link to its index server: the current client and address, the connection state it drives, and the R and T calls.
 import { P2PError, toP2PError } from '../protocol/errors';
+import type { SourceClaims } from '../protocol/claims';
 import { Source } from '../protocol/messages';
 import { HostPort, formatAddress } from './address';
 import type { ConnectionState, LogLevel, Share } from './api';
@@ -15,7 +16,7 @@ const QUIT_BUDGET_MS = 2000;
 export const MOVE_PROBE: RequestOptions = { tries: 3, timeoutMs: Math.floor(NO_ANSWER_MS / 7) };
 
 /** What an R says about one share. */
-type Registration = Pick<Share, 'contentName' | 'size' | 'sha256'>;
+type Registration = Pick<Share, 'contentName' | 'size' | 'sha256' | 'pieceRoot'>;
 
 /** One share's outcome in an R of many. */
 export interface RegisterResult {
@@ -149,7 +150,7 @@ export class IndexLink {
 
   /** One R of `share` under `peerName` at `client`; resolves to the lease in seconds. */
   registerAt(client: IndexClient, peerName: string, share: Registration, options: RequestOptions): Promise<number> {
-    return client.register(peerName, this.settings.secret, this.hooks.listenPort(), share.contentName, share.size, Buffer.from(share.sha256, 'hex'), options, { pin: this.hooks.tlsPin });
+    return client.register(peerName, this.settings.secret, this.hooks.listenPort(), share.contentName, share.size, Buffer.from(share.sha256, 'hex'), options, { ...claimsOf(share), pin: this.hooks.tlsPin });
   }
 
   /** R of every share under `peerName` at `client`, in parallel (the client bounds how many at once). */
@@ -239,4 +240,9 @@ export class IndexLink {
     this.hooks.log(state === 'unreachable' ? 'warn' : 'info', `index server ${this.addressText}: ${state}${detail ? ` (${detail})` : ''}`);
     this.hooks.onState(state, detail, before);
   }
+}
+
+/** The claims an R of `share` carries: its piece root when it has one. */
+function claimsOf(share: Registration): SourceClaims | undefined {
+  return share.pieceRoot ? { pieceRoot: Buffer.from(share.pieceRoot, 'hex') } : undefined;
 }

@@ -288,6 +288,8 @@ export class Peer extends EventEmitter {
       sources: fetched.sources,
       resumedFrom: fetched.resumedFrom,
       reused: fetched.reused,
+      pieceChecked: fetched.pieceChecked,
+      refused: fetched.refused,
       shared: false,
       unencrypted: pick.sources.filter((s) => s.pin === undefined && fetched.sources.includes(s.peerName)).map((s) => s.peerName),
     };

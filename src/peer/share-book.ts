@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { P2PError, toP2PError } from '../protocol/errors';
 import { validateContentName } from '../protocol/names';
+import { merkleRoot } from '../protocol/pieces';
 import type { LogLevel, Share } from './api';
 import { FileStamp, hashFile, sameIdentity, sameStamp, stampOf } from './file-hash';
 
@@ -17,12 +18,15 @@ export interface SharedFile {
   sha256: string;
   dev: number;
   ino: number;
+  /** Piece leaves, 32 bytes each, answered to P requests. */
+  leaves?: Buffer;
 }
 
 /** A hashed file, ready to be stored with put() (Peer registers it at the index first). */
 export interface PreparedShare {
   share: Share;
   stamp: FileStamp;
+  leaves: Buffer;
   /** The path with every folder link resolved, at hashing time: a later change means the path leads elsewhere. */
   realPath: string;
 }
@@ -116,6 +120,8 @@ class FolderWatch {
 interface Entry {
   share: Share;
   stamp: FileStamp;
+  /** Piece leaves, 32 bytes per MiB shared. */
+  leaves: Buffer;
   realPath: string;
 }
 
@@ -160,22 +166,23 @@ export class ShareBook extends EventEmitter {
     const absolute = path.resolve(filePath);
     const name = validateContentName(contentName ?? path.basename(absolute));
     const realPath = await realPathOf(absolute);
-    const { size, sha256, stamp } = await hashFile(absolute, signal);
+    const { size, sha256, stamp, leaves } = await hashFile(absolute, signal);
     // A folder on the path that changed while the file was read may have led the read elsewhere.
     if ((await realPathOf(absolute)) !== realPath) throw new P2PError('BAD_PATH', `${absolute} now leads elsewhere (${realPath} before)`);
-    return { share: { contentName: name, path: absolute, size, sha256, registeredAt: new Date() }, stamp, realPath };
+    const pieceRoot = merkleRoot(leaves).toString('hex');
+    return { share: { contentName: name, path: absolute, size, sha256, pieceRoot, registeredAt: new Date() }, stamp, leaves, realPath };
   }
 
   /** Shares a prepared file, replacing any share with the same content name. */
   put(prepared: PreparedShare): Share {
     this.checkOpen();
-    const { share, stamp, realPath } = prepared;
+    const { share, stamp, leaves, realPath } = prepared;
     const previous = this.entries.get(share.contentName);
     if (previous) {
       this.entries.delete(share.contentName);
       this.unwatch(share.contentName, previous.share.path);
     }
-    this.entries.set(share.contentName, { share: { ...share }, stamp: { ...stamp }, realPath });
+    this.entries.set(share.contentName, { share: { ...share }, stamp: { ...stamp }, leaves, realPath });
     if (this.watch) {
       this.watchPath(share.path);
       // The file may have changed between hashing and watching (no event would tell); one cheap stat settles it.
@@ -193,7 +200,7 @@ export class ShareBook extends EventEmitter {
   lookup(contentName: string, sha256hex: string): SharedFile | undefined {
     const e = this.entries.get(contentName);
     if (!e || e.share.sha256 !== sha256hex.toLowerCase()) return undefined;
-    return { path: e.share.path, size: e.share.size, sha256: e.share.sha256, dev: e.stamp.dev, ino: e.stamp.ino };
+    return { path: e.share.path, size: e.share.size, sha256: e.share.sha256, dev: e.stamp.dev, ino: e.stamp.ino, leaves: e.leaves };
   }
 
   /**
@@ -332,8 +339,9 @@ export class ShareBook extends EventEmitter {
       return;
     }
     const previous = entry.share;
-    const share: Share = { ...previous, size: result.size, sha256: result.sha256, registeredAt: new Date() };
-    this.entries.set(contentName, { share, stamp: result.stamp, realPath: entry.realPath });
+    const pieceRoot = merkleRoot(result.leaves).toString('hex');
+    const share: Share = { ...previous, size: result.size, sha256: result.sha256, pieceRoot, registeredAt: new Date() };
+    this.entries.set(contentName, { share, stamp: result.stamp, leaves: result.leaves, realPath: entry.realPath });
     this.log('info', `"${contentName}" changed on disk: now ${result.size} bytes, SHA-256 ${result.sha256.slice(0, 12)}…`);
     this.emit('share-changed', { ...share }, { ...previous });
   }

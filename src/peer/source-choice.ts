@@ -82,6 +82,11 @@ const { wantHash, fromPeer } = wanted;
   return {
     sha256: chosen.sha256,
     size: chosen.size,
-    sources: chosen.sources.map((s) => ({ peerName: s.peerName, host: s.host, port: s.port, pin: s.pin })),
+    // Each source keeps its pin (a pinned source is dialled over TLS only) and the piece root it claimed; the downloader decides which root to trust.
+    sources: chosen.sources.map((s) => ({ peerName: s.peerName, host: s.host, port: s.port, pin: s.pin, pieceRoot: rootOf(kept, s) })),
   };
+}
+
+function rootOf(kept: readonly Source[], s: { peerName: string; host: string; port: number }): Buffer | undefined {
+  return kept.find((k) => k.peerName === s.peerName && k.host === s.host && k.port === s.port)?.claims?.pieceRoot;
 }

@@ -3,9 +3,10 @@ import type { promises as fsp } from 'node:fs';
 import type * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detailOrWords, ErrorCode, ErrorCodes, P2PError, toP2PError } from '../protocol/errors';
-import { DownloadRequest } from '../protocol/messages';
+import { DownloadRequest, HASH_BYTES, PieceRequest } from '../protocol/messages';
+import { MAX_LEAVES_PER_REPLY } from '../protocol/pieces';
 import { isValidContentName } from '../protocol/names';
-import { encodeContentHeader, encodeTcpError, tryDecodeDownloadRequest } from '../protocol/tcp';
+import { encodeContentHeader, encodePieceReply, encodeTcpError, tryDecodeUploadRequest } from '../protocol/tcp';
 import type { LogLevel } from './api';
 import { sameIdentity } from './file-hash';
 import type { FileRecord, LentFile } from './open-file-cache';
@@ -20,6 +21,8 @@ export interface ServedFile {
   /** Which file was hashed: the opened file must be this one, whatever the path leads to now. */
   dev: number;
   ino: number;
+  /** Piece leaves (32 bytes each) answered to a P; absent: P gets NOT_SHARED. */
+  leaves?: Buffer;
 }
 
 /** What the server emits as 'upload' once a D is finished with (its file handle already given back). */
@@ -133,7 +136,7 @@ export class UploadConnection {
     }
     let decoded;
     try {
-      decoded = tryDecodeDownloadRequest(this.pending);
+      decoded = tryDecodeUploadRequest(this.pending);
     } catch (err) {
       const e = toP2PError(err);
       this.refuse(e.code, `bad request: ${detailOrWords(e)}`, '?', 0);
@@ -169,7 +172,7 @@ export class UploadConnection {
     );
   }
 
-  private async waitTurn(ms: number, req: DownloadRequest): Promise<boolean> {
+  private async waitTurn(ms: number, req: DownloadRequest | PieceRequest): Promise<boolean> {
     if (ms > 0) {
       try {
         await sleep(ms, undefined, { signal: this.abort.signal });
@@ -236,8 +239,21 @@ export class UploadConnection {
     return false;
   }
 
-  /** Answers one D; resolves true when the connection may carry another request. */
-  private async serve(req: DownloadRequest): Promise<boolean> {
+  /** One page of the share's piece leaves, from memory: nothing is read from disk for a P. */
+  private answerPieces(req: PieceRequest, served: ServedFile): boolean {
+    const name = req.contentName;
+    const leaves = served.leaves;
+    if (!leaves) return this.refuse('NOT_SHARED', `this peer has no piece hashes for ${JSON.stringify(name)}`, name, 0);
+    const total = leaves.length / HASH_BYTES;
+    if (req.first >= total) return this.refuse('BAD_RANGE', `leaf ${req.first} is past the ${total} of ${JSON.stringify(name)}`, name, 0);
+    const count = Math.min(MAX_LEAVES_PER_REPLY, total - req.first);
+    this.socket.write(encodePieceReply({ total, first: req.first, leaves: leaves.subarray(req.first * HASH_BYTES, (req.first + count) * HASH_BYTES) }));
+    this.hooks.log('debug', `sent ${count} piece hashes of ${JSON.stringify(name)} to ${this.remote}`);
+    return true;
+  }
+
+  /** Answers one D or P; resolves true when the connection may carry another request. */
+  private async serve(req: DownloadRequest | PieceRequest): Promise<boolean> {
     const name = req.contentName;
     const shown = JSON.stringify(name);
     const hash = req.sha256.toString('hex');
@@ -256,6 +272,7 @@ export class UploadConnection {
       this.hooks.forget(key);
       return this.refuse('NOT_SHARED', `this peer does not share ${shown} with SHA-256 ${hash}`, name, 0);
     }
+    if (req.type === 'P') return this.answerPieces(req, served);
 
     let lent: LentFile | undefined;
     const progress = { sent: 0 };

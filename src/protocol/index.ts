@@ -10,3 +10,4 @@ export { cutUtf8 } from './wire';
 export * from './address-text';
 export * from './claims';
 export * from './proof';
+export * from './pieces';

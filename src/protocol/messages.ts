@@ -98,6 +98,10 @@ export interface DownloadRequest {
 /** Header of a C frame; exactly `length` content bytes follow it on the stream. */
 export interface ContentHeader { type: 'C'; size: number; offset: number; length: number }
 export interface TcpError { type: 'E'; code: number; message: string }
+/** Asks for the piece hashes (leaves) of one content, from leaf `first` on (docs/protocol.md, "Pieces"). */
+export interface PieceRequest { type: 'P'; contentName: string; sha256: Buffer; first: number }
+/** One page of leaves: `total` leaves in all, this page from `first`, 32 bytes each end to end. */
+export interface PieceReply { type: 'P'; total: number; first: number; leaves: Buffer }
 
 // ---- Classic 101-byte PDUs (the original report's layout) ----
 export interface ClassicRegister { type: 'R'; peerName: string; contentName: string; address: string }

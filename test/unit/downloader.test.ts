@@ -434,7 +434,7 @@ describe('Downloader', function () {
       const alice = await serve([file]);
       const uploads = countUploads(alice);
       const result = await downloader().fetch(job(file, [sourceOf(alice, 'alice')]));
-      assert.deepEqual(result, { path: existing, sources: [], resumedFrom: 0, reused: true });
+      assert.deepEqual(result, { path: existing, sources: [], resumedFrom: 0, reused: true, pieceChecked: true, refused: [] });
       assert.equal(uploads.records.length, 0);
       assert.equal((await fsp.stat(existing)).mtimeMs, before.mtimeMs);
       assert.deepEqual(await listDir(folder), [file.name]);

@@ -6,7 +6,7 @@ import * as p from '../../src/protocol';
 
 const DOC = path.resolve(__dirname, '../../../docs/protocol.md');
 
-type CodecName = 'indexRequest' | 'indexReply' | 'classicRequest' | 'classicReply' | 'downloadRequest' | 'contentResponse';
+type CodecName = 'indexRequest' | 'indexReply' | 'classicRequest' | 'classicReply' | 'downloadRequest' | 'contentResponse' | 'pieceRequest' | 'pieceReply';
 
 const codecs: Record<CodecName, { encode(v: any): Buffer; decode(b: Buffer): unknown }> = {
   indexRequest: { encode: p.encodeIndexRequest, decode: p.decodeIndexRequest },
@@ -20,6 +20,11 @@ const codecs: Record<CodecName, { encode(v: any): Buffer; decode(b: Buffer): unk
   contentResponse: {
     encode: (m) => (m.type === 'C' ? p.encodeContentHeader(m) : p.encodeTcpError(m.code, m.message)),
     decode: (b) => whole(b, p.tryDecodeContentResponse(b)),
+  },
+  pieceRequest: { encode: p.encodePieceRequest, decode: (b) => whole(b, p.tryDecodeUploadRequest(b)) },
+  pieceReply: {
+    encode: (m) => (m.type === 'P' ? p.encodePieceReply(m) : p.encodeTcpError(m.code, m.message)),
+    decode: (b) => whole(b, p.tryDecodePieceReply(b)),
   },
 };
 
@@ -35,7 +40,7 @@ function asJson(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v, (_k, x) => (x && x.type === 'Buffer' && Array.isArray(x.data) ? Buffer.from(x.data).toString('hex') : x)));
 }
 
-const BYTE_FIELDS = ['cookie', 'sha256', 'mac', 'keyShare', 'wrappedKey', 'exchangeKey', 'pieceRoot', 'pin'];
+const BYTE_FIELDS = ['cookie', 'sha256', 'mac', 'keyShare', 'wrappedKey', 'exchangeKey', 'pieceRoot', 'pin', 'leaves'];
 
 /** Turns the document's hex strings back into Buffers for the fields that are bytes. */
 function withBuffers(v: any): any {
@@ -69,6 +74,7 @@ describe('docs/protocol.md test vectors', () => {
     for (const t of ['H', 'R', 'T', 'S', 'O', 'F']) assert.ok(seen.has(`indexRequest:${t}`), `no ${t} request vector`);
     for (const t of ['H', 'A', 'E', 'S', 'O', 'F']) assert.ok(seen.has(`indexReply:${t}`), `no ${t} reply vector`);
     for (const t of ['R', 'S', 'T', 'O']) assert.ok(seen.has(`classicRequest:${t}`), `no classic ${t} vector`);
+    for (const c of ['pieceRequest', 'pieceReply']) assert.ok(seen.has(`${c}:P`), `no ${c} vector`);
     for (const t of ['D', 'C', 'E']) assert.ok(seen.has(`downloadRequest:${t}`) || seen.has(`contentResponse:${t}`), `no TCP ${t} vector`);
   });
 

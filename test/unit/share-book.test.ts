@@ -8,6 +8,7 @@ import type { Share } from '../../src/peer/api';
 import { hashFile } from '../../src/peer/file-hash';
 import { ShareBook } from '../../src/peer/share-book';
 import { P2PError } from '../../src/protocol/errors';
+import { leafHash } from '../../src/protocol/pieces';
 import { identityOfFile, makeTempDir, removeDir } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
 
@@ -114,7 +115,7 @@ describe('ShareBook', () => {
       const bytes = Buffer.from('served bytes');
       const file = await write('s.txt', bytes);
       await shareFile(file);
-      const served = { path: file, size: bytes.length, sha256: sha(bytes), ...(await identityOfFile(file)) };
+      const served = { path: file, size: bytes.length, sha256: sha(bytes), ...(await identityOfFile(file)), leaves: leafHash(bytes) };
       assert.deepEqual(book.lookup('s.txt', sha(bytes)), served);
       assert.deepEqual(book.lookup('s.txt', sha(bytes).toUpperCase()), served);
       assert.equal(book.lookup('s.txt', sha(Buffer.from('other'))), undefined);

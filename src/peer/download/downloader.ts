@@ -108,7 +108,7 @@ export class Downloader {
     if (reusable) {
       log('info', `${name}: ${reusable} already holds this content; nothing to download`);
       emitProgress(job, log, { contentName: name, received: job.size, total: job.size, bytesPerSecond: 0, sources: 0 });
-      return { path: reusable, sources: [], resumedFrom: 0, reused: true };
+      return { path: reusable, sources: [], resumedFrom: 0, reused: true, pieceChecked: true, refused: [] };
     }
 
     await withinTime(checkFreeSpace(name, job.size, folder, partPath), `checking the free space in ${folder}`, fsStepMs);
@@ -132,7 +132,7 @@ export class Downloader {
       const placed = await findIdentical(folder, name, job.size, sha256, job.signal);
       if (placed) {
         emitProgress(job, log, { contentName: name, received: job.size, total: job.size, bytesPerSecond: 0, sources: 0 });
-        return { path: placed, sources: [], resumedFrom: 0, reused: true };
+        return { path: placed, sources: [], resumedFrom: 0, reused: true, pieceChecked: true, refused: [] };
       }
       const run = new DownloadRun(
         { name, sha256, size: job.size, folder, partPath, sources: job.sources, signal: job.signal, onProgress },

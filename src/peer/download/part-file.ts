@@ -106,6 +106,18 @@ export class PartFile {
     this.sidecar.schedule();
   }
 
+  /** Keeps only `ranges` of what was resumed (the pieces that verified); the rest is fetched again. */
+  keepOnly(ranges: [number, number][]): void {
+    const before = this.resumed;
+    this.written = new RangeSet();
+    for (const [a, b] of ranges) this.written.add(a, b);
+    this.resumed = this.written.total();
+    if (this.resumed !== before) {
+      this.log('warn', `${this.meta.contentName}: ${before - this.resumed} resumed bytes did not verify piece by piece; fetching them again`);
+      this.sidecar.schedule();
+    }
+  }
+
   /** Stops the sidecar (with `final`, after writing its last state) and closes the fd. */
   async close(final: boolean): Promise<void> {
     await this.sidecar.close(final);

@@ -3,8 +3,10 @@ import { P2PError, toP2PError } from '../../protocol/errors';
 import type { DownloadProgress, LogLevel } from '../api';
 import { InOrderHasher } from './disk-writer';
 import { PartFile } from './part-file';
-import type { DownloadSource } from './source-connection';
-import type { ProgressRule } from '../progress-watch';
+import { DownloadSource, SourceConnection } from './source-connection';
+import { DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
+import { PIECE_BYTES } from '../../protocol/pieces';
+import { findPieces, labelOf, PieceCheck, PieceInProgress } from './piece-check';
 import { SourceWorker, Task, WorkerRequest } from './source-worker';
 
 const PROGRESS_EVERY_MS = 250;
@@ -47,6 +49,10 @@ export interface RunResult {
   sources: string[];
   /** Bytes that were already in the .part file from an earlier attempt. */
   resumedFrom: number;
+  /** Every byte taken from the network was checked piece by piece on arrival; false: the whole-file SHA-256 alone. */
+  pieceChecked: boolean;
+  /** Sources dropped for sending a bad piece or piece hashes not matching the root, as "name (host:port)". */
+  refused: string[];
 }
 
 /** One slice of the content handed out as one D. `frontier` is where the next new byte goes. */
@@ -55,7 +61,10 @@ interface Chunk {
   end: number;
   frontier: number;
   workers: Set<SourceWorker>;
+  /** With piece checks: the piece at `frontier` being filled, not yet on disk. */
+  piece?: PieceInProgress<SourceWorker>;
 }
+
 
 /** One fetch() from preparing the .part file to placing the result. */
 export class DownloadRun {
@@ -88,6 +97,10 @@ export class DownloadRun {
   /** Aborted when the run stops, so connection attempts in progress give up at once. */
   private readonly stopController = new AbortController();
   private readonly request: WorkerRequest;
+  /** The leaves checked against the piece root; undefined: whole-file check only. */
+  private pieces: PieceCheck | undefined;
+  /** Sources caught lying, by label: never asked again in this download. */
+  private readonly refused = new Set<string>();
 
   constructor(
     private readonly plan: RunPlan,
@@ -122,7 +135,6 @@ export class DownloadRun {
   async execute(): Promise<RunResult> {
     const { name, sha256, size, partPath } = this.plan;
     this.part = await PartFile.open(partPath, { contentName: name, sha256, size }, this.settings.log);
-    this.received = this.part.resumedFrom;
     this.hasher = new InOrderHasher(this.part.fd, {
       isStopped: () => this.stopped,
       writtenEnd: (pos) => this.part.writtenEnd(pos),
@@ -135,6 +147,8 @@ export class DownloadRun {
 
     let outcome: P2PError | undefined;
     try {
+      await this.preparePieces();
+      this.received = this.part.resumedFrom;
       this.planChunks();
       this.startWorkers();
       this.progressTimer = setInterval(() => this.tick(), PROGRESS_EVERY_MS);
@@ -181,7 +195,23 @@ export class DownloadRun {
     const finalPath = await this.part.place(this.plan.folder, name);
     await this.part.remove();
     this.log('info', `${name}: saved ${size} bytes to ${finalPath} from ${sources.join(', ') || 'the .part file'}`);
-    return { path: finalPath, sources, resumedFrom: this.part.resumedFrom };
+    return { path: finalPath, sources, resumedFrom: this.part.resumedFrom, pieceChecked: this.pieces !== undefined, refused: [...this.refused] };
+  }
+
+  /** Piece checks for this run when a root is claimed (piece-check.ts), and a resumed .part cut to the pieces that verify. */
+  private async preparePieces(): Promise<void> {
+    const { connectTimeoutMs, stallTimeoutMs, progress, stopSignal, sha256Bytes } = this.request;
+    this.pieces = await findPieces(this.plan.sources, this.size, {
+      leavesOf: async (source) => {
+        const conn = await SourceConnection.connect(source, connectTimeoutMs, stallTimeoutMs, progress ?? DEFAULT_PROGRESS_RULE, stopSignal);
+        return { ask: (first) => conn.askLeaves(sha256Bytes, this.name, first), close: () => conn.destroy(new P2PError('CANCELLED')) };
+      },
+      isStopped: () => this.stopped,
+      refuse: (label) => this.refused.add(label),
+      isRefused: (label) => this.refused.has(label),
+      log: (level, message) => this.log(level, `${this.name}: ${message}`),
+    });
+    if (this.pieces && this.part.resumedFrom > 0) this.part.keepOnly(await this.pieces.verifiedOnDisk(this.part.fd, (a, b) => this.part.covers(a, b)));
   }
 
   private planChunks(): void {
@@ -210,7 +240,7 @@ export class DownloadRun {
     const seen = new Set<string>();
     for (const source of this.plan.sources) {
       const key = `${source.host}|${source.port}`;
-      if (seen.has(key)) continue;
+      if (seen.has(key) || this.refused.has(labelOf(source))) continue;
       seen.add(key);
       this.workers.push(this.newWorker(source));
     }
@@ -303,7 +333,9 @@ export class DownloadRun {
       out.push(c);
       if (c.workers.size === 0) return this.dropFilled(out, skipped);
     }
-    const fresh = this.carve(this.settings.chunkBytes);
+    // Whole pieces per chunk, so a piece's bytes always arrive in order through one chunk.
+    const bytes = this.pieces ? Math.ceil(this.settings.chunkBytes / PIECE_BYTES) * PIECE_BYTES : this.settings.chunkBytes;
+    const fresh = this.carve(bytes);
     if (fresh) out.push(fresh);
     return this.dropFilled(out, skipped);
   }
@@ -356,17 +388,53 @@ export class DownloadRun {
     if (this.stopped) return;
     const end = Math.min(at + data.length, chunk.end);
     const from = Math.max(at, chunk.frontier);
-    if (from >= end) return;
+    // Bytes past the frontier would leave a hole: a racing source ahead of a piece taken back.
+    if (from >= end || from > chunk.frontier) return;
     const slice = data.subarray(from - at, end - at);
     chunk.frontier = end;
     worker.keptBytes += slice.length;
     this.received += slice.length;
-    if (!this.hasher.feed(from, slice)) this.unwritten.set(from, slice);
-    worker.queueWrite(slice, from);
+    if (this.pieces) {
+      if (!this.collect(this.pieces, worker, chunk, from, slice)) return;
+    } else {
+      this.store(worker, from, slice);
+    }
     if (chunk.frontier === chunk.end) {
       for (const other of chunk.workers) if (other !== worker) other.supersede();
       this.wake();
     }
+  }
+
+  /** Bytes bound for the file: hashed in order now if they can be, and queued on `worker`'s writes. */
+  private store(worker: SourceWorker, at: number, data: Buffer): void {
+    if (!this.hasher.feed(at, data)) this.unwritten.set(at, data);
+    worker.queueWrite(data, at);
+  }
+
+  /**
+   * Adds `data` at `from` to the chunk's piece in the making; each piece that completes and matches
+   * its leaf is stored. A bad piece never reaches the disk: its senders are dropped and named, and
+   * the chunk goes back to the piece's start for another source. False then.
+   */
+  private collect(pieces: PieceCheck, worker: SourceWorker, chunk: Chunk, from: number, data: Buffer): boolean {
+    const { good, bad } = pieces.collect(chunk, from, data, worker);
+    for (const p of good) for (let at = p.start, i = 0; i < p.bufs.length; at += p.bufs[i].length, i++) this.store(worker, at, p.bufs[i]);
+    if (bad) this.rejectPiece(chunk, bad.index, bad.piece);
+    return !bad;
+  }
+
+  private rejectPiece(chunk: Chunk, index: number, piece: PieceInProgress<SourceWorker>): void {
+    chunk.frontier = piece.start;
+    this.received -= piece.bytes;
+    for (const w of piece.senders) {
+      const label = labelOf(w.source);
+      this.refused.add(label);
+      this.log('warn', `${this.name}: piece ${index} (bytes ${piece.start}..${piece.start + piece.bytes}) from ${label} does not match its hash; fetching it again from another source`);
+      w.drop(new P2PError('PROTOCOL', `sent piece ${index} of ${this.name} not matching its hash`));
+    }
+    // Others on this chunk stream past the piece taken back; their rest would leave a hole.
+    for (const w of chunk.workers) if (!piece.senders.has(w)) w.supersede();
+    this.wake();
   }
 
   /** Called when the buffers `bufs`, laid end to end from `a`, reached the file. */

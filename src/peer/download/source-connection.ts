@@ -2,7 +2,8 @@
 import type * as net from 'node:net';
 import { formatHostPort } from '../../protocol/address-text';
 import { codeFromWire, P2PError, toP2PError } from '../../protocol/errors';
-import { encodeDownloadRequest, tryDecodeContentResponse } from '../../protocol/tcp';
+import type { PieceReply } from '../../protocol/messages';
+import { encodeDownloadRequest, encodePieceRequest, tryDecodeContentResponse, tryDecodePieceReply } from '../../protocol/tcp';
 import { ProgressRule, ProgressWatch } from '../progress-watch';
 import { dialSource } from './pinned-connect';
 
@@ -13,6 +14,8 @@ export interface DownloadSource {
   port: number;
   /** SHA-256 of the source's TLS key (its pin claim): such a source is reached over TLS only. */
   pin?: Buffer;
+  /** The pieceRoot this source claimed at the index; absent for classic and older peers. */
+  pieceRoot?: Buffer;
 }
 
 /** Receives each run of bytes as it streams in, with the file offset of its first byte. */
@@ -24,6 +27,8 @@ export class SourceConnection {
   private active:
     | { offset: number; length: number; received: number; seenHeader: boolean; sink: DataSink; resolve: () => void; reject: (e: unknown) => void; size: number }
     | undefined;
+  /** A P waiting for its reply (piece hashes); D and P never run at once. */
+  private asking: { buf: Buffer; resolve: (r: PieceReply) => void; reject: (e: unknown) => void } | undefined;
   private closed = false;
   private closeReason: unknown;
   private paused = false;
@@ -44,7 +49,7 @@ export class SourceConnection {
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('timeout', () => {
-      if (this.active && !this.paused) this.fail(new P2PError('STALLED', `${this.who}: nothing arrived for ${this.stallTimeoutMs} ms`));
+      if ((this.active && !this.paused) || this.asking) this.fail(new P2PError('STALLED', `${this.who}: nothing arrived for ${this.stallTimeoutMs} ms`));
     });
     socket.on('error', (err) => this.fail(this.socketError(err)));
     socket.on('close', () => {
@@ -121,6 +126,36 @@ export class SourceConnection {
     });
   }
 
+  /** One page of the source's piece leaves from leaf `first` (docs/protocol.md, "Pieces"). */
+  askLeaves(sha256: Buffer, contentName: string, first: number): Promise<PieceReply> {
+    if (this.closed) return Promise.reject(this.closeReason ?? new P2PError('SOURCE_GONE', `${this.who} closed the connection`));
+    if (this.active || this.asking) return Promise.reject(new P2PError('INTERNAL', 'a request is already running on this connection'));
+    return new Promise<PieceReply>((resolve, reject) => {
+      this.asking = { buf: Buffer.alloc(0), resolve, reject };
+      this.socket.setTimeout(this.stallTimeoutMs);
+      this.socket.write(encodePieceRequest({ contentName, sha256, first }));
+    });
+  }
+
+  private onAnswer(d: Buffer): void {
+    const q = this.asking!;
+    q.buf = q.buf.length === 0 ? d : Buffer.concat([q.buf, d]);
+    let decoded;
+    try {
+      decoded = tryDecodePieceReply(q.buf);
+    } catch (err) {
+      this.fail(new P2PError('PROTOCOL', `${this.who} sent a bad piece hash reply: ${(err as Error).message}`, err));
+      return;
+    }
+    if (!decoded) return;
+    if (decoded.bytes !== q.buf.length) return this.fail(new P2PError('PROTOCOL', `${this.who} sent bytes after its piece hash reply`));
+    const msg = decoded.msg;
+    if (msg.type === 'E') return this.fail(new P2PError(codeFromWire(msg.code), `${this.who}: ${msg.message}`));
+    this.asking = undefined;
+    this.socket.setTimeout(0);
+    q.resolve(msg);
+  }
+
   pause(): void {
     this.paused = true;
     this.socket.pause();
@@ -153,6 +188,9 @@ export class SourceConnection {
     const a = this.active;
     this.active = undefined;
     a?.reject(reason);
+    const q = this.asking;
+    this.asking = undefined;
+    q?.reject(reason);
   }
 
   private socketError(err: Error): P2PError {
@@ -161,6 +199,7 @@ export class SourceConnection {
   }
 
   private onData(d: Buffer): void {
+    if (this.asking) return this.onAnswer(d);
     const a = this.active;
     if (!a) {
       this.fail(new P2PError('PROTOCOL', `${this.who} sent ${d.length} bytes nobody asked for`));

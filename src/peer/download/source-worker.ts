@@ -59,6 +59,7 @@ export class SourceWorker {
   private writes: WriteQueue;
   private pausedForDisk = false;
   finished!: Promise<void>;
+  private dropped: P2PError | undefined;
 
   constructor(
     readonly source: DownloadSource,
@@ -83,6 +84,7 @@ export class SourceWorker {
     const label = `${this.source.peerName} (${formatHostPort(this.source.host, this.source.port)})`;
     try {
       for (;;) {
+        if (this.dropped) throw this.dropped;
         const task = await this.hooks.nextTask();
         if (!task) break;
         try {
@@ -127,6 +129,12 @@ export class SourceWorker {
   /** Another source finished this worker's chunk first: its rest is of no use. */
   supersede(): void {
     this.conn?.destroy(SUPERSEDED);
+  }
+
+  /** This source cannot be trusted for this download: it stops with `err` and takes no more ranges. */
+  drop(err: P2PError): void {
+    this.dropped = err;
+    this.conn?.destroy(err);
   }
 
   destroyConnection(): void {
