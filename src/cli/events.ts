@@ -45,6 +45,10 @@ export type CliEvent =
       reused: boolean;
       /** False when some bytes came over plain TCP (a source without a pin). */
       encrypted: boolean;
+      /** False: no source showed a piece root, so only the whole-file SHA-256 was checked. */
+      pieceChecked: boolean;
+      /** Sources dropped for lying (a bad piece, leaves not matching the root), "name (host:port)". */
+      refused: string[];
       shared: boolean;
       /** When shared is false: why, and what to do about it. */
       notShared?: string;
@@ -105,6 +109,8 @@ export function downloadedEvent(r: DownloadResult): CliEvent {
     resumedFrom: r.resumedFrom,
     reused: r.reused ?? false,
     encrypted: r.unencrypted.length === 0,
+    pieceChecked: r.pieceChecked,
+    refused: [...r.refused],
     shared: r.shared,
   };
 }

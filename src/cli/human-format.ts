@@ -161,8 +161,10 @@ function eventLines(ev: CliEvent, width: number): string[] {
           ? `, resumed after ${formatBytes(ev.resumedFrom)}`
           : '';
       const clear = ev.encrypted ? '' : ', not encrypted';
+      const unchecked = ev.pieceChecked ? '' : ', whole-file check only: no source gave piece hashes';
       return [
-        `saved "${ev.contentName}" to ${ev.path} (${formatBytes(ev.size)}, sha256 ${shortHash(ev.sha256)}${resumed}${clear})${from}`,
+        `saved "${ev.contentName}" to ${ev.path} (${formatBytes(ev.size)}, sha256 ${shortHash(ev.sha256)}${resumed}${clear}${unchecked})${from}`,
+        ...ev.refused.map((s) => `dropped source ${s}: it sent data or piece hashes that did not verify`),
         ev.shared
           ? `you are now a source of "${ev.contentName}"`
           : `"${ev.contentName}" is not shared by you: ${ev.notShared ?? 'downloads are not registered'}`,

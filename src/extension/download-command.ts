@@ -82,12 +82,13 @@ export class DownloadCommand {
     const shared = result.shared ? '; now shared' : '';
     // Said plainly: bytes from a peer without a pin crossed the network readable by anyone on the path.
     const clear = result.unencrypted.length > 0 ? ', not encrypted' : '';
+    const unchecked = result.pieceChecked ? '' : ', whole-file check only';
     if (result.reused) {
       this.log.info(`"${result.contentName}" was already complete at ${result.path}${shared}`);
       vscode.window.setStatusBarMessage(`$(check) ${labelText(`${result.contentName} was already downloaded`)}`, 8000);
     } else {
-      this.log.info(`saved "${result.contentName}" (${result.size} bytes${clear})${sources} to ${result.path}${shared}`);
-      vscode.window.setStatusBarMessage(`$(check) ${labelText(`Downloaded ${result.contentName} (${formatBytes(result.size)}${clear})${sources}`)}`, 8000);
+      this.log.info(`saved "${result.contentName}" (${result.size} bytes${clear}${unchecked})${sources} to ${result.path}${shared}`);
+      vscode.window.setStatusBarMessage(`$(check) ${labelText(`Downloaded ${result.contentName} (${formatBytes(result.size)}${clear}${unchecked})${sources}`)}`, 8000);
     }
     await this.open(result.path);
     return result;

@@ -7,7 +7,6 @@ import { P2PError, codeFromWire, toP2PError } from '../protocol/errors';
 import { COOKIE_BYTES, IndexReply, NameHit, OnlineEntry, Source } from '../protocol/messages';
 import { Claim, ExchangeKeyPair, UnprovenRequest, claimFor, encodeProven, exchangeKeyPair, indexKeyOf } from '../protocol/proof';
 import { decodeIndexReply, encodeIndexRequest } from '../protocol/udp';
-import type { SourceClaims } from '../protocol/claims';
 import { ipToBytes } from '../protocol/wire';
 import { HostPort, formatAddress } from './address';
 import type { LogLevel } from './api';

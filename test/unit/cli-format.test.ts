@@ -80,6 +80,8 @@ describe('terminal peer: human-mode formatting', () => {
       resumedFrom: 0,
       reused: false,
       encrypted: true,
+      pieceChecked: true,
+      refused: [],
       shared: true,
     });
     assert.match(lines[0], /^saved "Text1\.txt" to \/tmp\/dl\/Text1\.txt \(12 B, sha256 abababababab…\) from Jo$/);
@@ -87,8 +89,27 @@ describe('terminal peer: human-mode formatting', () => {
   });
 
   it('says so when a download came in clear (a source without a pin)', () => {
-    const [saved] = formatHuman({ event: 'downloaded', contentName: 'T.txt', path: '/tmp/dl/T.txt', size: 12, sha256: HASH, sources: ['Jo'], resumedFrom: 0, reused: false, encrypted: false, shared: false });
+    const [saved] = formatHuman({ event: 'downloaded', contentName: 'T.txt', path: '/tmp/dl/T.txt', size: 12, sha256: HASH, sources: ['Jo'], resumedFrom: 0, reused: false, encrypted: false, pieceChecked: true, refused: [], shared: false });
     assert.match(saved, /\(12 B, sha256 abababababab…, not encrypted\) from Jo$/);
+  });
+
+  it('says when a download ran with the whole-file check only, and names each source dropped for lying', () => {
+    const lines = formatHuman({
+      event: 'downloaded',
+      contentName: 'Text1.txt',
+      path: '/tmp/dl/Text1.txt',
+      size: 12,
+      sha256: HASH,
+      sources: ['Jo'],
+      resumedFrom: 0,
+      reused: false,
+      encrypted: true,
+      pieceChecked: false,
+      refused: ['Eve (127.0.0.1:4000)'],
+      shared: false,
+    });
+    assert.match(lines[0], /\(12 B, sha256 abababababab…, whole-file check only: no source gave piece hashes\) from Jo$/);
+    assert.equal(lines[1], 'dropped source Eve (127.0.0.1:4000): it sent data or piece hashes that did not verify');
   });
 
   it('prints a failure as one line starting with "error:"', () => {

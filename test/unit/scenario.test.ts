@@ -110,6 +110,8 @@ describe('the original report scenario, with real processes', function () {
       return e.event !== 'progress' && e.event !== 'state';
     });
     assert.equal(done.event, 'downloaded', JSON.stringify(done));
+    // Sam and Jo registered a piece root, so every piece was checked on arrival.
+    assert.equal(done.pieceChecked, true, JSON.stringify(done));
     assert.ok(progress.length >= 1, 'progress is shown while downloading');
     for (const p of progress) {
       assert.equal(p.contentName, 'Text1.txt');
