@@ -6,6 +6,7 @@ import { runIndexBench } from './index-throughput';
 import { REPO_DIR, Section, installCleanup, killAllChildren, machineLines, table } from './lib';
 import { runListsBench } from './lists';
 import { runManySourcesBench } from './many-sources';
+import { runPiecesBench } from './pieces';
 import { runRegistryBench } from './registry-scale';
 
 const BENCHES: { name: string; run: (o: { quick: boolean; log: (line: string) => void }) => Promise<Section> }[] = [
@@ -14,6 +15,7 @@ const BENCHES: { name: string; run: (o: { quick: boolean; log: (line: string) =>
   { name: 'registry', run: runRegistryBench },
   { name: 'sources', run: runManySourcesBench },
   { name: 'lists', run: runListsBench },
+  { name: 'pieces', run: runPiecesBench },
 ];
 
 /** The whole run stops by itself after this, whatever hangs. */
