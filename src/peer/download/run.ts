@@ -393,7 +393,6 @@ export class DownloadRun {
     const slice = data.subarray(from - at, end - at);
     chunk.frontier = end;
     worker.keptBytes += slice.length;
-    this.received += slice.length;
     if (this.pieces) {
       if (!this.collect(this.pieces, worker, chunk, from, slice)) return;
     } else {
@@ -407,6 +406,8 @@ export class DownloadRun {
 
   /** Bytes bound for the file: hashed in order now if they can be, and queued on `worker`'s writes. */
   private store(worker: SourceWorker, at: number, data: Buffer): void {
+    // Progress counts only bytes that are kept: with piece checks, a piece once it verified.
+    this.received += data.length;
     if (!this.hasher.feed(at, data)) this.unwritten.set(at, data);
     worker.queueWrite(data, at);
   }
@@ -425,7 +426,6 @@ export class DownloadRun {
 
   private rejectPiece(chunk: Chunk, index: number, piece: PieceInProgress<SourceWorker>): void {
     chunk.frontier = piece.start;
-    this.received -= piece.bytes;
     for (const w of piece.senders) {
       const label = labelOf(w.source);
       this.refused.add(label);
