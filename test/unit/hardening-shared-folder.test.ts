@@ -31,6 +31,33 @@ describe('hardening: one download folder shared by many processes', function () 
     return p.next((e) => e.event === 'downloaded' || (e.event === 'error' && e.command === 'D'));
   }
 
+  /** Resolves once the .part.json sidecar records `bytes` from offset 0, watching its folder for each rewrite. */
+  async function sidecarHolds(file: string, bytes: number): Promise<void> {
+    const holds = (): boolean => {
+      try {
+        const ranges = JSON.parse(fs.readFileSync(file, 'utf8')).ranges as [number, number][];
+        return ranges.some(([a, b]) => a === 0 && b >= bytes);
+      } catch {
+        return false;
+      }
+    };
+    if (holds()) return;
+    const watcher = fs.watch(path.dirname(file));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${file} never recorded ${bytes} bytes`)), 20_000);
+        watcher.on('change', () => {
+          if (holds()) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+    } finally {
+      watcher.close();
+    }
+  }
+
   function listDir(folder: string): string[] {
     return fs.readdirSync(folder).sort();
   }
@@ -101,8 +128,10 @@ describe('hardening: one download folder shared by many processes', function () 
     const folder = path.join(root, 'crashed');
     const first = await peer('Crashes', folder);
     first.send('D report.pdf');
-    // Bytes are kept a whole checked piece (1 MiB) at a time: by 2 MiB the first piece is on disk and in the sidecar.
+    // Bytes are kept a whole checked piece (1 MiB) at a time, and the sidecar that records them is
+    // rewritten at most every 250 ms: kill once the sidecar on disk holds the first whole piece.
     await first.next((e) => e.event === 'progress' && (e.received as number) >= 2 * MiB);
+    await sidecarHolds(path.join(folder, `${partFileName('report.pdf', report.sha256)}.json`), MiB);
     await first.kill('SIGKILL');
     const lock = path.join(folder, lockFileName('report.pdf', report.sha256));
     assert.match(fs.readFileSync(lock, 'utf8'), new RegExp(`"pid":${first.child.pid}\\b`), 'the dead process left its lock');
