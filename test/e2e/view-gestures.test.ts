@@ -39,7 +39,7 @@ describe('A VS Code user works the P2P views with mouse and keyboard', function 
     for (const n of names) fs.writeFileSync(path.join(workspace, n), `${n}\n`);
     for (const n of names) {
       await openWorkspaceFile(page, n);
-      await runCommand(page, 'P2P: Register File');
+      await runCommand(page, 'P2P: Register File', { asks: true });
       await answerInputBox(page, `Share "${n}" as`);
     }
     await showP2PContainer(page);
