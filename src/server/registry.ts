@@ -12,7 +12,7 @@ import { HITS_OVERHEAD, PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, hitBytes, s
 import { NameRecord, searchKey } from './name-index';
 import { sourceKey } from '../protocol/address-text';
 import { SourceClaims, packClaims, unpackClaims } from '../protocol/claims';
-import { MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
+import { EntryFields, MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
 import { OwnerBook } from './owner-book';
 import { SharedStore, SharedVerdict } from './shared-store';
 
@@ -146,14 +146,7 @@ export class Registry {
     if (classic && existing && existing.expiresAt > this.now()) throw new P2PError('ALREADY_LISTED');
     const owner = this.provenOwner(r);
     const lease = classic ? this.classicTtlSeconds : this.ttlSeconds;
-    const fields = {
-      host: r.host,
-      port: r.port,
-      size: r.size,
-      hash: r.sha256 ? hashText(r.sha256) : ZERO_HASH,
-      claims: packClaims(r.claims),
-      expiresAt: lease === undefined ? Infinity : this.now() + lease * 1000,
-    };
+    const fields = this.entryFields(r, lease);
     if (existing) {
       this.store.update(existing, fields);
       this.owners?.touch(r.peerName, owner, this.now());
@@ -186,14 +179,7 @@ export class Registry {
     // Proved against the owner this server knows; the store's script then checks it against the one all servers share.
     const owner = this.provenOwner(r);
     if (owner.kind !== 'secret') throw new P2PError('INTERNAL', 'a shared store takes new-form registrations only');
-    const fields = {
-      host: r.host,
-      port: r.port,
-      size: r.size,
-      hash: r.sha256 ? hashText(r.sha256) : ZERO_HASH,
-      claims: packClaims(r.claims),
-      expiresAt: this.now() + this.ttlSeconds * 1000,
-    };
+    const fields = this.entryFields(r, this.ttlSeconds);
     const caps = { maxPerPeer: this.maxPerPeer, maxPerSecret: this.maxPerSecret, maxPerAddress: this.maxPerAddress, maxEntries: this.maxEntries };
     const verdict = await shared.register({ peerName: r.peerName, contentName: r.contentName, owner, fields, source: sourceKey(r.host) }, caps, this.now());
     if (verdict.code !== 'OK') throw this.refusal(verdict.code, r, verdict.count);
@@ -209,6 +195,18 @@ export class Registry {
     const verdict = await shared.deregister(peerName, contentName, owner);
     if (verdict.code !== 'OK') throw this.refusal(verdict.code, { peerName, contentName, host: '' }, verdict.count);
     return verdict.removed;
+  }
+
+  /** What an R stores, whichever store keeps it; no lease (undefined) stands until its T. */
+  private entryFields(r: Registration, leaseSeconds: number | undefined): EntryFields {
+    return {
+      host: r.host,
+      port: r.port,
+      size: r.size,
+      hash: r.sha256 ? hashText(r.sha256) : ZERO_HASH,
+      claims: packClaims(r.claims),
+      expiresAt: leaseSeconds === undefined ? Infinity : this.now() + leaseSeconds * 1000,
+    };
   }
 
   /** The owner an R proves, against whoever holds its name here (a name without registrations may still be kept in the OwnerBook). */
