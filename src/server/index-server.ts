@@ -25,6 +25,7 @@ import { ID_WINDOW, ReplayGuard } from './replay-guard';
 import { MemoryStore, RegistryStore } from './store';
 import { OwnerBook } from './owner-book';
 import { SharedStore } from './shared-store';
+import { DurationBuckets, RequestCounts } from './traffic-counts';
 
 export interface IndexServerOptions {
   /** Address to bind: '127.0.0.1' (default), '0.0.0.0', '::1' or '::' (dual-stack). */
@@ -90,6 +91,21 @@ export interface IndexServerStats {
   rateLimited: number;
   retries: number;
   internalErrors: number;
+  /** Requests refused with BAD_COOKIE (no, stale or forged handshake cookie). */
+  badCookies: number;
+  /** Registrations whose lease ended. */
+  expired: number;
+  /** Writes the shared store could not carry out (STORE_UNAVAILABLE). */
+  storeErrors: number;
+}
+
+/** What the admin endpoint publishes: counts kept on the hot path, read at scrape time. */
+export interface IndexServerTraffic {
+  requests: Array<{ type: string; result: string; n: number }>;
+  /** Time spent handling one datagram (a shared store's round trip excluded). */
+  duration: DurationBuckets;
+  /** Round trips of writes to the shared store, when there is one. */
+  storeLatency: DurationBuckets;
 }
 
 /** Entries a single sweep removes before yielding to the event loop; the rest follow right after. */
@@ -121,8 +137,11 @@ export class IndexServer extends EventEmitter {
   private starting?: Promise<{ host: string; port: number }>;
   private closing?: Promise<void>;
   private readonly counters: IndexServerStats = {
-    datagrams: 0, bytesIn: 0, replies: 0, bytesOut: 0, dropped: 0, junk: 0, classicIgnored: 0, rateLimited: 0, retries: 0, internalErrors: 0,
+    datagrams: 0, bytesIn: 0, replies: 0, bytesOut: 0, dropped: 0, junk: 0, classicIgnored: 0, rateLimited: 0, retries: 0, internalErrors: 0, badCookies: 0, expired: 0, storeErrors: 0,
   };
+  private readonly requestCounts = new RequestCounts();
+  private readonly duration = new DurationBuckets();
+  private readonly storeLatency = new DurationBuckets();
   /** R/T sent to a shared store and not yet answered, by "ip|port|requestId". */
   private readonly inFlight = new Set<string>();
   /** The operator is told once that classic clients are knocking while classic mode is off. */
@@ -174,6 +193,23 @@ export class IndexServer extends EventEmitter {
 
   get stats(): IndexServerStats {
     return { ...this.counters };
+  }
+
+  /** Requests by type and result and the duration histograms; copies, read at scrape time. */
+  get traffic(): IndexServerTraffic {
+    const copy = (d: DurationBuckets): DurationBuckets => Object.assign(new DurationBuckets(), { sum: d.sum, total: d.total, counts: [...d.counts] });
+    return { requests: this.requestCounts.entries(), duration: copy(this.duration), storeLatency: copy(this.storeLatency) };
+  }
+
+  /** Registrations, distinct peer names and distinct content names held now. */
+  get population(): { entries: number; peers: number; contents: number } {
+    const store = this.registry.store;
+    return { entries: store.size, peers: store.peerCount, contents: store.contentCount };
+  }
+
+  /** False while the shared store cannot be reached (writes fail); true without one. */
+  get storeReachable(): boolean {
+    return this.registry.shared?.reachable ?? true;
   }
 
   /** Binds the socket. Rejects with ADDRESS_IN_USE when the port is taken, BAD_SETTING for other bind failures. */
@@ -260,6 +296,7 @@ export class IndexServer extends EventEmitter {
     this.replayGuard.sweep();
     this.limiter?.sweep();
     if (gone.length > 0) {
+      this.counters.expired += gone.length;
       for (const e of gone) this.log('debug', `expired ${e.peerName} ${e.contentName} at ${formatHostPort(e.host, e.port)}`);
       this.log('info', `lease ended for ${gone.length} registration${gone.length === 1 ? '' : 's'}; ${this.registry.size} left`);
       this.emit('expired', gone);
@@ -268,10 +305,12 @@ export class IndexServer extends EventEmitter {
   }
 
   private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    const started = performance.now();
     try {
       this.counters.datagrams++;
       this.counters.bytesIn += buf.length;
       this.handle(buf, rinfo);
+      this.duration.observe((performance.now() - started) / 1000);
     } catch (err) {
       // Never let one datagram take the server down: a bug becomes E INTERNAL and a log line.
       this.counters.internalErrors++;
@@ -344,6 +383,7 @@ export class IndexServer extends EventEmitter {
       return;
     }
     if (!this.cookies.verify(req.cookie, ip, rinfo.port)) {
+      this.counters.badCookies++;
       this.sendError(buf, rinfo, new P2PError('BAD_COOKIE', 'send H for a new cookie'));
       this.done(req.type, ip, rinfo, 'debug', describeIndexRequest(req), 'E BAD_COOKIE');
       return;
@@ -412,13 +452,17 @@ export class IndexServer extends EventEmitter {
     this.replayGuard.record(ip, rinfo.port, req.requestId);
     const what = describeIndexRequest(req);
     const cmd = indexCommand(req, ip, buf, this.exchange) as Parameters<typeof executeShared>[1];
+    const started = performance.now();
     void executeShared(this.registry, cmd).then(
       (done) => {
+        this.storeLatency.observe((performance.now() - started) / 1000);
         const r = indexReply(req.requestId, done);
         return { reply: encodeIndexReply(r), outcome: r.type, note: this.changeNote(done), level: (done.kind === 'register' && done.refreshed ? 'debug' : 'info') as LogLevel };
       },
       (err: unknown) => {
         if (!isRefusal(err)) throw err;
+        if (err.code === 'STORE_UNAVAILABLE') this.counters.storeErrors++;
+        else this.storeLatency.observe((performance.now() - started) / 1000);
         return { reply: encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!, outcome: `E ${err.code}`, note: '', level: 'info' as LogLevel };
       },
     ).then(
@@ -536,6 +580,7 @@ export class IndexServer extends EventEmitter {
   }
 
   private done(type: string, ip: string, rinfo: dgram.RemoteInfo, level: LogLevel, what: string, outcome: string, note = ''): void {
+    this.requestCounts.add(type, outcome);
     // Most requests are logged at debug: at 30k requests a second, building lines nobody reads shows.
     if (!logs(this.logLevel, level) && this.listenerCount('request') === 0) return;
     const source = formatHostPort(ip, rinfo.port);

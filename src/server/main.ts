@@ -1,5 +1,5 @@
 // The p2p-index-server command: flags and environment into IndexServer options, logging, clean shutdown on signals.
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +47,11 @@ Options:
                         and --data is not used; classic PDUs are not answered)
   --cookie-secret HEX   64 hex digits: the handshake cookie key, so a peer may switch between
                         servers sharing it (default: kept in the --store, else random per start)
+  --admin [HOST:]PORT   serve /metrics (Prometheus), /stats.json and /healthz over HTTP there;
+                        a bare port listens on 127.0.0.1, 0 = any free port (default: off)
+  --admin-public        allow --admin on an address other than loopback (127.0.0.0/8, ::1): the
+                        counts tell anyone who can reach them how busy the index is; without this
+                        flag such an address is refused
   --log-level LEVEL     error, warn, info or debug (default info)
   -v, --verbose         log at debug level (same as --log-level debug)
   -h, --help            show this help
@@ -54,7 +59,8 @@ Options:
 
 Environment (flags win): P2P_INDEX_HOST, P2P_INDEX_PORT, P2P_INDEX_TTL, P2P_INDEX_CLASSIC (0 or 1),
 P2P_INDEX_CLASSIC_TTL, P2P_INDEX_MAX_PER_ADDRESS, P2P_INDEX_MAX_PER_SECRET, P2P_INDEX_LOG_LEVEL,
-P2P_INDEX_DATA, P2P_INDEX_OWNER_TTL, P2P_INDEX_STORE, P2P_INDEX_COOKIE_SECRET.
+P2P_INDEX_DATA, P2P_INDEX_OWNER_TTL, P2P_INDEX_STORE, P2P_INDEX_COOKIE_SECRET, P2P_INDEX_ADMIN,
+P2P_INDEX_ADMIN_PUBLIC (0 or 1).
 `;
 
 export interface CliIo {
@@ -76,7 +82,7 @@ export type Storage =
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'run'; logLevel: LogLevel; options: IndexServerOptions; storage: Storage; ownerTtlSeconds: number };
+  | { kind: 'run'; logLevel: LogLevel; options: IndexServerOptions; storage: Storage; ownerTtlSeconds: number; admin?: { host: string; port: number } };
 
 /** Reads flags over environment variables; throws BAD_SETTING naming the flag or variable at fault. */
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
@@ -103,6 +109,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
         'owner-ttl': { type: 'string' },
         store: { type: 'string' },
         'cookie-secret': { type: 'string' },
+        admin: { type: 'string' },
+        'admin-public': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -176,7 +184,30 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
     storage = { kind: 'redis', url: store[0].trim() };
   } else if (data && data[0].trim() === 'none') storage = { kind: 'memory' };
   else storage = { kind: 'lmdb', dir: data ? path.resolve(data[0].trim()) : defaultDataDir(env) };
-  return { kind: 'run', logLevel, options, storage, ownerTtlSeconds };
+  const adminAt = pick(values.admin, 'admin', 'P2P_INDEX_ADMIN');
+  const envPublic = env.P2P_INDEX_ADMIN_PUBLIC?.trim();
+  if (envPublic && !/^[01]$/.test(envPublic)) throw new P2PError('BAD_SETTING', `P2P_INDEX_ADMIN_PUBLIC must be 0 or 1, got "${env.P2P_INDEX_ADMIN_PUBLIC}"`);
+  const admin = adminAt ? parseAdmin(...adminAt, values['admin-public'] === true || envPublic === '1') : undefined;
+  return { kind: 'run', logLevel, options, storage, ownerTtlSeconds, ...(admin ? { admin } : {}) };
+}
+
+/** "[HOST:]PORT" of the admin endpoint; loopback unless `allowPublic`, since its counts are for the operator. */
+export function parseAdmin(text: string, what: string, allowPublic: boolean): { host: string; port: number } {
+  const t = text.trim();
+  const bare = /^\d+$/.test(t);
+  const split = bare ? undefined : /^(.*):(\d+)$/.exec(t);
+  if (!bare && !split) throw new P2PError('BAD_SETTING', `${what} must be PORT or HOST:PORT (IPv6 in brackets), got "${text}"`);
+  const port = parseWhole(bare ? t : split![2], what, 0, 0xffff);
+  const host = bare ? '127.0.0.1' : parseHost(split![1], what);
+  if (split && !split[1].startsWith('[') && isIPv6(host)) throw new P2PError('BAD_SETTING', `${what}: put an IPv6 address in brackets, as [::1]:9100`);
+  if (!allowPublic && !isLoopback(host)) {
+    throw new P2PError('BAD_SETTING', `${what} ${host} is not a loopback address: anyone who can reach it reads the index's counts; add --admin-public to mean it`);
+  }
+  return { host, port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || /^127\./.test(host);
 }
 
 /** $XDG_DATA_HOME/p2p-share/index, else ~/.local/share/p2p-share/index (the XDG default). */
@@ -275,9 +306,26 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIo = p
   }
   // Scripts started with --port 0 read the port from this line, so it is written at every log level.
   if (!logs(cmd.logLevel, 'info')) createLogger({ level: 'info', write: io.stderr })('info', `listening on udp ${formatHostPort(server.address!.host, server.address!.port)}`);
+  let admin: { close(): Promise<void> } | undefined;
+  if (cmd.admin) {
+    try {
+      // Loaded only here, so prom-client stays out of everything that does not ask for --admin.
+      const { startAdmin } = await import('./admin-http');
+      const endpoint = await startAdmin(server, cmd.admin.host, cmd.admin.port);
+      admin = endpoint;
+      // Scripts started with --admin …:0 read the port from this line, like the UDP one.
+      createLogger({ level: 'info', write: io.stderr })('info', `admin http on ${formatHostPort(endpoint.address.host, endpoint.address.port)} (/metrics, /stats.json, /healthz)`);
+    } catch (err) {
+      log('error', `--admin: ${cliMessage(err)}`);
+      await server.close();
+      await closeStorage();
+      return EXIT_FAILED;
+    }
+  }
   io.onListening?.(server);
   const why = await stopped;
   log('info', `${why}: shutting down`);
+  await admin?.close();
   await server.close();
   await closeStorage();
   return EXIT_OK;

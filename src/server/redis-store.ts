@@ -49,6 +49,10 @@ const SCRIPTS = { register: script(REGISTER), deregister: script(DEREGISTER), sw
  */
 export class RedisStore implements SharedStore {
   readonly replica = new MemoryStore();
+
+  get reachable(): boolean {
+    return this.up;
+  }
   readonly where: string;
   private readonly client: Client;
   private readonly tail: Client;

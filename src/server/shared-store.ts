@@ -33,6 +33,8 @@ export interface SharedStore {
   readonly replica: RegistryStore;
   /** Where the store is, for log lines ("redis://127.0.0.1:6379"). */
   readonly where: string;
+  /** False while the store cannot be reached (writes fail fast); the admin /healthz reports it. */
+  readonly reachable: boolean;
   register(r: SharedRegistration, caps: SharedCaps, now: number): Promise<SharedVerdict>;
   /** T of one content, or of every content of the name when `contentName` is ''. */
   deregister(peerName: string, contentName: string, owner: Owner): Promise<SharedVerdict>;

@@ -43,6 +43,10 @@ export interface RegistryEntry extends Readonly<EntryFields> {
 export interface RegistryStore {
   /** Entries held, expired-but-not-yet-swept ones included. */
   readonly size: number;
+  /** Distinct peer names with a registration. */
+  readonly peerCount: number;
+  /** Distinct content names registered. */
+  readonly contentCount: number;
   /** Owner of a peer name, or undefined when the name has no registrations. */
   ownerOf(peerName: string): Owner | undefined;
   /** Registrations held under a peer name. */
@@ -240,6 +244,14 @@ export class MemoryStore implements RegistryStore {
 
   get size(): number {
     return this.count;
+  }
+
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  get contentCount(): number {
+    return this.names.size;
   }
 
   ownerOf(peerName: string): Owner | undefined {
