@@ -131,7 +131,8 @@ describe('index server admin endpoint (--admin)', function () {
     for (const [args, env] of [[['--admin', '0.0.0.0:0'], {}], [[], { P2P_INDEX_ADMIN: '0.0.0.0:0' }], [['--admin', '[::]:0'], {}]] as [string[], NodeJS.ProcessEnv][]) {
       const refused = ServerProcess.run(['--port', '0', ...args], env);
       procs.push(refused);
-      assert.deepEqual(await refused.exited, { code: 2, signal: null });
+      const outcome = await Promise.race([refused.exited, refused.waitFor(ADMIN_LINE).then(() => 'served the counts on a public address', () => 'exited')]);
+      assert.deepEqual(outcome, { code: 2, signal: null });
       assert.match(refused.stderr, /is not a loopback address: anyone who can reach it reads the index's counts; add --admin-public to mean it/);
     }
     const open = await start(['--admin', '0.0.0.0:0', '--admin-public']);
