@@ -146,6 +146,7 @@ describe('index server admin endpoint (--admin)', function () {
     slow.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'); // and never the blank line
     const closed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
     slow.on('error', () => undefined);
+    slow.resume(); // read what the server sends (a 408 and its end), as a real client's socket would
     assert.equal((await get(admin.port, '/healthz')).status, 200);
     await closed;
   });
