@@ -90,43 +90,27 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
     if (row.kind === 'action') return actionItem(row);
     if (row.kind === 'hit') return this.hitItem(row);
     if (row.kind === 'content') {
-      const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.Collapsed);
-      item.id = row.id;
-      item.description = row.description;
-      item.tooltip = new vscode.MarkdownString(row.tooltip);
-      item.contextValue = row.contextValue;
+      const item = rowItem(row, vscode.TreeItemCollapsibleState.Collapsed, row.contentName);
       item.iconPath = row.downloadable ? vscode.ThemeIcon.File : new vscode.ThemeIcon('circle-slash');
-      // A resource named like the content lets the file icon theme pick the icon by extension.
-      item.resourceUri = vscode.Uri.from({ scheme: 'p2p-content', path: `/${row.contentName}` });
+      item.resourceUri = contentUri(row.contentName);
       if (row.onlyYou) item.command = this.openOwn(row.contentName, row.sha256);
       else if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [row, CLICKED] };
-      item.accessibilityInformation = { label: `${row.contentName}, ${row.description}` };
       return item;
     }
-    const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
-    item.id = row.id;
-    item.description = row.description;
-    item.tooltip = new vscode.MarkdownString(row.tooltip);
-    item.contextValue = row.contextValue;
+    const item = rowItem(row, vscode.TreeItemCollapsibleState.None, row.peerName);
     item.iconPath = new vscode.ThemeIcon(row.classic ? 'circle-slash' : row.own ? 'home' : 'account');
     // Nobody downloads from themselves: a click on this peer's own source shows the file it shares.
     if (row.own) item.command = this.openOwn(row.contentName, row.sha256);
     else if (!row.classic) item.command = { command: Commands.download, title: 'Download from This Peer', arguments: [row, CLICKED] };
-    item.accessibilityInformation = { label: `${row.peerName}, ${row.description}` };
     return item;
   }
 
   private hitItem(row: HitRow): vscode.TreeItem {
-    const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
-    item.id = row.id;
-    item.description = row.description;
-    item.tooltip = new vscode.MarkdownString(row.tooltip);
-    item.contextValue = row.contextValue;
+    const item = rowItem(row, vscode.TreeItemCollapsibleState.None, row.contentName);
     item.iconPath = row.downloadable ? vscode.ThemeIcon.File : new vscode.ThemeIcon('circle-slash');
-    item.resourceUri = vscode.Uri.from({ scheme: 'p2p-content', path: `/${row.contentName}` });
+    item.resourceUri = contentUri(row.contentName);
     // The hit names its version: the download takes exactly that one.
     if (row.downloadable) item.command = { command: Commands.download, title: 'Download', arguments: [{ contentName: row.contentName, sha256: row.sha256 }, CLICKED] };
-    item.accessibilityInformation = { label: `${row.contentName}, ${row.description}` };
     return item;
   }
 
@@ -152,13 +136,34 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
   }
 }
 
-/** Load more, the search header (Clear) and notices: a click runs the row's command. */
-function actionItem(row: ActionRow): vscode.TreeItem {
-  const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
+/** What every row of this view shows the same way; `spoken` is what a screen reader says before the description. */
+interface RowText {
+  id: string;
+  label: string;
+  description: string;
+  tooltip: string;
+  contextValue: string;
+}
+
+function rowItem(row: RowText, state: vscode.TreeItemCollapsibleState, spoken?: string): vscode.TreeItem {
+  const item = new vscode.TreeItem(row.label, state);
   item.id = row.id;
   item.description = row.description;
+  // The view model made the tooltip inert (escaped, no links), so it is safe as Markdown.
   item.tooltip = new vscode.MarkdownString(row.tooltip);
   item.contextValue = row.contextValue;
+  if (spoken !== undefined) item.accessibilityInformation = { label: `${spoken}, ${row.description}` };
+  return item;
+}
+
+/** A resource named like the content lets the file icon theme pick the icon by extension. */
+function contentUri(contentName: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: 'p2p-content', path: `/${contentName}` });
+}
+
+/** Load more, the search header (Clear) and notices: a click runs the row's command. */
+function actionItem(row: ActionRow): vscode.TreeItem {
+  const item = rowItem(row, vscode.TreeItemCollapsibleState.None);
   item.iconPath = new vscode.ThemeIcon(row.icon === 'more' ? 'ellipsis' : row.icon === 'search' ? 'search' : 'info');
   if (row.command) item.command = { command: row.command, title: row.label };
   return item;

@@ -9,7 +9,8 @@ import {
 } from '../../src/protocol';
 import { ContentServer } from '../../src/peer/content-server';
 import { insideFolder } from '../../src/peer/download/placement';
-import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
+import { RunningIndexServer, startIndexServer } from '../support/index-server';
+import { IndexPeer, assertRefused } from '../support/index-peer';
 import { RawContentClient, makeTempDir, removeDir, serveFiles, sha256Hex, writeBytes, writeTestFile, type TestFile } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
 import { FAKE_EXCHANGE_KEY, FakeIndex } from '../support/fake-index';
@@ -28,33 +29,20 @@ describe('hardening: hostile input', function () {
 
   describe('names the index server refuses, over real UDP', function () {
     let srv: RunningIndexServer;
-    let probe: UdpProbe;
-    let cookie: Buffer;
-    const secret = randomBytes(32);
+    let peer: IndexPeer;
 
     beforeEach(async function () {
       srv = await startIndexServer({ classic: true });
-      probe = await UdpProbe.open(srv);
-      cookie = await probe.handshake();
+      peer = await IndexPeer.open(srv);
     });
 
     afterEach(async function () {
-      await probe.close();
+      await peer.close();
       await srv.close();
     });
 
-    function register(peerName: string, contentName: string): Promise<IndexReply> {
-      return probe.ask({
-        type: 'R', requestId: probe.id(), cookie, secret, tcpPort: 4000, size: 1, sha256: randomBytes(32), peerName, contentName,
-      });
-    }
-
-    function expectBadName(reply: IndexReply, rule: RegExp, what: string): void {
-      assert.equal(reply.type, 'E', `${what}: expected E BAD_NAME, got ${JSON.stringify(reply)}`);
-      if (reply.type !== 'E') return;
-      assert.equal(reply.code, ErrorCodes.BAD_NAME, `${what}: code ${reply.code}, ${reply.message}`);
-      assert.match(reply.message, rule, what);
-    }
+    const register = (peerName: string, contentName: string): Promise<IndexReply> => peer.register(peerName, contentName);
+    const expectBadName = (reply: IndexReply, rule: RegExp, what: string): void => assertRefused(reply, ErrorCodes.BAD_NAME, rule, what);
 
     it('answers R with E BAD_NAME saying which rule, for every kind of name a file system or a terminal would misread', async function () {
       const contentNames: [string, RegExp][] = [
@@ -84,18 +72,18 @@ describe('hardening: hostile input', function () {
     });
 
     it('refuses bad names in T and S too, and accepts a name of exactly 255 bytes', async function () {
-      expectBadName(await probe.ask({ type: 'T', requestId: probe.id(), cookie, secret, peerName: 'sam', contentName: '../x' }), /path separator/, 'T');
-      expectBadName(await probe.ask({ type: 'S', requestId: probe.id(), cookie, contentName: 'a\\b' }), /path separator/, 'S');
+      expectBadName(await peer.deregister('sam', '../x'), /path separator/, 'T');
+      expectBadName(await peer.search('a\\b'), /path separator/, 'S');
       const longest = `${'é'.repeat(127)}x`; // 255 bytes of UTF-8
       assert.equal(Buffer.byteLength(longest), 255);
       assert.equal((await register('sam', longest)).type, 'A');
     });
 
     it('cannot be sent a name over 255 bytes: the u8 length field makes the 256th byte a trailing byte, answered MALFORMED', async function () {
-      const r = probe.encode({
-        type: 'R', requestId: probe.id(), cookie, secret, tcpPort: 4000, size: 1, sha256: randomBytes(32), peerName: 'sam', contentName: 'x'.repeat(255),
+      const r = peer.probe.encode({
+        type: 'R', requestId: peer.probe.id(), cookie: peer.cookie, secret: peer.secret, tcpPort: 4000, size: 1, sha256: randomBytes(32), peerName: 'sam', contentName: 'x'.repeat(255),
       });
-      const reply = decodeIndexReply(await probe.roundTrip(Buffer.concat([r, Buffer.from('x')])));
+      const reply = decodeIndexReply(await peer.probe.roundTrip(Buffer.concat([r, Buffer.from('x')])));
       assert.equal(reply.type, 'E');
       if (reply.type === 'E') {
         assert.equal(reply.code, ErrorCodes.MALFORMED);
@@ -106,7 +94,7 @@ describe('hardening: hostile input', function () {
 
     it('answers a classic R with a bad name with a 101-byte E that says so', async function () {
       for (const content of ['a\\b.txt', 'aux.txt', 'x\u0001y']) {
-        const raw = await probe.roundTrip(encodeClassicRequest({ type: 'R', peerName: 'oldie', contentName: content, address: '5000' }));
+        const raw = await peer.probe.roundTrip(encodeClassicRequest({ type: 'R', peerName: 'oldie', contentName: content, address: '5000' }));
         assert.equal(raw.length, 101);
         const reply = decodeClassicReply(raw);
         assert.equal(reply.type, 'E', JSON.stringify(content));

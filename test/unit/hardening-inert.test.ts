@@ -7,6 +7,7 @@ import { ErrorCodes, IndexReply } from '../../src/protocol';
 import { encodeTcpError } from '../../src/protocol/tcp';
 import { CliPeer, IndexServerProcess, makeTempDir, removeTempDir } from '../support/cli';
 import { RunningIndexServer, UdpProbe, startIndexServer } from '../support/index-server';
+import { IndexPeer, assertRefused } from '../support/index-peer';
 import { RawSource, writeTestFile } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
 
@@ -78,33 +79,20 @@ describe('hardening: remote text reaches the user as inert text', function () {
 
   describe('names that could pass for others, sent to the index server over UDP', function () {
     let srv: RunningIndexServer;
-    let probe: UdpProbe;
-    let cookie: Buffer;
-    const secret = randomBytes(32);
+    let peer: IndexPeer;
 
     beforeEach(async function () {
       srv = await startIndexServer();
-      probe = await UdpProbe.open(srv);
-      cookie = await probe.handshake();
+      peer = await IndexPeer.open(srv);
     });
 
     afterEach(async function () {
-      await probe.close();
+      await peer.close();
       await srv.close();
     });
 
-    function register(peerName: string, contentName: string): Promise<IndexReply> {
-      return probe.ask({
-        type: 'R', requestId: probe.id(), cookie, secret, tcpPort: 4000, size: 1, sha256: randomBytes(32), peerName, contentName,
-      });
-    }
-
-    function expectRefused(reply: IndexReply, rule: RegExp, what: string): void {
-      assert.equal(reply.type, 'E', `${what}: expected E BAD_NAME, got ${JSON.stringify(reply)}`);
-      if (reply.type !== 'E') return;
-      assert.equal(reply.code, ErrorCodes.BAD_NAME, `${what}: ${reply.message}`);
-      assert.match(reply.message, rule, what);
-    }
+    const register = (peerName: string, contentName: string): Promise<IndexReply> => peer.register(peerName, contentName);
+    const expectRefused = (reply: IndexReply, rule: RegExp, what: string): void => assertRefused(reply, ErrorCodes.BAD_NAME, rule, what);
 
     it('refuses bidi controls, zero-width characters, BOM and soft hyphens in content and peer names', async function () {
       const invisible: [string, string][] = [

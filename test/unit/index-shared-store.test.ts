@@ -2,62 +2,13 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
-import { IndexReply } from '../../src/protocol/messages';
 import { IndexServerProcess } from '../support/cli';
 import { UdpProbe } from '../support/index-server';
+import { IndexPeer, codeOf } from '../support/index-peer';
 import { RedisServer } from '../support/redis';
 
-/** A peer as the index sees it: one socket, one cookie, one secret. */
-class PeerAt {
-  private cookie: Buffer = Buffer.alloc(16);
-  private constructor(readonly probe: UdpProbe, readonly secret: Buffer) {}
-
-  static async open(server: IndexServerProcess, secret: Buffer = randomBytes(32)): Promise<PeerAt> {
-    const p = new PeerAt(await UdpProbe.open({ host: '127.0.0.1', port: server.port }), secret);
-    p.cookie = await p.probe.handshake();
-    return p;
-  }
-
-  register(peerName: string, contentName: string): Promise<IndexReply> {
-    return this.probe.ask({
-      type: 'R', requestId: this.probe.id(), cookie: this.cookie, secret: this.secret, tcpPort: 4000, size: 5, sha256: Buffer.alloc(32, 7), peerName, contentName,
-    });
-  }
-
-  deregister(peerName: string, contentName = ''): Promise<IndexReply> {
-    return this.probe.ask({ type: 'T', requestId: this.probe.id(), cookie: this.cookie, secret: this.secret, peerName, contentName });
-  }
-
-  search(contentName: string): Promise<IndexReply> {
-    return this.probe.ask({ type: 'S', requestId: this.probe.id(), cookie: this.cookie, contentName });
-  }
-
-  online(cursor = 0): Promise<IndexReply> {
-    return this.probe.ask({ type: 'O', requestId: this.probe.id(), cookie: this.cookie, cursor });
-  }
-
-  /** Sends every R at once and reads the replies, however they interleave with other peers'. */
-  async registerAll(peerName: (i: number) => string, contents: string[]): Promise<IndexReply[]> {
-    const { decodeIndexReply } = await import('../../src/protocol/udp');
-    await Promise.all(contents.map((c, i) => this.probe.send(this.probe.encode({
-      type: 'R', requestId: this.probe.id(), cookie: this.cookie, secret: this.secret, tcpPort: 4000, size: 5, sha256: Buffer.alloc(32, 7), peerName: peerName(i), contentName: c,
-    }))));
-    const out: IndexReply[] = [];
-    for (let i = 0; i < contents.length; i++) out.push(decodeIndexReply(await this.probe.next()));
-    return out;
-  }
-
-  close(): Promise<void> {
-    return this.probe.close();
-  }
-}
-
-function codeOf(reply: IndexReply): string {
-  return reply.type === 'E' ? `E${reply.code}` : reply.type;
-}
-
 /** Asks S at `peer` back to back until it is answered with sources; returns how long that took. */
-async function foundWithin(peer: PeerAt, contentName: string, ms: number): Promise<number> {
+async function foundWithin(peer: IndexPeer, contentName: string, ms: number): Promise<number> {
   const start = Date.now();
   for (;;) {
     const r = await peer.search(contentName);
@@ -68,7 +19,7 @@ async function foundWithin(peer: PeerAt, contentName: string, ms: number): Promi
 }
 
 /** Asks until `contentName` is gone (NOT_FOUND): whichever sweep ran first, this server's copy or the store's script. */
-async function goneWithin(peer: PeerAt, contentName: string, ms: number): Promise<void> {
+async function goneWithin(peer: IndexPeer, contentName: string, ms: number): Promise<void> {
   const start = Date.now();
   for (;;) {
     const r = await peer.search(contentName);
@@ -82,7 +33,7 @@ describe('index servers sharing one Redis', function () {
   this.timeout(30_000);
   let redis: RedisServer;
   const servers: IndexServerProcess[] = [];
-  const peers: PeerAt[] = [];
+  const peers: IndexPeer[] = [];
 
   // No rate limit: foundWithin and goneWithin ask back to back, and a fast machine passes 2000 asks a
   // second from one address, after which the server drops them (a limit the rate-limit tests check).
@@ -97,8 +48,8 @@ describe('index servers sharing one Redis', function () {
     servers.push(s);
     return s;
   }
-  async function peerAt(server: IndexServerProcess, secret?: Buffer): Promise<PeerAt> {
-    const p = await PeerAt.open(server, secret);
+  async function peerAt(server: IndexServerProcess, secret?: Buffer): Promise<IndexPeer> {
+    const p = await IndexPeer.open(server, secret);
     peers.push(p);
     return p;
   }
