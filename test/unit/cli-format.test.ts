@@ -9,6 +9,13 @@ import type { OnlineItem } from '../../src/peer/api';
 import { P2PError } from '../../src/protocol/errors';
 
 const HASH = 'ab'.repeat(32);
+/** A finished download of Text1.txt from Jo, encrypted and piece-checked; each test changes what it is about. */
+function downloaded(change: Partial<Extract<CliEvent, { event: 'downloaded' }>> = {}): CliEvent {
+  return {
+    event: 'downloaded', contentName: 'Text1.txt', path: '/tmp/dl/Text1.txt', size: 12, sha256: HASH, sources: ['Jo'],
+    resumedFrom: 0, reused: false, encrypted: true, pieceChecked: true, refused: [], shared: false, ...change,
+  };
+}
 const items: OnlineItem[] = [
   { peerName: 'Sam', contentName: 'Text.txt', host: '127.0.0.1', port: 40001, size: 12, sha256: HASH },
   { peerName: 'Jo', contentName: 'Text1.txt', host: '::1', port: 40002, size: 5 * 1024 * 1024, sha256: HASH },
@@ -70,44 +77,18 @@ describe('terminal peer: human-mode formatting', () => {
   });
 
   it('reports a finished download with its path, then that this peer is now a source', () => {
-    const lines = formatHuman({
-      event: 'downloaded',
-      contentName: 'Text1.txt',
-      path: '/tmp/dl/Text1.txt',
-      size: 12,
-      sha256: HASH,
-      sources: ['Jo'],
-      resumedFrom: 0,
-      reused: false,
-      encrypted: true,
-      pieceChecked: true,
-      refused: [],
-      shared: true,
-    });
+    const lines = formatHuman(downloaded({ shared: true }));
     assert.match(lines[0], /^saved "Text1\.txt" to \/tmp\/dl\/Text1\.txt \(12 B, sha256 abababababab…\) from Jo$/);
     assert.equal(lines[1], 'you are now a source of "Text1.txt"');
   });
 
   it('says so when a download came in clear (a source without a pin)', () => {
-    const [saved] = formatHuman({ event: 'downloaded', contentName: 'T.txt', path: '/tmp/dl/T.txt', size: 12, sha256: HASH, sources: ['Jo'], resumedFrom: 0, reused: false, encrypted: false, pieceChecked: true, refused: [], shared: false });
+    const [saved] = formatHuman(downloaded({ encrypted: false }));
     assert.match(saved, /\(12 B, sha256 abababababab…, not encrypted\) from Jo$/);
   });
 
   it('says when a download ran with the whole-file check only, and names each source dropped for lying', () => {
-    const lines = formatHuman({
-      event: 'downloaded',
-      contentName: 'Text1.txt',
-      path: '/tmp/dl/Text1.txt',
-      size: 12,
-      sha256: HASH,
-      sources: ['Jo'],
-      resumedFrom: 0,
-      reused: false,
-      encrypted: true,
-      pieceChecked: false,
-      refused: ['Eve (127.0.0.1:4000)'],
-      shared: false,
-    });
+    const lines = formatHuman(downloaded({ pieceChecked: false, refused: ['Eve (127.0.0.1:4000)'] }));
     assert.match(lines[0], /\(12 B, sha256 abababababab…, whole-file check only: no source gave piece hashes\) from Jo$/);
     assert.equal(lines[1], 'dropped source Eve (127.0.0.1:4000): it sent data or piece hashes that did not verify');
   });
