@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createClient } from 'redis';
 import { open } from 'lmdb';
-import { freeTcpPort } from '../test/support/redis';
+import { freeTcpPort } from '../test/support/free-port';
 import { BENCH_TMP, IpcChild, installCleanup, killAllChildren, machineLines, startIndexServerProcess, table } from './lib';
 import type { RunResult } from './udp-load';
 

@@ -1,20 +1,8 @@
 // Setting changes take effect in the running extension, without a reload; a bad value keeps the last good one.
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
 import * as vscode from 'vscode';
+import { freeTcpPort } from '../support/free-port';
 import { changeSetting, EXTENSION_PEER_NAME, fromPeer, P2PApi, world } from './support/world';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 suite('Settings take effect without a reload', () => {
   let api: P2PApi;

@@ -1,23 +1,11 @@
 // A real redis-server child for tests: its own temp folder and free port, no persistence, stopped (or killed) by the test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freeTcpPort } from './free-port';
 
 const READY = /Ready to accept connections/;
-
-/** A TCP port nobody listens on right now (bound, read, released). */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export class RedisServer {
   private child?: ChildProcess;
