@@ -1,112 +1,28 @@
-// The UDP index server's transport: socket, rate limit, cookies, reply cache and size caps around one execute().
+// The UDP index server's transport: socket, rate limit and size caps around the answers, plus the sweep of expired state.
 import { hkdfSync } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
-import {
-  classifyDatagram, decodeIndexRequest, encodeErrorWithin, encodeIndexReply, isIndexReply, peekRequestId, peekType,
-} from '../protocol/udp';
-import { decodeClassicRequest, encodeClassicReply, isClassicReply } from '../protocol/classic';
-import { ErrorCodes, P2PError } from '../protocol/errors';
-import { CLASSIC_SIZE, ClassicReply, ClassicRequest, HEADER_BYTES, IndexRequest, MAX_DATAGRAM } from '../protocol/messages';
-import { ExchangeKeyPair, MAC_END, exchangeKeyPair } from '../protocol/proof';
-import { classicCommand, classicReply, describeClassicRequest } from './classic-form';
-import { CookieJar } from './cookies';
-import { execute, executeShared } from './execute';
+import { classifyDatagram, encodeErrorWithin, peekRequestId, peekType } from '../protocol/udp';
+import { encodeClassicReply } from '../protocol/classic';
+import { P2PError } from '../protocol/errors';
+import { CLASSIC_SIZE, MAX_DATAGRAM } from '../protocol/messages';
+import { ExchangeKeyPair, exchangeKeyPair } from '../protocol/proof';
 import { LogLevel, logs } from '../common/log-level';
 import { isWholeNumberIn } from '../common/numbers';
 import { formatHostPort } from '../protocol/address-text';
+import { Answers } from './answers';
+import { CookieJar } from './cookies';
 import { LogFn } from './log';
-import { describeIndexRequest, indexCommand, indexReply } from './new-form';
 import { ExpiredEntry, Registry } from './registry';
 import { RateLimiter } from './rate-limiter';
-import { ReplyCache, requestFingerprint } from './reply-cache';
-import { ID_WINDOW, ReplayGuard } from './replay-guard';
-import { MemoryStore, RegistryStore } from './store';
-import { OwnerBook } from './owner-book';
-import { SharedStore } from './shared-store';
+import { ReplyCache } from './reply-cache';
+import { ReplayGuard } from './replay-guard';
+import { MemoryStore } from './store';
+import { IndexServerOptions, IndexServerStats, IndexServerTraffic } from './server-options';
 import { DurationBuckets, RequestCounts } from './traffic-counts';
 
-export interface IndexServerOptions {
-  /** Address to bind: '127.0.0.1' (default), '0.0.0.0', '::1' or '::' (dual-stack). */
-  host?: string;
-  /** UDP port; 0 = any free port. Default 7870. */
-  port?: number;
-  /** Lease of a registration after its last R. Default 120. */
-  ttlSeconds?: number;
-  /**
-   * Answer classic 101-byte PDUs. Default false: they carry no proof of address, so anyone can
-   * forge one with another host's IP. Off, they are dropped and counted, never answered.
-   */
-  classic?: boolean;
-  /** Lifetime of a classic registration. Default none: it stands until its T (see Registry). */
-  classicTtlSeconds?: number;
-  maxEntries?: number;
-  maxPerPeer?: number;
-  /** Registrations from one IPv4 address or IPv6 /64 (Registry). Default 2 000. */
-  maxPerAddress?: number;
-  /** Registrations under one secret, all its peer names together (Registry). Default 1 000. */
-  maxPerSecret?: number;
-  /** Sources (ip, port) whose R/T ids are remembered against replay at once (ReplayGuard). Default 131 072. */
-  replaySources?: number;
-  /** Per source IP (IPv6: per /64); false turns limiting off. Default { perSecond: 2000, burst: 4000 }. */
-  rateLimit?: { perSecond: number; burst: number } | false;
-  /** How often expired leases, cached replies and idle rate buckets are swept. Default min(1000, ttl/4). */
-  sweepIntervalMs?: number;
-  /** Memory bound of the reply cache in bytes. Default 32 MiB. */
-  replyCacheBytes?: number;
-  /** Where registrations live. Default a fresh MemoryStore. */
-  store?: RegistryStore;
-  /** Keeps name ownership past the last registration (LmdbOwnerBook keeps it on disk). Default none: memory only. */
-  owners?: OwnerBook;
-  /**
-   * A registry several servers share (RedisStore): R and T are carried out there, S and O answered
-   * from its local copy. Takes the place of `store`; classic PDUs are not answered with it.
-   */
-  shared?: SharedStore;
-  /**
-   * Key of the handshake cookies; servers that share it accept each other's cookies, and derive the
-   * same exchange key pair, so a proof of ownership wrapped for one opens at the others. Default random.
-   */
-  cookieKey?: Buffer;
-  /** Clock in ms, for leases, cookie windows, the reply cache and rate buckets. Default Date.now. */
-  now?: () => number;
-  /** Receives every log line. Default: silent. */
-  log?: LogFn;
-  /** The most detailed level `log` keeps, so the server can skip building lines it would drop. Default 'debug'. */
-  logLevel?: LogLevel;
-}
-
-export interface IndexServerStats {
-  datagrams: number;
-  bytesIn: number;
-  replies: number;
-  bytesOut: number;
-  /** Oversize datagrams and anything else dropped without a reply. */
-  dropped: number;
-  /** Of `dropped`: datagrams of neither form (byte 1 is not the version), which no client could read a reply to. */
-  junk: number;
-  /** Of `dropped`: classic PDUs that arrived while classic mode was off. */
-  classicIgnored: number;
-  rateLimited: number;
-  retries: number;
-  internalErrors: number;
-  /** Requests refused with BAD_COOKIE (no, stale or forged handshake cookie). */
-  badCookies: number;
-  /** Registrations whose lease ended. */
-  expired: number;
-  /** Writes the shared store could not carry out (STORE_UNAVAILABLE). */
-  storeErrors: number;
-}
-
-/** What the admin endpoint publishes: counts kept on the hot path, read at scrape time. */
-export interface IndexServerTraffic {
-  requests: Array<{ type: string; result: string; n: number }>;
-  /** Time spent handling one datagram (a shared store's round trip excluded). */
-  duration: DurationBuckets;
-  /** Round trips of writes to the shared store, when there is one. */
-  storeLatency: DurationBuckets;
-}
+export type { IndexServerOptions, IndexServerStats, IndexServerTraffic } from './server-options';
 
 /** Entries a single sweep removes before yielding to the event loop; the rest follow right after. */
 const SWEEP_BATCH = 50_000;
@@ -142,8 +58,7 @@ export class IndexServer extends EventEmitter {
   private readonly requestCounts = new RequestCounts();
   private readonly duration = new DurationBuckets();
   private readonly storeLatency = new DurationBuckets();
-  /** R/T sent to a shared store and not yet answered, by "ip|port|requestId". */
-  private readonly inFlight = new Set<string>();
+  private readonly answers: Answers;
   /** The operator is told once that classic clients are knocking while classic mode is off. */
   private toldClassicOff = false;
   constructor(opts: IndexServerOptions = {}) {
@@ -182,6 +97,16 @@ export class IndexServer extends EventEmitter {
       }
       this.limiter = new RateLimiter({ ...rate, now: this.now });
     }
+    this.answers = new Answers(
+      { registry: this.registry, cookies: this.cookies, exchange: this.exchange, replies: this.replies, replayGuard: this.replayGuard, counters: this.counters, storeLatency: this.storeLatency },
+      {
+        send: (reply, rinfo) => this.send(reply, rinfo),
+        sendError: (request, rinfo, err) => this.sendError(request, rinfo, err),
+        ignoreReply: (buf, ip, rinfo) => this.ignoreReply(buf, ip, rinfo),
+        done: (type, ip, rinfo, level, what, outcome, note) => this.done(type, ip, rinfo, level, what, outcome, note),
+        log: (level, message) => this.log(level, message),
+      },
+    );
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.max(10, Math.min(1000, this.registry.ttlSeconds * 250));
     if (!(this.sweepIntervalMs > 0)) throw new P2PError('BAD_SETTING', `sweepIntervalMs must be positive, got ${opts.sweepIntervalMs}`);
   }
@@ -354,178 +279,8 @@ export class IndexServer extends EventEmitter {
         return;
       }
     }
-    if (kind === 'classic') this.handleClassic(buf, ip, rinfo);
-    else this.handleNew(buf, ip, rinfo);
-  }
-
-  private handleNew(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
-    let req: IndexRequest;
-    try {
-      req = decodeIndexRequest(buf);
-    } catch (err) {
-      if (!(err instanceof P2PError)) throw err;
-      if (err.code === 'UNKNOWN_TYPE' && isIndexReply(buf)) {
-        this.ignoreReply(buf, ip, rinfo);
-        return;
-      }
-      this.sendError(buf, rinfo, err);
-      this.done('?', ip, rinfo, 'debug', `undecodable (${err.message})`, `E ${err.code}`);
-      return;
-    }
-    if (req.type === 'H') {
-      if (isIndexReply(buf)) {
-        this.ignoreReply(buf, ip, rinfo);
-        return;
-      }
-      const cookie = this.cookies.issue(ip, rinfo.port);
-      this.send(encodeIndexReply({ type: 'H', requestId: req.requestId, cookie, exchangeKey: this.exchange.publicKey }), rinfo);
-      this.done('H', ip, rinfo, 'debug', '', 'H');
-      return;
-    }
-    if (!this.cookies.verify(req.cookie, ip, rinfo.port)) {
-      this.counters.badCookies++;
-      this.sendError(buf, rinfo, new P2PError('BAD_COOKIE', 'send H for a new cookie'));
-      this.done(req.type, ip, rinfo, 'debug', describeIndexRequest(req), 'E BAD_COOKIE');
-      return;
-    }
-    // Only R and T change state, so only their replies are remembered for retries: a retried S or O is
-    // simply answered afresh, which costs less than caching every reply and is never less correct.
-    // The cookie and the MAC sit at bytes 6..54 of every R/T; a retry after a re-handshake carries a new
-    // cookie, and so a new MAC.
-    const remembered = req.type === 'R' || req.type === 'T';
-    const fingerprint = remembered ? requestFingerprint(buf, HEADER_BYTES, MAC_END) : 0;
-    const cached = remembered ? this.replies.get(ip, rinfo.port, req.requestId, fingerprint) : undefined;
-    if (cached) {
-      this.counters.retries++;
-      this.send(cached, rinfo);
-      this.done(req.type, ip, rinfo, 'debug', describeIndexRequest(req), `${peekType(cached)} (repeated for a retry)`);
-      return;
-    }
-    // Past the reply cache's 30 s a replayed R/T would run again while its cookie still passes: the
-    // guard remembers each source's ids for as long as any of its cookies can.
-    if (remembered && this.refuseReplay(req.requestId, ip, rinfo, describeIndexRequest(req), req.type)) return;
-    if ((req.type === 'R' || req.type === 'T') && this.registry.shared) {
-      this.runShared(req, ip, rinfo, fingerprint, buf);
-      return;
-    }
-    let reply: Buffer;
-    let outcome: string;
-    let level: LogLevel = remembered ? 'info' : 'debug';
-    let note = '';
-    let proven = true;
-    try {
-      const done = execute(this.registry, indexCommand(req, ip, buf, this.exchange));
-      const r = indexReply(req.requestId, done);
-      reply = encodeIndexReply(r);
-      outcome = r.type;
-      note = this.changeNote(done);
-      // A lease refresh comes once a third of a lease per file: only news is worth an info line.
-      if (done.kind === 'register' && done.refreshed) level = 'debug';
-    } catch (err) {
-      if (!isRefusal(err)) throw err;
-      reply = encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!;
-      outcome = `E ${err.code}`;
-      proven = err.code !== 'BAD_PROOF';
-    }
-    // A request that does not prove its peer name changed nothing and is not remembered: a forged or
-    // damaged copy cannot use up the id, nor have its refusal served to the genuine request.
-    if (remembered && proven) {
-      this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
-      this.replayGuard.record(ip, rinfo.port, req.requestId);
-    }
-    this.send(reply, rinfo);
-    this.done(req.type, ip, rinfo, level, describeIndexRequest(req), outcome, note);
-  }
-
-  /**
-   * An R or T against a shared store: a round trip away, so it runs while other datagrams are
-   * answered. Its id is recorded against replay at once; a retry that arrives before the answer is
-   * dropped (the answer is on its way, and then cached for later retries).
-   */
-  private runShared(req: Extract<IndexRequest, { type: 'R' | 'T' }>, ip: string, rinfo: dgram.RemoteInfo, fingerprint: number, buf: Buffer): void {
-    const key = `${ip}|${rinfo.port}|${req.requestId}`;
-    if (this.inFlight.has(key)) {
-      this.counters.retries++;
-      return;
-    }
-    this.inFlight.add(key);
-    this.replayGuard.record(ip, rinfo.port, req.requestId);
-    const what = describeIndexRequest(req);
-    const cmd = indexCommand(req, ip, buf, this.exchange) as Parameters<typeof executeShared>[1];
-    const started = performance.now();
-    void executeShared(this.registry, cmd).then(
-      (done) => {
-        this.storeLatency.observe((performance.now() - started) / 1000);
-        const r = indexReply(req.requestId, done);
-        return { reply: encodeIndexReply(r), outcome: r.type, note: this.changeNote(done), level: (done.kind === 'register' && done.refreshed ? 'debug' : 'info') as LogLevel };
-      },
-      (err: unknown) => {
-        if (!isRefusal(err)) throw err;
-        if (err.code === 'STORE_UNAVAILABLE') this.counters.storeErrors++;
-        else this.storeLatency.observe((performance.now() - started) / 1000);
-        return { reply: encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!, outcome: `E ${err.code}`, note: '', level: 'info' as LogLevel };
-      },
-    ).then(
-      ({ reply, outcome, note, level }) => {
-        this.inFlight.delete(key);
-        this.replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
-        this.send(reply, rinfo);
-        this.done(req.type, ip, rinfo, level, what, outcome, note);
-      },
-      (err: unknown) => {
-        this.inFlight.delete(key);
-        this.counters.internalErrors++;
-        this.log('error', `internal error on ${req.type} ${what} from ${formatHostPort(ip, rinfo.port)}: ${(err as Error)?.stack ?? err}`);
-        this.send(encodeErrorWithin(req.requestId, ErrorCodes.INTERNAL, 'the failure was logged', MAX_DATAGRAM)!, rinfo);
-      },
-    );
-  }
-
-  /** Answers an R/T the replay guard will not let run (E REPLAYED, or BUSY when it has no room); true when it did. */
-  private refuseReplay(requestId: number, ip: string, rinfo: dgram.RemoteInfo, what: string, type: string): boolean {
-    const verdict = this.replayGuard.check(ip, rinfo.port, requestId);
-    if (verdict === 'fresh') return false;
-    const err =
-      verdict === 'full'
-        ? new P2PError('BUSY', `the server remembers ${this.replayGuard.maxSources} sources' requests; try again in a few minutes`)
-        : new P2PError('REPLAYED', `request id ${requestId} from ${formatHostPort(ip, rinfo.port)} ${verdict === 'seen' ? 'was already carried out' : `is older than the last ${ID_WINDOW} carried out`}`);
-    this.send(encodeErrorWithin(requestId, err.wireCode, err.detail, MAX_DATAGRAM)!, rinfo);
-    this.done(type, ip, rinfo, 'info', what, `E ${err.code}`);
-    return true;
-  }
-
-  private handleClassic(buf: Buffer, ip: string, rinfo: dgram.RemoteInfo): void {
-    const type = `classic ${peekType(buf)}`;
-    let reply: ClassicReply;
-    let what = '';
-    let note = '';
-    try {
-      let req: ClassicRequest;
-      try {
-        req = decodeClassicRequest(buf);
-      } catch (err) {
-        if (err instanceof P2PError && err.code === 'UNKNOWN_TYPE' && isClassicReply(buf)) {
-          this.ignoreReply(buf, ip, rinfo);
-          return;
-        }
-        throw err;
-      }
-      if (req.type === 'S' && isClassicReply(buf)) {
-        this.ignoreReply(buf, ip, rinfo);
-        return;
-      }
-      what = describeClassicRequest(req);
-      const done = execute(this.registry, classicCommand(req, ip));
-      reply = classicReply(done);
-      note = this.changeNote(done);
-    } catch (err) {
-      if (!isRefusal(err)) throw err;
-      this.sendError(buf, rinfo, err);
-      this.done(type, ip, rinfo, type === 'classic R' || type === 'classic T' ? 'info' : 'debug', what, `E ${err.code}`);
-      return;
-    }
-    this.send(encodeClassicReply(reply), rinfo);
-    this.done(type, ip, rinfo, reply.type === 'A' ? 'info' : 'debug', what, reply.type, note);
+    if (kind === 'classic') this.answers.classic(buf, ip, rinfo);
+    else this.answers.newForm(buf, ip, rinfo);
   }
 
   /** Classic mode is off: no reply (it could go to a forged address), a count, and one info line for the operator. */
@@ -537,13 +292,6 @@ export class IndexServer extends EventEmitter {
       this.log('info', `classic 101-byte PDUs arrive (first from ${formatHostPort(ip, rinfo.port)}) but are not answered: start with --classic to answer them`);
     }
     this.done('classic', ip, rinfo, 'debug', '', 'ignored (classic mode is off)');
-  }
-
-  /** What a change did to the index, with the count left, for the log line; '' for a read. */
-  private changeNote(done: { kind: string; refreshed?: boolean; removed?: number }): string {
-    if (done.kind === 'register') return `${done.refreshed ? 'refreshed' : 'registered'}; ${this.registry.size} held`;
-    if (done.kind === 'deregister') return `removed ${done.removed}; ${this.registry.size} held`;
-    return '';
   }
 
   /**
@@ -587,11 +335,6 @@ export class IndexServer extends EventEmitter {
     this.log(level, `${type}${what ? ' ' + what : ''} from ${source} -> ${outcome}${note ? ` (${note})` : ''}`);
     this.emit('request', type, source, outcome);
   }
-}
-
-/** A P2PError the protocol answers with E; anything else (INTERNAL included) is a bug for onDatagram to log. */
-function isRefusal(err: unknown): err is P2PError {
-  return err instanceof P2PError && err.code !== 'INTERNAL' && ErrorCodes[err.code] < 100;
 }
 
 /** IPv4-mapped IPv6 sources (on a dual-stack socket) are IPv4 peers: store and compare them as such. */
