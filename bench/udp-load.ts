@@ -257,8 +257,12 @@ export interface RunResult {
   serverCpu: number;
 }
 
-/** A random request of the mix: 80% S, 15% R refresh, 5% O. */
-function pickMixed(t: Templates): Buffer {
+/** What a run sends: 'mix' is 80% S, 15% R refresh, 5% O; 'S' is S alone. */
+export type Workload = 'mix' | 'S';
+
+/** A random request of the workload. */
+function pickMixed(t: Templates, workload: Workload): Buffer {
+  if (workload === 'S') return t.search[anyIndex(t.search.length)];
   const r = Math.random();
   if (r < MIX_S) return t.search[anyIndex(t.search.length)];
   if (r < MIX_S + MIX_R) return t.register[anyIndex(t.register.length)];
@@ -271,10 +275,10 @@ function anyIndex(n: number): number {
 }
 
 /**
- * Measures `durationMs` after `warmupMs` of the mixed load. With `rate`, requests are paced at that
+ * Measures `durationMs` after `warmupMs` of the workload (the mix unless told). With `rate`, requests are paced at that
  * many a second whatever the replies do; without, `window` requests are kept in flight.
  */
-async function measure(args: { target: string; window: number; durationMs: number; warmupMs: number; rate?: number; serverPid?: number }): Promise<RunResult> {
+async function measure(args: { target: string; window: number; durationMs: number; warmupMs: number; rate?: number; serverPid?: number; workload?: Workload }): Promise<RunResult> {
   const target = targets.get(args.target);
   if (!target || !templates) throw new Error(`unknown target ${args.target} or no templates`);
   const t = templates;
@@ -288,6 +292,7 @@ async function measure(args: { target: string; window: number; durationMs: numbe
     };
   }
   const lanes = target.lanes;
+  const workload = args.workload ?? 'mix';
   const samples: number[] = [];
   const errors: Record<string, number> = {};
   let recording = false;
@@ -298,7 +303,7 @@ async function measure(args: { target: string; window: number; durationMs: numbe
   let rr = 0;
   const nextLane = (): Lane => lanes[rr++ % lanes.length];
   const sendOne = (lane: Lane): void => {
-    send(lane, pickMixed(t), -1);
+    send(lane, pickMixed(t, workload), -1);
     if (recording) sent++;
   };
 

@@ -215,14 +215,16 @@ const v4Cache = new Map<string, Buffer>();
 
 /** 4 bytes for IPv4 (and IPv4-mapped IPv6), 16 for IPv6. The result must not be written to. */
 export function ipToBytes(host: string): Buffer {
+  // Every S source and O entry asks: a known host costs one lookup, before any pattern runs.
+  const known = v4Cache.get(host);
+  if (known) return known;
+  const original = host;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
   if (mapped) host = mapped[1];
   if (isIPv4(host)) {
-    const cached = v4Cache.get(host);
-    if (cached) return cached;
-    const b = Buffer.from(host.split('.').map(Number));
+    const b = v4Cache.get(host) ?? Buffer.from(host.split('.').map(Number));
     if (v4Cache.size >= 4096) v4Cache.clear(); // bounded: a server sees many hosts
-    v4Cache.set(host, b);
+    v4Cache.set(original, b);
     return b;
   }
   if (isIPv6(host)) return ipv6ToBytes(host);

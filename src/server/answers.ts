@@ -11,7 +11,7 @@ import { classicCommand, classicReply, describeClassicRequest } from './classic-
 import { CookieJar } from './cookies';
 import { execute, executeShared } from './execute';
 import { LogFn } from './log';
-import { describeIndexRequest, indexCommand, indexReply } from './new-form';
+import { describeIndexRequest, encodeIndexOutcome, indexCommand, indexReply } from './new-form';
 import { Registry } from './registry';
 import { ReplyCache, requestFingerprint } from './reply-cache';
 import { ID_WINDOW, ReplayGuard } from './replay-guard';
@@ -108,9 +108,9 @@ export class Answers {
     let proven = true;
     try {
       const done = execute(registry, indexCommand(req, ip, buf, exchange));
-      const r = indexReply(req.requestId, done);
-      reply = encodeIndexReply(r);
-      outcome = r.type;
+      const encoded = encodeIndexOutcome(req.requestId, done);
+      reply = encoded.reply;
+      outcome = encoded.type;
       note = this.changeNote(done);
       // A lease refresh comes once a third of a lease per file: only news is worth an info line.
       if (done.kind === 'register' && done.refreshed) level = 'debug';

@@ -1,5 +1,6 @@
 // The index server's one command shape: what a request asks of the registry, whichever PDU form carried it.
-import { NameHit, OnlineEntry, Source } from '../protocol/messages';
+import { NameHit } from '../protocol/messages';
+import { PackedEntry, PackedSource } from '../protocol/packed-replies';
 import { OwnerProof, Registration } from './registry';
 import { Owner } from './store';
 
@@ -36,9 +37,10 @@ export type ClassicCommand = RegisterCommand | DeregisterCommand | FindCommand |
 export interface Outcomes {
   register: { kind: 'register'; refreshed: boolean; contentName: string; host: string; port: number; leaseSeconds: number };
   deregister: { kind: 'deregister'; removed: number };
-  search: { kind: 'search'; sources: Source[] };
+  /** Sources as the store keeps them: the new form writes them to the wire as they are. */
+  search: { kind: 'search'; sources: readonly PackedSource[] };
   find: { kind: 'find'; peerName: string; contentName: string; address: string };
-  page: { kind: 'page'; entries: OnlineEntry[]; next: number };
+  page: { kind: 'page'; entries: readonly PackedEntry[]; next: number };
   'name-search': { kind: 'name-search'; hits: NameHit[]; next: number };
   'classic-page': { kind: 'classic-page'; lines: { peerName: string; contentName: string }[]; nextOffset: number };
 }

@@ -6,7 +6,7 @@ import { Registry } from './registry';
 /** The part of the Registry that commands use. */
 export type CommandTarget = Pick<
   Registry,
-  'register' | 'deregister' | 'search' | 'page' | 'searchNames' | 'classicFind' | 'classicPage' | 'ttlSeconds' | 'size'
+  'register' | 'deregister' | 'searchEntries' | 'pageEntries' | 'searchNames' | 'classicFind' | 'classicPage' | 'ttlSeconds' | 'size'
 >;
 
 /** The part of the Registry that writes to a shared store use. */
@@ -20,9 +20,9 @@ const handlers: Handlers = {
     return { kind: 'register', refreshed, contentName: cmd.contentName, host: cmd.host, port: cmd.port, leaseSeconds: target.ttlSeconds };
   },
   deregister: (target, cmd) => ({ kind: 'deregister', removed: target.deregister(cmd.peerName, cmd.contentName, cmd.owner) }),
-  search: (target, cmd) => ({ kind: 'search', sources: target.search(cmd.contentName) }),
+  search: (target, cmd) => ({ kind: 'search', sources: target.searchEntries(cmd.contentName) }),
   find: (target, cmd) => ({ kind: 'find', ...target.classicFind(cmd.contentName, cmd.requester) }),
-  page: (target, cmd) => ({ kind: 'page', ...target.page(cmd.cursor) }),
+  page: (target, cmd) => ({ kind: 'page', ...target.pageEntries(cmd.cursor) }),
   'name-search': (target, cmd) => ({ kind: 'name-search', ...target.searchNames(cmd.query, cmd.cursor) }),
   'classic-page': (target, cmd) => {
     const { lines, nextOffset } = target.classicPage(cmd.offset);

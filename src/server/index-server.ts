@@ -24,6 +24,9 @@ import { DurationBuckets, RequestCounts } from './traffic-counts';
 
 export type { IndexServerOptions, IndexServerStats, IndexServerTraffic } from './server-options';
 
+/** Receive and send buffer asked of the kernel for the server's socket. */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Entries a single sweep removes before yielding to the event loop; the rest follow right after. */
 const SWEEP_BATCH = 50_000;
 
@@ -163,12 +166,10 @@ export class IndexServer extends EventEmitter {
       socket.bind(this.port, this.host, () => {
         socket.off('error', onBindError);
         socket.on('error', (err) => this.log('error', `socket error: ${err.message}`));
-        try {
-          // A larger receive buffer rides out bursts; the kernel may cap it, which is fine.
-          socket.setRecvBufferSize(4 * 1024 * 1024);
-        } catch {
-          /* the default buffer still works */
-        }
+        // Larger buffers ride out bursts (256 requests in flight from one client arrive at once, and
+        // their replies leave at once); the kernel may cap either, which is fine.
+        setBuffer(() => socket.setRecvBufferSize(SOCKET_BUFFER_BYTES));
+        setBuffer(() => socket.setSendBufferSize(SOCKET_BUFFER_BYTES));
         const a = socket.address();
         this.bound = { host: a.address, port: a.port };
         this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
@@ -334,6 +335,14 @@ export class IndexServer extends EventEmitter {
     const source = formatHostPort(ip, rinfo.port);
     this.log(level, `${type}${what ? ' ' + what : ''} from ${source} -> ${outcome}${note ? ` (${note})` : ''}`);
     this.emit('request', type, source, outcome);
+  }
+}
+
+function setBuffer(set: () => void): void {
+  try {
+    set();
+  } catch {
+    /* the default buffer still works */
   }
 }
 

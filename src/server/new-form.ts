@@ -1,6 +1,9 @@
 // New-form requests read into Commands, and Outcomes written back as new-form replies.
 import { P2PError } from '../protocol/errors';
-import { DeregisterRequest, IndexReply, IndexRequest, RegisterRequest } from '../protocol/messages';
+import { DeregisterRequest, IndexReply, IndexRequest, OnlineEntry, RegisterRequest, Source } from '../protocol/messages';
+import { unpackClaims } from '../protocol/claims';
+import { PackedEntry, PackedSource, encodePackedPage, encodePackedSources } from '../protocol/packed-replies';
+import { encodeIndexReply } from '../protocol/udp';
 import { ExchangeKeyPair, macMatches, unwrapClaim } from '../protocol/proof';
 import { IndexCommand, Outcomes, registeredWord, removedText } from './commands';
 import { OwnerProof, ownerOfSecret } from './registry';
@@ -64,12 +67,31 @@ export function indexReply(requestId: number, outcome: Outcomes[IndexCommand['ki
     case 'deregister':
       return { type: 'A', requestId, leaseSeconds: 0, message: removedText(outcome) };
     case 'search':
-      return { type: 'S', requestId, sources: outcome.sources };
+      return { type: 'S', requestId, sources: outcome.sources.map(unpackSource) };
     case 'page':
-      return { type: 'O', requestId, next: outcome.next, entries: outcome.entries };
+      return { type: 'O', requestId, next: outcome.next, entries: outcome.entries.map(unpackEntry) };
     case 'name-search':
       return { type: 'F', requestId, next: outcome.next, hits: outcome.hits };
   }
+}
+
+/**
+ * The bytes of `indexReply(requestId, outcome)`. S and O, nine requests in ten, are written straight
+ * from the store's packed entries: no Source object, hash Buffer or claims object per source.
+ */
+export function encodeIndexOutcome(requestId: number, outcome: Outcomes[IndexCommand['kind']]): { reply: Buffer; type: IndexReply['type'] } {
+  if (outcome.kind === 'search') return { reply: encodePackedSources(requestId, outcome.sources), type: 'S' };
+  if (outcome.kind === 'page') return { reply: encodePackedPage(requestId, outcome.next, outcome.entries), type: 'O' };
+  const r = indexReply(requestId, outcome);
+  return { reply: encodeIndexReply(r), type: r.type };
+}
+
+function unpackSource(s: PackedSource): Source {
+  return { peerName: s.peerName, host: s.host, port: s.port, size: s.size, sha256: Buffer.from(s.hash, 'latin1'), claims: unpackClaims(s.claims) };
+}
+
+function unpackEntry(e: PackedEntry): OnlineEntry {
+  return { peerName: e.peerName, contentName: e.contentName, host: e.host, port: e.port, size: e.size, sha256: Buffer.from(e.hash, 'latin1') };
 }
 
 /** What a request is about, for the log line. */

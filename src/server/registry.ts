@@ -8,7 +8,8 @@ import {
 import { validateContentName, validatePeerName } from '../protocol/names';
 import { formatHostPort } from '../protocol/address-text';
 import { CLASSIC_SHA256_HEX, classicOnlinePage } from '../protocol/classic';
-import { HITS_OVERHEAD, PAGE_OVERHEAD, SOURCES_OVERHEAD, entryBytes, hitBytes, sourceBytes } from '../protocol/udp';
+import { HITS_OVERHEAD, PAGE_OVERHEAD, SOURCES_OVERHEAD, hitBytes } from '../protocol/udp';
+import { packedEntryBytes, packedSourceBytes } from '../protocol/packed-replies';
 import { NameRecord, searchKey } from './name-index';
 import { sourceKey } from '../protocol/address-text';
 import { SourceClaims, packClaims, unpackClaims } from '../protocol/claims';
@@ -139,9 +140,11 @@ export class Registry {
    * report, a pair already listed is refused whoever sends it. Throws P2PError.
    */
   register(r: Registration): { refreshed: boolean; entry: RegistryEntry } {
-    checkRegistration(r);
-    const classic = !('prove' in r.owner) && r.owner.kind === 'ip';
     const existing = this.store.get(r.peerName, r.contentName);
+    // Both names of a held entry passed the name rules when it was added: a refresh checks only its port.
+    if (existing) checkPort(r.port);
+    else checkRegistration(r);
+    const classic = !('prove' in r.owner) && r.owner.kind === 'ip';
     // No detail: the code's words are the report's own, and a classic E has room for them alone.
     if (classic && existing && existing.expiresAt > this.now()) throw new P2PError('ALREADY_LISTED');
     const owner = this.provenOwner(r);
@@ -273,30 +276,28 @@ export class Registry {
    * random selection. Throws NOT_FOUND when there is none.
    */
   search(contentName: string, room = MAX_DATAGRAM - SOURCES_OVERHEAD): Source[] {
-    validateContentName(contentName);
+    return this.searchEntries(contentName, room).map(toSource);
+  }
+
+  /** S as the store keeps its entries: what `search` returns, before any is turned into a Source (the server writes these to the wire). */
+  searchEntries(contentName: string, room = MAX_DATAGRAM - SOURCES_OVERHEAD): RegistryEntry[] {
     const all = this.store.sourcesOf(contentName);
+    // A name the store holds passed these rules when it was registered: only a miss is checked, so a
+    // bad name still gets its BAD_NAME and the everyday hit skips a dozen regular expressions.
+    if (all.length === 0) validateContentName(contentName);
     const now = this.now();
-    const out: Source[] = [];
-    let used = 0;
-    const take = (e: RegistryEntry): void => {
-      if (e.expiresAt <= now) return;
-      const s = toSource(e);
-      const bytes = sourceBytes(s);
-      if (used + bytes > room) return;
-      out.push(s);
-      used += bytes;
-    };
+    const out: RegistryEntry[] = [];
     // The largest possible source is 1+255+19+8+32 bytes, so this many always fit without sampling.
-    if (all.length * 315 <= room) for (const e of all) take(e);
-    else {
-      const tried = new Set<number>();
-      for (let probe = 0; probe < SAMPLE_PROBES && tried.size < all.length && room - used >= 48; probe++) {
-        const i = randomInt(all.length);
-        if (tried.has(i)) continue;
-        tried.add(i);
-        take(all[i]);
+    if (all.length * 315 <= room) {
+      let used = 0;
+      for (const e of all) {
+        if (e.expiresAt <= now) continue;
+        const bytes = packedSourceBytes(e);
+        if (used + bytes > room) continue;
+        out.push(e);
+        used += bytes;
       }
-    }
+    } else sampleSources(all, now, room, out);
     if (out.length === 0) throw new P2PError('NOT_FOUND', `nobody shares "${contentName}"`);
     return out;
   }
@@ -306,15 +307,20 @@ export class Registry {
    * `next` is the seq of the first entry left out, 0 when this page reaches the end.
    */
   page(cursor: number, room = MAX_DATAGRAM - PAGE_OVERHEAD): { entries: OnlineEntry[]; next: number } {
+    const { entries, next } = this.pageEntries(cursor, room);
+    return { entries: entries.map(toOnlineEntry), next };
+  }
+
+  /** O as the store keeps its entries (see `page`). */
+  pageEntries(cursor: number, room = MAX_DATAGRAM - PAGE_OVERHEAD): { entries: RegistryEntry[]; next: number } {
     const now = this.now();
-    const entries: OnlineEntry[] = [];
+    const entries: RegistryEntry[] = [];
     let used = 0;
     for (const e of this.store.fromSeq(cursor)) {
       if (e.expiresAt <= now) continue;
-      const item = toOnlineEntry(e);
-      const bytes = entryBytes(item);
+      const bytes = packedEntryBytes(e);
       if (used + bytes > room) return { entries, next: e.seq };
-      entries.push(item);
+      entries.push(e);
       used += bytes;
     }
     return { entries, next: 0 };
@@ -395,6 +401,23 @@ export class Registry {
   }
 }
 
+/** A random selection of live sources that fits `room`, for a content with more sources than one reply holds. */
+function sampleSources(all: readonly RegistryEntry[], now: number, room: number, out: RegistryEntry[]): void {
+  const tried = new Set<number>();
+  let used = 0;
+  for (let probe = 0; probe < SAMPLE_PROBES && tried.size < all.length && room - used >= 48; probe++) {
+    const i = randomInt(all.length);
+    if (tried.has(i)) continue;
+    tried.add(i);
+    const e = all[i];
+    if (e.expiresAt <= now) continue;
+    const bytes = packedSourceBytes(e);
+    if (used + bytes > room) continue;
+    out.push(e);
+    used += bytes;
+  }
+}
+
 function provenOwner(owner: Owner | OwnerProof, bound: Owner | undefined): Owner {
   return 'prove' in owner ? owner.prove(bound) : owner;
 }
@@ -403,9 +426,11 @@ function provenOwner(owner: Owner | OwnerProof, bound: Owner | undefined): Owner
 function checkRegistration(r: Registration): void {
   validatePeerName(r.peerName);
   validateContentName(r.contentName);
-  if (!isWholeNumberIn(r.port, 1, 0xffff)) {
-    throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${r.port}`);
-  }
+  checkPort(r.port);
+}
+
+function checkPort(port: number): void {
+  if (!isWholeNumberIn(port, 1, 0xffff)) throw new P2PError('BAD_ADDRESS', `tcp port must be 1..65535, got ${port}`);
 }
 
 function hashText(sha256: Buffer): string {

@@ -25,15 +25,29 @@ export class DurationBuckets {
  */
 export class RequestCounts {
   private readonly byKey = new Map<string, { type: string; result: string; n: number }>();
+  /**
+   * The record of each (type, outcome) text as it came, so the hot path is two lookups of strings
+   * that are mostly constants, with no key built per request. Outcomes are a closed set too, so this
+   * stays small.
+   */
+  private readonly seen = new Map<string, Map<string, { type: string; result: string; n: number }>>();
 
   add(type: string, outcome: string): void {
+    let byOutcome = this.seen.get(type);
+    if (!byOutcome) this.seen.set(type, (byOutcome = new Map()));
+    const known = byOutcome.get(outcome);
+    if (known) {
+      known.n++;
+      return;
+    }
     // "A (repeated for a retry)" is an A; "E BAD_COOKIE" is counted by its code.
     const cut = outcome.indexOf(' (');
     const result = cut < 0 ? outcome : outcome.slice(0, cut);
     const key = `${type}\t${result}`;
-    const known = this.byKey.get(key);
-    if (known) known.n++;
-    else this.byKey.set(key, { type, result, n: 1 });
+    let record = this.byKey.get(key);
+    if (!record) this.byKey.set(key, (record = { type, result, n: 0 }));
+    byOutcome.set(outcome, record);
+    record.n++;
   }
 
   entries(): Array<{ type: string; result: string; n: number }> {
