@@ -105,7 +105,7 @@ serveIpc({
         const pt = plainTimes[k];
         for (let i = 0; i < perRound; i++) {
           const t0 = performance.now();
-          const found = registry.search(names[i]);
+          const found = registry.searchEntries(names[i]);
           const t1 = performance.now();
           if (found.length !== 1) throw new Error(`search of ${names[i]} found ${found.length} sources`);
           const t2 = performance.now();

@@ -74,6 +74,8 @@ export interface ExpiredEntry {
 const ZERO_HASH = Buffer.from(CLASSIC_SHA256_HEX, 'hex').toString('latin1');
 /** Room in a classic S reply for "host:port". */
 const CLASSIC_ADDRESS_BYTES = 60;
+/** The largest source an S reply can carry: name, IPv6 address, size, hash and both claims (1+255+19+8+32+1+2*34). */
+const MAX_SOURCE_BYTES = 384;
 /** Random probes a search makes into a content's sources before it settles for what it has. */
 const SAMPLE_PROBES = 256;
 /** Kept owners a sweep looks at; a million names are walked in a few minutes of one-second sweeps. */
@@ -287,8 +289,12 @@ export class Registry {
     if (all.length === 0) validateContentName(contentName);
     const now = this.now();
     const out: RegistryEntry[] = [];
-    // The largest possible source is 1+255+19+8+32 bytes, so this many always fit without sampling.
-    if (all.length * 315 <= room) {
+    // So few that even the largest would fit: each live one is taken without sizing it, so a lookup
+    // reads the entry alone, not its peer name and host too (each a cache miss in a large index).
+    if (all.length * MAX_SOURCE_BYTES <= room) {
+      for (const e of all) if (e.expiresAt > now) out.push(e);
+    } else if (all.length * 315 <= room) {
+      // The largest source without claims is 1+255+19+8+32 bytes: this many fit unless claims take the room.
       let used = 0;
       for (const e of all) {
         if (e.expiresAt <= now) continue;
