@@ -132,19 +132,21 @@ export class Answers {
 
   /**
    * An R or T against a shared store: a round trip away, so it runs while other datagrams are
-   * answered. Its id is recorded against replay at once; a retry that arrives before the answer is
-   * dropped (the answer is on its way, and then cached for later retries).
+   * answered. A retry of the same bytes that arrives before the answer is dropped (the answer is on
+   * its way, and then cached for later retries). As on the in-memory path, the id is recorded against
+   * replay and the reply cached only once the store found the MAC good: a forged or damaged copy sent
+   * first can neither use up the genuine request's id nor have its refusal served to it. Nor is a
+   * STORE_UNAVAILABLE kept: it changed nothing, so the same request may run once the store is back.
    */
   private runShared(req: Extract<IndexRequest, { type: 'R' | 'T' }>, ip: string, rinfo: dgram.RemoteInfo, fingerprint: number, buf: Buffer): void {
     const { registry, exchange, counters, storeLatency, replies } = this.parts;
     const hooks = this.hooks;
-    const key = `${ip}|${rinfo.port}|${req.requestId}`;
+    const key = `${ip}|${rinfo.port}|${req.requestId}|${fingerprint}`;
     if (this.inFlight.has(key)) {
       counters.retries++;
       return;
     }
     this.inFlight.add(key);
-    this.parts.replayGuard.record(ip, rinfo.port, req.requestId);
     const what = describeIndexRequest(req);
     const cmd = indexCommand(req, ip, buf, exchange) as Parameters<typeof executeShared>[1];
     const started = performance.now();
@@ -152,18 +154,21 @@ export class Answers {
       (done) => {
         storeLatency.observe((performance.now() - started) / 1000);
         const r = indexReply(req.requestId, done);
-        return { reply: encodeIndexReply(r), outcome: r.type, note: this.changeNote(done), level: (done.kind === 'register' && done.refreshed ? 'debug' : 'info') as LogLevel };
+        return { reply: encodeIndexReply(r), outcome: r.type, note: this.changeNote(done), level: (done.kind === 'register' && done.refreshed ? 'debug' : 'info') as LogLevel, proven: true };
       },
       (err: unknown) => {
         if (!isRefusal(err)) throw err;
         if (err.code === 'STORE_UNAVAILABLE') counters.storeErrors++;
         else storeLatency.observe((performance.now() - started) / 1000);
-        return { reply: encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!, outcome: `E ${err.code}`, note: '', level: 'info' as LogLevel };
+        return { reply: encodeErrorWithin(req.requestId, err.wireCode, err.detail, MAX_DATAGRAM)!, outcome: `E ${err.code}`, note: '', level: 'info' as LogLevel, proven: err.code !== 'BAD_PROOF' && err.code !== 'STORE_UNAVAILABLE' };
       },
     ).then(
-      ({ reply, outcome, note, level }) => {
+      ({ reply, outcome, note, level, proven }) => {
         this.inFlight.delete(key);
-        replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
+        if (proven) {
+          replies.set(ip, rinfo.port, req.requestId, fingerprint, reply);
+          this.parts.replayGuard.record(ip, rinfo.port, req.requestId);
+        }
         hooks.send(reply, rinfo);
         hooks.done(req.type, ip, rinfo, level, what, outcome, note);
       },

@@ -3,6 +3,9 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { IndexServerProcess } from '../support/cli';
+import { ErrorCodes } from '../../src/protocol/errors';
+import { MAC_OFFSET } from '../../src/protocol/proof';
+import { decodeIndexReply } from '../../src/protocol/udp';
 import { UdpProbe } from '../support/index-server';
 import { IndexPeer, codeOf } from '../support/index-peer';
 import { RedisServer } from '../support/redis';
@@ -124,6 +127,23 @@ describe('index servers sharing one Redis', function () {
     } finally {
       client.destroy();
     }
+  });
+
+  it('a damaged copy of an R sent first is refused BAD_PROOF and does not use up the genuine R\'s id', async function () {
+    const [a] = [await indexServer()];
+    const sam = await peerAt(a);
+    assert.equal(codeOf(await sam.register('sam', 'first.txt')), 'A', 'sam owns the name');
+    const requestId = sam.probe.id();
+    const genuine = sam.probe.encode({
+      type: 'R', requestId, cookie: sam.cookie, secret: sam.secret, tcpPort: 4000, size: 5, sha256: Buffer.alloc(32, 7), peerName: 'sam', contentName: 'second.txt',
+    });
+    const damaged = Buffer.from(genuine);
+    damaged[MAC_OFFSET] ^= 1;
+    const refused = decodeIndexReply(await sam.probe.roundTrip(damaged));
+    assert.equal(codeOf(refused), `E${ErrorCodes.BAD_PROOF}`, JSON.stringify(refused));
+    const reply = decodeIndexReply(await sam.probe.roundTrip(genuine));
+    assert.equal(codeOf(reply), 'A', `the genuine R after its damaged copy: ${JSON.stringify(reply)}`);
+    assert.equal(codeOf(await sam.search('second.txt')), 'S');
   });
 
   it('caps hold across two servers under concurrent R: per address and per peer name', async function () {
