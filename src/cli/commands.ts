@@ -165,3 +165,31 @@ function parseDownload(args: string[]): Command {
   }
   return command;
 }
+
+function firstWord(line: string): string | undefined {
+  try {
+    return tokenizeCommandLine(line)[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True for a line that is a Q command. */
+export function isQuitLine(line: string): boolean {
+  try {
+    return parseCommand(line)?.kind === 'quit';
+  } catch {
+    return false;
+  }
+}
+
+/** True for a line whose first word is D (even one that does not parse). */
+export function isDownloadLine(line: string): boolean {
+  return firstWord(line)?.toLowerCase() === 'd';
+}
+
+/** The menu letter a failed line was meant as, when its first word is one. */
+export function menuLetterOfLine(line: string): string | undefined {
+  const w = firstWord(line)?.toUpperCase();
+  return MENU.find((m) => m.letter === w)?.letter;
+}

@@ -5,11 +5,11 @@ import * as path from 'node:path';
 import type { ConnectionState, DownloadOptions, DownloadProgress, DownloadResult, LogLevel, OnlineItem, Share } from '../peer/api';
 import { ListPaging, type ListingPeer } from './list-paging';
 import { P2PError, toP2PError } from '../protocol/errors';
-import { letterOf, MENU, parseCommand, parsePeerNameAnswer, type Command } from './commands';
-import { downloadFailure, indexRefusal, indexSilentDetail, missingFile, nameAlreadyShared, whyNotShared, type FailureContext } from './error-text';
+import { isDownloadLine, isQuitLine, letterOf, MENU, menuLetterOfLine, parseCommand, parsePeerNameAnswer, type Command } from './commands';
+import { downloadFailure, indexRefusal, missingFile, nameAlreadyShared, whyNotShared, type FailureContext } from './error-text';
 import { downloadedEvent, errorEvent, helpEvent, onlineItemJson, progressEvent, shareJson, type CliEvent } from './events';
 import type { Printer } from './printer';
-import { tokenizeCommandLine } from './tokenize';
+import { StateReport } from './state-report';
 
 /** What the menu needs of the peer engine (src/peer/peer.ts implements it). */
 export interface MenuPeer extends ListingPeer {
@@ -80,8 +80,7 @@ export class MenuSession {
   /** After 'bye' nothing more is printed, whatever settles late. */
   private finished = false;
   private peerName: string;
-  private lastState?: ConnectionState;
-  private warnedUnreachable = false;
+  private readonly states: StateReport;
   private resolveDone!: (code: ExitCode) => void;
   /** Resolves with the exit code once the peer has quit and 'bye' was printed. */
   readonly done: Promise<ExitCode> = new Promise((resolve) => (this.resolveDone = resolve));
@@ -91,7 +90,14 @@ export class MenuSession {
   constructor(private readonly opts: SessionOptions) {
     this.peerName = opts.peerName;
     this.lists = new ListPaging(opts.peer);
-    opts.peer.on('state', (state, detail) => this.onState(state, detail));
+    this.states = new StateReport({
+      json: opts.json,
+      failure: opts.failure,
+      emit: (ev) => this.emit(ev),
+      busy: () => this.current !== undefined,
+      idle: () => this.opts.onIdle?.(this.askingPeerName ? 'peer-name' : 'command'),
+    });
+    opts.peer.on('state', (state, detail) => !this.quitting && this.states.changed(state, detail));
     opts.peer.on('share-error', (contentName, error) => this.onShareError(contentName, error));
     // Human mode prints a warning line on stderr (main.ts); --json needs an event to parse.
     opts.peer.on('share-lost', (contentName, reason) => this.opts.json && !this.quitting && this.emit({ ...errorEvent(reason), contentName }));
@@ -102,12 +108,7 @@ export class MenuSession {
    * `announced`, the human ready line already said the index does not answer: only its return is news.
    */
   reportState(state: ConnectionState, detail?: string, announced = false): void {
-    if (announced && state === 'unreachable' && !this.opts.json) {
-      this.lastState = state;
-      this.warnedUnreachable = true;
-      return;
-    }
-    this.onState(state, detail);
+    this.states.starting(state, detail, announced);
   }
 
   /** The index address and request budget failures are worded with. */
@@ -435,27 +436,6 @@ export class MenuSession {
     await this.run({ kind: 'rename', peerName: name });
   }
 
-  private onState(state: ConnectionState, detail?: string): void {
-    if (this.quitting || state === this.lastState) return;
-    this.lastState = state;
-    if (this.opts.json) {
-      this.emit(detail === undefined ? { event: 'state', state } : { event: 'state', state, detail });
-      return;
-    }
-    // Human mode: a running command reports its own failure; only news between commands is printed.
-    // Either way the user has heard of it, so its return is news.
-    if (state === 'unreachable' && !this.warnedUnreachable) {
-      this.warnedUnreachable = true;
-      if (this.current) return;
-      this.emit({ event: 'state', state, detail: new P2PError('TIMEOUT', indexSilentDetail(this.opts.failure)).message });
-      this.opts.onIdle?.(this.askingPeerName ? 'peer-name' : 'command');
-    } else if (state === 'connected' && this.warnedUnreachable) {
-      this.warnedUnreachable = false;
-      this.emit({ event: 'state', state, detail: this.opts.failure.indexText });
-      if (!this.current) this.opts.onIdle?.(this.askingPeerName ? 'peer-name' : 'command');
-    }
-  }
-
   /**
    * The index refused to refresh a share in the background (NAME_TAKEN after an index restart, limits).
    * JSON clients get an error event; in human mode the engine's error log line on stderr says it.
@@ -495,30 +475,4 @@ export class MenuSession {
     await this.opts.printer.flush();
     this.resolveDone(code);
   }
-}
-
-function firstWord(line: string): string | undefined {
-  try {
-    return tokenizeCommandLine(line)[0];
-  } catch {
-    return undefined;
-  }
-}
-
-function isQuitLine(line: string): boolean {
-  try {
-    return parseCommand(line)?.kind === 'quit';
-  } catch {
-    return false;
-  }
-}
-
-function isDownloadLine(line: string): boolean {
-  return firstWord(line)?.toLowerCase() === 'd';
-}
-
-/** The menu letter a failed line was meant as, when its first word is one. */
-function menuLetterOfLine(line: string): string | undefined {
-  const w = firstWord(line)?.toUpperCase();
-  return MENU.find((m) => m.letter === w)?.letter;
 }

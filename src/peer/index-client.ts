@@ -9,6 +9,7 @@ import { Claim, ExchangeKeyPair, UnprovenRequest, claimFor, encodeProven, exchan
 import { decodeIndexReply, encodeIndexRequest } from '../protocol/udp';
 import { ipToBytes } from '../protocol/wire';
 import { HostPort, formatAddress } from './address';
+import { RequestSlots, raceSignal } from './request-slots';
 import type { LogLevel } from './api';
 
 export interface IndexClientOptions {
@@ -79,32 +80,11 @@ interface Session {
 
 type Build = (requestId: number, session: Session) => Buffer;
 
-/** Rejects with CANCELLED when `signal` aborts first. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new P2PError('CANCELLED', what));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new P2PError('CANCELLED', what));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 export class IndexClient {
   readonly address: string;
   private readonly server: HostPort;
   private readonly timeoutMs: number;
   private readonly tries: number;
-  private readonly maxInFlight: number;
   private readonly cookieMaxAgeMs: number;
   private readonly localAddress?: string;
   private readonly log: (level: LogLevel, message: string) => void;
@@ -112,9 +92,7 @@ export class IndexClient {
 
   private nextId = Math.floor(Math.random() * 0x1_0000_0000);
   private readonly pending = new Map<number, Pending>();
-  private inFlight = 0;
-  /** Requests waiting for a free slot, first come first served. */
-  private readonly slotWaiters: Array<{ wake(): void; fail(err: P2PError): void }> = [];
+  private readonly slots: RequestSlots;
   private target?: Promise<Target>;
   private socket?: Promise<dgram.Socket>;
   private cookie?: { value: Session; at: number };
@@ -131,14 +109,15 @@ export class IndexClient {
     this.address = formatAddress(this.server);
     this.timeoutMs = options.requestTimeoutMs ?? 500;
     this.tries = options.requestTries ?? 5;
-    this.maxInFlight = options.maxInFlight ?? 16;
     this.cookieMaxAgeMs = options.cookieMaxAgeMs ?? 100_000;
     this.localAddress = options.localAddress;
     this.log = options.log ?? (() => undefined);
     this.onNoAnswer = options.onNoAnswer ?? (() => undefined);
     if (!(this.timeoutMs > 0)) throw new P2PError('BAD_SETTING', `request timeout must be positive, got ${this.timeoutMs}`);
     if (!Number.isInteger(this.tries) || this.tries < 1) throw new P2PError('BAD_SETTING', `request tries must be a whole number of at least 1, got ${this.tries}`);
-    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new P2PError('BAD_SETTING', `maxInFlight must be at least 1, got ${this.maxInFlight}`);
+    const maxInFlight = options.maxInFlight ?? 16;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new P2PError('BAD_SETTING', `maxInFlight must be at least 1, got ${maxInFlight}`);
+    this.slots = new RequestSlots(maxInFlight, () => new P2PError('CANCELLED', `request to index server ${this.address}`));
   }
 
   /** Gets a fresh cookie: proves the index server answers (Peer uses it as a reachability probe). */
@@ -216,7 +195,7 @@ export class IndexClient {
     this.closed = true;
     const closed = new P2PError('CLOSED', `the connection to index server ${this.address} was closed`);
     for (const waiting of [...this.pending.values()]) waiting.fail(closed);
-    for (const waiter of this.slotWaiters.splice(0)) waiter.fail(closed);
+    this.slots.failWaiting(closed);
     const socket = this.socket;
     this.socket = undefined;
     this.closing = (async () => {
@@ -277,7 +256,8 @@ export class IndexClient {
     const signal = options.signal;
     if (signal?.aborted) throw new P2PError('CANCELLED', `${type} to index server ${this.address}`);
     const target = await raceSignal(this.resolveTarget(), signal, `${type} to index server ${this.address}`);
-    await this.acquireSlot(signal);
+    this.checkOpen();
+    await this.slots.acquire(signal);
     const requestId = this.takeRequestId();
     const slow = setTimeout(
       () => this.onNoAnswer(new P2PError('TIMEOUT', `no answer from index server ${this.address} within ${NO_ANSWER_MS / 1000} s; still trying`)),
@@ -315,7 +295,7 @@ export class IndexClient {
     } finally {
       clearTimeout(slow);
       this.pending.delete(requestId);
-      this.releaseSlot();
+      this.slots.release();
     }
   }
 
@@ -378,7 +358,7 @@ export class IndexClient {
     waiting.resolve(reply);
   }
 
-  // ---- socket, address, ids, slots ----
+  // ---- socket, address, ids ----
 
   private resolveTarget(): Promise<Target> {
     if (!this.target) {
@@ -494,41 +474,6 @@ export class IndexClient {
     while (this.pending.has(id)) id = (id + 1) >>> 0;
     this.nextId = (id + 1) >>> 0;
     return id;
-  }
-
-  private acquireSlot(signal?: AbortSignal): Promise<void> {
-    this.checkOpen();
-    if (this.inFlight < this.maxInFlight) {
-      this.inFlight++;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const at = this.slotWaiters.indexOf(waiter);
-        if (at >= 0) this.slotWaiters.splice(at, 1);
-        reject(new P2PError('CANCELLED', `request to index server ${this.address}`));
-      };
-      const waiter = {
-        wake: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        fail: (err: P2PError) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.slotWaiters.push(waiter);
-    });
-  }
-
-  /** Hands the slot straight to the next waiter, so the count never dips and nobody is woken for nothing. */
-  private releaseSlot(): void {
-    const next = this.slotWaiters.shift();
-    if (next) next.wake();
-    else this.inFlight--;
   }
 
   private checkOpen(): void {

@@ -13,11 +13,13 @@ import type {
 import { flattenHits, readSlice, searchHitBytes } from './list-pages';
 import { ContentServer } from './content-server';
 import { Downloader } from './download/downloader';
-import { IndexLink, MOVE_PROBE, RegisterResult, isNetworkFailure } from './index-link';
+import { IndexLink, isNetworkFailure } from './index-link';
+import { MoveParts, moveShares, renameShares } from './moves';
 import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
 import { badSetting, PeerSettings, readOptions } from './peer-options';
-import { pickSources, toItem } from './source-choice';
+import { toItem } from './source-choice';
+import { fetchContent } from './fetch-content';
 import { makeTlsIdentity, TlsIdentity } from './tls-identity';
 import { isHashPrefix } from './versions';
 
@@ -256,44 +258,15 @@ export class Peer extends EventEmitter {
     const folder = path.resolve(opts.folder ?? this.settings.downloadFolder);
 
     const found = await this.link.sources(contentName);
-    const pick = pickSources(contentName, found, { wantHash, fromPeer: opts.fromPeer }, {
+    const self = {
       peerName: this.name,
       listenPort: this.listenPort,
       indexHost: this.link.address.host,
       requireEncryption: opts.requireEncryption ?? this.settings.requireEncryption,
-      log: (level, message) => this.logLine(level, message),
-    });
-    const signal = opts.signal ? AbortSignal.any([opts.signal, this.lifetime.signal]) : this.lifetime.signal;
-    this.logLine('info', `downloading "${contentName}" (${pick.size} bytes) from ${pick.sources.map((s) => s.peerName).join(', ')}`);
-    let fetched: Awaited<ReturnType<Downloader['fetch']>>;
-    try {
-      fetched = await this.downloader.fetch({
-        contentName,
-        sha256: pick.sha256,
-        size: pick.size,
-        sources: pick.sources,
-        folder,
-        signal,
-        onProgress: opts.onProgress,
-        maxBytes: opts.maxBytes,
-      });
-    } catch (err) {
-      throw opts.signal?.aborted ? toP2PError(err) : this.closedOr(err);
-    }
-    const result: DownloadResult = {
-      path: fetched.path,
-      contentName,
-      size: pick.size,
-      sha256: pick.sha256,
-      sources: fetched.sources,
-      resumedFrom: fetched.resumedFrom,
-      reused: fetched.reused,
-      pieceChecked: fetched.pieceChecked,
-      refused: fetched.refused,
-      shared: false,
-      unencrypted: pick.sources.filter((s) => s.pin === undefined && fetched.sources.includes(s.peerName)).map((s) => s.peerName),
+      log: (level: LogLevel, message: string) => this.logLine(level, message),
     };
-    this.logLine('info', `downloaded "${contentName}" to ${fetched.path}`);
+    const context = { folder, lifetime: this.lifetime.signal, closedOr: (e: unknown) => this.closedOr(e) };
+    const result = await fetchContent(this.downloader, contentName, found, { wantHash, fromPeer: opts.fromPeer }, self, opts, context);
     if (opts.share ?? this.settings.shareDownloads) result.shared = await this.shareDownload(result);
     return result;
   }
@@ -316,20 +289,7 @@ export class Peer extends EventEmitter {
       }
       await this.leases.pause();
       try {
-        const results = await this.link.registerAll(this.link.client, newName, shares);
-        const failed = results.find((r) => r.error)?.error;
-        if (failed) {
-          if (results.some((r) => r.lease !== undefined)) {
-            await this.link.bestEffort(this.link.deregisterAll(this.link.client, newName, this.lifetime.signal), `removing the entries under "${newName}"`);
-          }
-          if (isNetworkFailure(failed)) this.link.fail(failed);
-          throw this.closedOr(failed);
-        }
-        this.link.setState('connected');
-        this.name = newName;
-        for (const r of results) this.leases.renewed(r.contentName, r.lease ?? 0);
-        await this.link.bestEffort(this.link.deregisterAll(this.link.client, oldName, this.lifetime.signal), `removing the entries under "${oldName}"`);
-        this.logLine('info', `peer name is now "${newName}"; ${shares.length} share(s) registered under it`);
+        await renameShares(this.moveParts(), oldName, newName, shares, () => (this.name = newName));
       } finally {
         this.leases.resume();
       }
@@ -346,39 +306,10 @@ export class Peer extends EventEmitter {
     const next = parseAddress(address);
     return this.exclusive(async () => {
       if (formatAddress(next) === this.link.addressText) return;
-      const client = this.link.newClient(next);
       const shares = this.book.list();
       await this.leases.pause();
       try {
-        // A short handshake first: a dead index is known within seconds instead of after every R's full
-        // retry schedule (16 s); the shares then register there once it answers.
-        const silent = shares.length === 0 ? undefined : await this.link.unanswered(client, MOVE_PROBE);
-        const results: RegisterResult[] = silent
-          ? shares.map((s) => ({ contentName: s.contentName, error: silent }))
-          : await this.link.registerAll(client, this.name, shares);
-        const refusal = results.find((r) => r.error && !isNetworkFailure(r.error))?.error;
-        if (refusal) {
-          if (results.some((r) => r.lease !== undefined)) {
-            await this.link.bestEffort(this.link.deregisterAll(client, this.name, this.lifetime.signal), `undoing the move to ${formatAddress(next)}`);
-          }
-          await client.close();
-          throw this.closedOr(refusal);
-        }
-        const old = this.link.client;
-        const oldAddress = this.indexAddress;
-        this.link.switchTo(client, next);
-        for (const r of results) {
-          if (r.lease !== undefined) this.leases.renewed(r.contentName, r.lease);
-          else this.leases.lapsed(r.contentName);
-        }
-        if (shares.length > 0) await this.link.bestEffort(this.link.deregisterAll(old, this.name, this.lifetime.signal), `leaving index server ${oldAddress}`);
-        await old.close();
-        this.logLine('info', `index server is now ${this.indexAddress}`);
-        // Announced even when the state word stays the same: it now describes another server.
-        const timeout = results.find((r) => r.error)?.error;
-        if (results.some((r) => r.lease !== undefined)) this.link.setState('connected', undefined, true);
-        else if (timeout) this.link.fail(timeout, true);
-        else await this.link.probe(client, true, MOVE_PROBE.tries, MOVE_PROBE.timeoutMs);
+        await moveShares(this.moveParts(), this.name, next, shares);
       } finally {
         this.leases.resume();
       }
@@ -512,6 +443,10 @@ export class Peer extends EventEmitter {
   }
 
   // ---- plumbing ----
+
+  private moveParts(): MoveParts {
+    return { link: this.link, leases: this.leases, lifetime: this.lifetime.signal, closedOr: (e) => this.closedOr(e), log: (l, m) => this.logLine(l, m) };
+  }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
     const run = this.tail.then(() => {

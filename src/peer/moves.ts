@@ -1,0 +1,77 @@
+// Moving every registration at once: under a new peer name, or to another index server (R at the new, then T at the old).
+import { P2PError } from '../protocol/errors';
+import { HostPort, formatAddress } from './address';
+import type { LogLevel, Share } from './api';
+import { IndexLink, MOVE_PROBE, RegisterResult, isNetworkFailure } from './index-link';
+import type { Leases } from './leases';
+
+/** The parts of a peer a move works with; the caller holds its registration queue and pauses the leases. */
+export interface MoveParts {
+  link: IndexLink;
+  leases: Leases;
+  /** Aborted when the peer quits. */
+  lifetime: AbortSignal;
+  closedOr: (err: unknown) => P2PError;
+  log: (level: LogLevel, message: string) => void;
+}
+
+/**
+ * Registers every share under `newName`, then removes the old name's entries. NAME_TAKEN (or any failure)
+ * on the new name leaves everything under the old name and throws; `adopt` is called once the new name holds.
+ */
+export async function renameShares(parts: MoveParts, oldName: string, newName: string, shares: Share[], adopt: () => void): Promise<void> {
+  const { link, leases } = parts;
+  const results = await link.registerAll(link.client, newName, shares);
+  const failed = results.find((r) => r.error)?.error;
+  if (failed) {
+    if (results.some((r) => r.lease !== undefined)) {
+      await link.bestEffort(link.deregisterAll(link.client, newName, parts.lifetime), `removing the entries under "${newName}"`);
+    }
+    if (isNetworkFailure(failed)) link.fail(failed);
+    throw parts.closedOr(failed);
+  }
+  link.setState('connected');
+  adopt();
+  for (const r of results) leases.renewed(r.contentName, r.lease ?? 0);
+  await link.bestEffort(link.deregisterAll(link.client, oldName, parts.lifetime), `removing the entries under "${oldName}"`);
+  parts.log('info', `peer name is now "${newName}"; ${shares.length} share(s) registered under it`);
+}
+
+/**
+ * Moves every share of `peerName` to the index at `next`. The switch happens even when the new index does
+ * not answer (state 'unreachable'; the shares register as soon as it does), but NAME_TAKEN there leaves
+ * everything at the old index and throws.
+ */
+export async function moveShares(parts: MoveParts, peerName: string, next: HostPort, shares: Share[]): Promise<void> {
+  const { link, leases } = parts;
+  const client = link.newClient(next);
+  // A short handshake first: a dead index is known within seconds instead of after every R's full
+  // retry schedule (16 s); the shares then register there once it answers.
+  const silent = shares.length === 0 ? undefined : await link.unanswered(client, MOVE_PROBE);
+  const results: RegisterResult[] = silent
+    ? shares.map((s) => ({ contentName: s.contentName, error: silent }))
+    : await link.registerAll(client, peerName, shares);
+  const refusal = results.find((r) => r.error && !isNetworkFailure(r.error))?.error;
+  if (refusal) {
+    if (results.some((r) => r.lease !== undefined)) {
+      await link.bestEffort(link.deregisterAll(client, peerName, parts.lifetime), `undoing the move to ${formatAddress(next)}`);
+    }
+    await client.close();
+    throw parts.closedOr(refusal);
+  }
+  const old = link.client;
+  const oldAddress = link.addressText;
+  link.switchTo(client, next);
+  for (const r of results) {
+    if (r.lease !== undefined) leases.renewed(r.contentName, r.lease);
+    else leases.lapsed(r.contentName);
+  }
+  if (shares.length > 0) await link.bestEffort(link.deregisterAll(old, peerName, parts.lifetime), `leaving index server ${oldAddress}`);
+  await old.close();
+  parts.log('info', `index server is now ${link.addressText}`);
+  // Announced even when the state word stays the same: it now describes another server.
+  const timeout = results.find((r) => r.error)?.error;
+  if (results.some((r) => r.lease !== undefined)) link.setState('connected', undefined, true);
+  else if (timeout) link.fail(timeout, true);
+  else await link.probe(client, true, MOVE_PROBE.tries, MOVE_PROBE.timeoutMs);
+}
