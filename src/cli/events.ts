@@ -17,7 +17,10 @@ export type CliEvent =
   | {
       event: 'ready';
       peerName: string;
+      /** The index server in use. */
       index: string;
+      /** Every index server given, "a:7870,b:7870", when more than one. */
+      indexes?: string;
       port: number;
       folder: string;
       shareDownloads: boolean;
@@ -55,7 +58,10 @@ export type CliEvent =
     }
   | { event: 'peer-name'; peerName: string; previous: string }
   | { event: 'error'; code: ErrorCode; message: string; command?: string; contentName?: string; retry?: string }
-  | { event: 'state'; state: ConnectionState; detail?: string }
+  /** `index`: the index server in use, "host:port". */
+  | { event: 'state'; state: ConnectionState; index: string; detail?: string }
+  /** The index server in use changed: the one before stopped answering and `index` answered. */
+  | { event: 'index'; index: string; previous: string }
   | { event: 'bye' };
 
 export type CliEventName = CliEvent['event'];

@@ -179,6 +179,8 @@ function eventLines(ev: CliEvent, width: number): string[] {
       if (ev.state === 'unreachable') return [`error: ${ev.detail ?? 'the index server is unreachable'}`];
       if (ev.state === 'connected') return [`the index server ${ev.detail ? `${ev.detail} ` : ''}answers again`];
       return [];
+    case 'index':
+      return [`index server ${ev.previous} stopped answering; now using ${ev.index}, where your shares are registered again`];
     case 'bye':
       return ['bye'];
   }

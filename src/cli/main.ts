@@ -108,7 +108,14 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
     downloadFolder: options.dir,
     cwd: process.cwd(),
     shareDownloads: options.shareDownloads,
-    failure: { indexText: options.indexText, indexTries: INDEX_TRIES, indexTimeoutMs: options.indexTimeoutMs },
+    // The server in use, which a failover changes: failures and states name the one that was asked.
+    failure: {
+      get indexText() {
+        return peer.indexAddress;
+      },
+      indexTries: INDEX_TRIES,
+      indexTimeoutMs: options.indexTimeoutMs,
+    },
     onIdle: interactive
       ? (waitingFor) => {
           rl.setPrompt(PROMPTS[waitingFor]);
@@ -127,7 +134,8 @@ async function runPeer(options: CliOptions, version: string): Promise<never> {
   printer.print({
     event: 'ready',
     peerName: options.peerName,
-    index: options.indexText,
+    index: peer.indexAddress,
+    ...(options.indexes.length > 1 ? { indexes: options.indexText } : {}),
     port: peer.listenPort,
     folder: options.dir,
     shareDownloads: options.shareDownloads,

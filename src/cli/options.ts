@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { digitsValue, isWholeNumberIn } from '../common/numbers';
 import { P2PError } from '../protocol/errors';
 import { validatePeerName } from '../protocol/names';
-import { formatAddress, parseAddress, type HostPort } from '../peer/address';
+import { formatAddressList, parseAddressList, type HostPort } from '../peer/address';
 import { MENU } from './commands';
 import { formatBytes } from '../common/byte-units';
 import { DEFAULT_MAX_DOWNLOAD_BYTES } from '../peer/download/downloader';
@@ -17,8 +17,11 @@ export const DEFAULT_INDEX_TIMEOUT_MS = 500;
 const MAX_INDEX_TIMEOUT_MS = 60_000;
 
 export interface CliOptions {
+  /** The first index server (the one tried first). */
   index: HostPort;
-  /** The index address as text, "[::1]:7870" for IPv6; shown to the user and passed to the engine. */
+  /** Every index server given, in order: --index repeated or comma-separated (at most MAX_INDEX_SERVERS). */
+  indexes: HostPort[];
+  /** The index list as text, "a:7870,[::1]:7870"; shown to the user and passed to the engine. */
   indexText: string;
   peerName: string;
   /** Content server TCP port; 0 = any free port. */
@@ -52,7 +55,7 @@ export interface InvocationContext {
 }
 
 const OPTIONS = {
-  index: { type: 'string' },
+  index: { type: 'string', multiple: true },
   name: { type: 'string' },
   port: { type: 'string' },
   dir: { type: 'string' },
@@ -179,8 +182,8 @@ export function parseInvocation(argv: readonly string[], ctx: InvocationContext)
   if (values.version) return { action: 'version' };
 
   const indexOrigin = values.index !== undefined ? '--index' : 'P2P_INDEX';
-  const indexText = values.index ?? nonEmpty(ctx.env.P2P_INDEX) ?? DEFAULT_INDEX;
-  const index = parseAddress(indexText, { what: indexOrigin });
+  // --index again adds a server, and each may be a comma-separated list: the same list either way.
+  const indexes = parseAddressList(values.index ?? nonEmpty(ctx.env.P2P_INDEX) ?? DEFAULT_INDEX, { what: indexOrigin });
 
   const dirText = values.dir ?? DEFAULT_DOWNLOAD_DIR;
   if (dirText.trim() === '') throw bad('--dir is empty; give the folder downloads are saved to');
@@ -188,8 +191,9 @@ export function parseInvocation(argv: readonly string[], ctx: InvocationContext)
   return {
     action: 'run',
     options: {
-      index,
-      indexText: formatAddress(index),
+      index: indexes[0],
+      indexes,
+      indexText: formatAddressList(indexes),
       peerName: pickPeerName(values.name, ctx),
       port: values.port === undefined ? 0 : parsePort(values.port),
       dir: path.resolve(ctx.cwd, dirText),
@@ -214,7 +218,9 @@ export function usageText(): string {
     'A P2P Share peer in the terminal. Reads one menu command per line from standard input.',
     '',
     'Options:',
-    `  --index <host:port>    index server (default ${DEFAULT_INDEX}, env P2P_INDEX)`,
+    `  --index <host:port>    index server (default ${DEFAULT_INDEX}, env P2P_INDEX); repeat it or separate`,
+    '                         addresses with commas to name several: the first that answers is used,',
+    '                         the next when it stops answering',
     '  --name <peer name>     your peer name (default the user name, env P2P_PEER_NAME)',
     '  --port <port>          TCP port of your content server (default 0 = any free port)',
     `  --dir <folder>         download folder (default ./${DEFAULT_DOWNLOAD_DIR})`,

@@ -24,6 +24,7 @@ export interface MenuPeer extends ListingPeer {
   on(event: 'log', listener: (level: LogLevel, message: string) => void): unknown;
   on(event: 'share-error', listener: (contentName: string, error: P2PError) => void): unknown;
   on(event: 'share-lost', listener: (contentName: string, reason: P2PError) => void): unknown;
+  on(event: 'index-changed', listener: (address: string, previous: string) => void): unknown;
 }
 
 export interface SessionOptions {
@@ -98,6 +99,7 @@ export class MenuSession {
       idle: () => this.opts.onIdle?.(this.askingPeerName ? 'peer-name' : 'command'),
     });
     opts.peer.on('state', (state, detail) => !this.quitting && this.states.changed(state, detail));
+    opts.peer.on('index-changed', (address, previous) => !this.quitting && this.states.switched(address, previous));
     opts.peer.on('share-error', (contentName, error) => this.onShareError(contentName, error));
     // Human mode prints a warning line on stderr (main.ts); --json needs an event to parse.
     opts.peer.on('share-lost', (contentName, reason) => this.opts.json && !this.quitting && this.emit({ ...errorEvent(reason), contentName }));

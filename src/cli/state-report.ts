@@ -16,6 +16,15 @@ export interface StateReportHooks {
 }
 
 export class StateReport {
+  /**
+   * Another index server took over (failover): the menu prints that line itself, so the answer that
+   * follows is not "answers again" in human mode; a silence of the new one is news again.
+   */
+  switched(index: string, previous: string): void {
+    this.hooks.emit({ event: 'index', index, previous });
+    this.warnedUnreachable = false;
+  }
+
   private last?: ConnectionState;
   private warnedUnreachable = false;
 
@@ -39,7 +48,8 @@ export class StateReport {
     this.last = state;
     const { json, failure, emit } = this.hooks;
     if (json) {
-      emit(detail === undefined ? { event: 'state', state } : { event: 'state', state, detail });
+      const index = failure.indexText;
+      emit(detail === undefined ? { event: 'state', state, index } : { event: 'state', state, index, detail });
       return;
     }
     // Human mode: a running command reports its own failure; only news between commands is printed.
@@ -47,11 +57,11 @@ export class StateReport {
     if (state === 'unreachable' && !this.warnedUnreachable) {
       this.warnedUnreachable = true;
       if (this.hooks.busy()) return;
-      emit({ event: 'state', state, detail: new P2PError('TIMEOUT', indexSilentDetail(failure)).message });
+      emit({ event: 'state', state, index: failure.indexText, detail: new P2PError('TIMEOUT', indexSilentDetail(failure)).message });
       this.hooks.idle();
     } else if (state === 'connected' && this.warnedUnreachable) {
       this.warnedUnreachable = false;
-      emit({ event: 'state', state, detail: failure.indexText });
+      emit({ event: 'state', state, index: failure.indexText, detail: failure.indexText });
       if (!this.hooks.busy()) this.hooks.idle();
     }
   }

@@ -7,8 +7,13 @@ export type { LogLevel };
 export interface PeerOptions {
   /** Starting peer name; must be a valid peer name (docs/protocol.md). */
   peerName: string;
-  /** Index server as "host:port" ("[::1]:7870" for IPv6) or {host, port}. */
-  index: string | { host: string; port: number };
+  /**
+   * Index server as "host:port" ("[::1]:7870" for IPv6) or {host, port}; or several, as "a:7870,b:7870" or
+   * an array, at most MAX_INDEX_SERVERS (address.ts): the first that answers is used, the next when it stops.
+   */
+  index: string | { host: string; port: number } | ReadonlyArray<string | { host: string; port: number }>;
+  /** With several index servers: how often the one in use is asked whether it still answers. Default 10 000 ms. */
+  indexCheckMs?: number;
   /** TCP port of this peer's content server; 0 = any free port. Default 0. */
   listenPort?: number;
   /** Address the content server binds; default '::' (all interfaces, dual-stack) falling back to '0.0.0.0'. */
@@ -175,6 +180,8 @@ export interface PeerEvents {
    * another way (BAD_PATH). Emitted before the T is sent; the share is already out of listLocal().
    */
   'share-lost': (contentName: string, reason: P2PError) => void;
+  /** The index server in use changed (a failover, or setIndex): its "host:port" and the one before. */
+  'index-changed': (address: string, previous: string) => void;
   /** Who downloads from this peer changed (a transfer began, ended, or moved on; at most twice a second). */
   'uploads-changed': (uploads: ActiveUpload[]) => void;
 }

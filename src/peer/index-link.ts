@@ -35,7 +35,7 @@ function isIndexAnswer(err: P2PError): boolean {
 }
 
 /** The settings the link reads; a specific listenHost is also the UDP socket's source address. */
-export type IndexSettings = Readonly<Pick<PeerSettings, 'index' | 'listenHost' | 'requestTimeoutMs' | 'requestTries' | 'secret'>>;
+export type IndexSettings = Readonly<Pick<PeerSettings, 'indexes' | 'listenHost' | 'requestTimeoutMs' | 'requestTries' | 'secret'>>;
 
 /** What the link needs from its owner, each as a narrow value or callback. */
 export interface IndexLinkHooks {
@@ -50,6 +50,8 @@ export interface IndexLinkHooks {
   /** Turns an error cut short by quitting into the owner's CLOSED. */
   closedOr: (err: unknown) => P2PError;
   log: (level: LogLevel, message: string) => void;
+  /** The index in use is now another one: its address text and the one before. */
+  onSwitched: (address: string, previous: string) => void;
   /** Called after the state changed (or was announced), with the state before. */
   onState: (state: ConnectionState, detail: string | undefined, before: ConnectionState) => void;
 }
@@ -65,8 +67,8 @@ export class IndexLink {
     private readonly settings: IndexSettings,
     private readonly hooks: IndexLinkHooks,
   ) {
-    this.at = settings.index;
-    this.current = this.newClient(settings.index);
+    this.at = settings.indexes[0];
+    this.current = this.newClient(this.at);
   }
 
   /** The client of the index in use. */
@@ -121,8 +123,10 @@ export class IndexLink {
 
   /** Makes `client` (at `address`) the index in use; the caller closes the old one. */
   switchTo(client: IndexClient, address: HostPort): void {
+    const previous = this.addressText;
     this.current = client;
     this.at = address;
+    if (this.addressText !== previous) this.hooks.onSwitched(this.addressText, previous);
   }
 
   close(): Promise<void> {

@@ -2,6 +2,7 @@
 import { P2PError } from '../protocol/errors';
 import { HostPort, formatAddress } from './address';
 import type { LogLevel, Share } from './api';
+import type { IndexClient } from './index-client';
 import { IndexLink, MOVE_PROBE, RegisterResult, isNetworkFailure } from './index-link';
 import type { Leases } from './leases';
 
@@ -21,6 +22,11 @@ export interface MoveParts {
  */
 export async function renameShares(parts: MoveParts, oldName: string, newName: string, shares: Share[], adopt: () => void): Promise<void> {
   const { link, leases } = parts;
+  if (shares.length === 0) {
+    adopt();
+    parts.log('info', `peer name is now "${newName}"`);
+    return;
+  }
   const results = await link.registerAll(link.client, newName, shares);
   const failed = results.find((r) => r.error)?.error;
   if (failed) {
@@ -74,4 +80,39 @@ export async function moveShares(parts: MoveParts, peerName: string, next: HostP
   if (results.some((r) => r.lease !== undefined)) link.setState('connected', undefined, true);
   else if (timeout) link.fail(timeout, true);
   else await link.probe(client, true, MOVE_PROBE.tries, MOVE_PROBE.timeoutMs);
+}
+
+/**
+ * The index in use stopped answering and `client` (at `next`) answered: every share registers there
+ * under the same name and secret, and it becomes the index in use. No T at the old one, which does not
+ * answer; its entries lapse with their leases. A refusal there (NAME_TAKEN when the servers do not
+ * share a store and someone else holds the name) goes to `refused` for that share, and its lease keeps
+ * retrying as after an index restart.
+ */
+export async function failOver(
+  parts: MoveParts,
+  peerName: string,
+  client: IndexClient,
+  next: HostPort,
+  shares: Share[],
+  refused: (contentName: string, err: P2PError) => void,
+): Promise<void> {
+  const { link, leases } = parts;
+  const results = await link.registerAll(client, peerName, shares);
+  const old = link.client;
+  const oldAddress = link.addressText;
+  link.switchTo(client, next);
+  await old.close();
+  for (const r of results) {
+    if (r.lease !== undefined) leases.renewed(r.contentName, r.lease);
+    else if (r.error && !isNetworkFailure(r.error)) {
+      refused(r.contentName, r.error);
+      leases.failed(r.contentName);
+    } else leases.lapsed(r.contentName);
+  }
+  const held = results.filter((r) => r.lease !== undefined).length;
+  parts.log('warn', `index server ${oldAddress} stopped answering; now using ${link.addressText} (${held} of ${shares.length} share(s) registered there)`);
+  const timeout = results.find((r) => r.error && isNetworkFailure(r.error))?.error;
+  if (timeout && held === 0) link.fail(timeout, true);
+  else link.setState('connected', undefined, true);
 }

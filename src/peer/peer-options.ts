@@ -5,13 +5,21 @@ import { isNonNegativeNumber, isPositiveNumber, isWholeNumberIn } from '../commo
 import { P2PError } from '../protocol/errors';
 import { SECRET_BYTES } from '../protocol/messages';
 import { validatePeerName } from '../protocol/names';
-import { HostPort, parseAddress } from './address';
+import { HostPort, parseAddressList } from './address';
 import type { LogLevel, PeerOptions } from './api';
 import { DEFAULT_PROGRESS_RULE, ProgressRule } from './progress-watch';
 
+/**
+ * With several index servers, the one in use is asked this often whether it still answers (one H). Idle
+ * peers would otherwise notice a dead index only at their next lease refresh, 40 s later.
+ */
+export const DEFAULT_INDEX_CHECK_MS = 10_000;
+
 export interface PeerSettings {
   peerName: string;
-  index: HostPort;
+  /** The index servers in order of preference; never empty. */
+  indexes: HostPort[];
+  indexCheckMs: number;
   listenPort: number;
   listenHost?: string;
   downloadFolder: string;
@@ -38,7 +46,7 @@ export function badSetting(detail: string): P2PError {
 export function readOptions(opts: PeerOptions): PeerSettings {
   if (!opts || typeof opts !== 'object') throw badSetting('Peer.start needs an options object');
   const peerName = validatePeerName(opts.peerName);
-  const index = parseAddress(opts.index as string | HostPort);
+  const indexes = parseAddressList(opts.index as string | HostPort | HostPort[]);
   const listenPort = opts.listenPort ?? 0;
   if (!isWholeNumberIn(listenPort, 0, 65535)) {
     throw badSetting(`listen port must be a whole number from 0 to 65535, got ${String(opts.listenPort)}`);
@@ -57,6 +65,7 @@ export function readOptions(opts: PeerOptions): PeerSettings {
     }
   };
   positive(opts.requestTimeoutMs, 'request timeout');
+  positive(opts.indexCheckMs, 'index check interval');
   positive(opts.requestTries, 'request tries', true);
   positive(opts.stallTimeoutMs, 'stall timeout');
   positive(opts.maxDownloadBytes, 'largest download', true);
@@ -70,7 +79,8 @@ export function readOptions(opts: PeerOptions): PeerSettings {
   }
   return {
     peerName,
-    index,
+    indexes,
+    indexCheckMs: opts.indexCheckMs ?? DEFAULT_INDEX_CHECK_MS,
     listenPort,
     listenHost: opts.listenHost?.trim(),
     downloadFolder: path.resolve(opts.downloadFolder),

@@ -5,7 +5,7 @@ import { P2PError, toP2PError } from '../protocol/errors';
 import { MAX_NAME_BYTES } from '../protocol/messages';
 import { entryBytes } from '../protocol/udp';
 import { validateContentName, validatePeerName } from '../protocol/names';
-import { HostPort, formatAddress, parseAddress } from './address';
+import { HostPort, formatAddress, formatAddressList, parseAddressList } from './address';
 import type {
   ActiveUpload, ConnectionState, DownloadOptions, DownloadResult, LogLevel, OnlineItem, OnlinePage, PageRequest, PeerEvents, PeerOptions,
   SearchPage, Share,
@@ -14,7 +14,9 @@ import { flattenHits, readSlice, searchHitBytes } from './list-pages';
 import { ContentServer } from './content-server';
 import { Downloader } from './download/downloader';
 import { IndexLink, isNetworkFailure } from './index-link';
-import { MoveParts, moveShares, renameShares } from './moves';
+import { failOver, MoveParts, moveShares, renameShares } from './moves';
+import { Failover } from './failover';
+import type { IndexClient } from './index-client';
 import { Leases } from './leases';
 import { PreparedShare, ShareBook } from './share-book';
 import { badSetting, PeerSettings, readOptions } from './peer-options';
@@ -40,6 +42,7 @@ export class Peer extends EventEmitter {
   private readonly content: ContentServer;
   private readonly downloader: Downloader;
   private readonly leases: Leases;
+  private readonly failover: Failover;
   /** Operations that change registrations run one at a time, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
   /** Aborted by quit(): every request and download in progress stops. */
@@ -62,6 +65,9 @@ export class Peer extends EventEmitter {
     // A short probe: an unreachable index must not hold up the editor or the terminal for the
     // full retry schedule; later requests retry in full and flip the state when it answers.
     await peer.link.probe(peer.link.client, false, STARTUP_PROBE_TRIES);
+    // Several index servers: the first that answers, found before the caller says "ready".
+    await peer.failover.whenSilent();
+    peer.failover.start();
     return peer;
   }
 
@@ -102,8 +108,11 @@ export class Peer extends EventEmitter {
       isQuitting: () => this.quitting !== undefined,
       closedOr: (err) => this.closedOr(err),
       log: (l, m) => this.logLine(l, m),
+      onSwitched: (address, previous) => this.emit('index-changed', address, previous),
       onState: (state, detail, before) => {
         this.emit('state', state, detail);
+        // Silence at the index in use: with others known, one round of tries (at most one at a time).
+        if (state === 'unreachable') void this.failover.whenSilent();
         if (state === 'connected' && before === 'unreachable') {
           // The index answers again: re-register at once whatever could not be refreshed while it was away.
           this.leases.retryLapsed();
@@ -118,6 +127,13 @@ export class Peer extends EventEmitter {
       onRenewFailed: (contentName, err) => this.reportRefreshFailure(contentName, toP2PError(err)),
       onRegisteredAgain: (contentName) => this.logLine('info', `"${contentName}" is registered again at ${this.indexAddress}`),
     });
+    this.failover = new Failover(settings.indexes, settings.indexCheckMs, {
+      link: this.link,
+      exclusive: (work) => this.exclusive(work),
+      moveTo: (client, address) => this.failOverTo(client, address),
+      isQuitting: () => this.quitting !== undefined,
+      log: (l, m) => this.logLine(l, m),
+    });
   }
 
   // ---- getters ----
@@ -129,6 +145,11 @@ export class Peer extends EventEmitter {
   /** TCP port of this peer's content server (0 after quit). */
   get listenPort(): number {
     return this.content.port;
+  }
+
+  /** The index servers this peer knows, "a:7870,b:7870", in order of preference (setIndex, PeerOptions.index). */
+  get indexList(): string {
+    return formatAddressList(this.failover.servers);
   }
 
   /** "host:port" of the index server in use ("[::1]:7870" for IPv6). */
@@ -281,38 +302,26 @@ export class Peer extends EventEmitter {
     return this.exclusive(async () => {
       if (newName === this.name) return;
       const oldName = this.name;
-      const shares = this.book.list();
-      if (shares.length === 0) {
-        this.name = newName;
-        this.logLine('info', `peer name is now "${newName}"`);
-        return;
-      }
-      await this.leases.pause();
-      try {
-        await renameShares(this.moveParts(), oldName, newName, shares, () => (this.name = newName));
-      } finally {
-        this.leases.resume();
-      }
+      await this.leasesPaused(() => renameShares(this.moveParts(), oldName, newName, this.book.list(), () => (this.name = newName)));
     });
   }
 
   /**
    * Moves every share to another index server: R at the new one, then T at the old one (best effort).
    * The switch happens even when the new index does not answer (state 'unreachable'; the shares register
-   * as soon as it does), but NAME_TAKEN there leaves everything at the old index and throws.
+   * as soon as it does), but NAME_TAKEN there leaves everything at the old index and throws. Given a
+   * list, the peer moves to its first and, if that one is silent, on to the next that answers; the same
+   * list again keeps the index in use.
    */
-  async setIndex(address: string | HostPort): Promise<void> {
+  async setIndex(address: string | HostPort | ReadonlyArray<string | HostPort>): Promise<void> {
     this.ensureOpen();
-    const next = parseAddress(address);
+    const list = parseAddressList(address);
+    const next = list[0];
     return this.exclusive(async () => {
-      if (formatAddress(next) === this.link.addressText) return;
-      const shares = this.book.list();
-      await this.leases.pause();
-      try {
-        await moveShares(this.moveParts(), this.name, next, shares);
-      } finally {
-        this.leases.resume();
-      }
+      const same = formatAddressList(list) === this.indexList;
+      this.failover.setList(list);
+      if (same || formatAddress(next) === this.link.addressText) return;
+      await this.leasesPaused(() => moveShares(this.moveParts(), this.name, next, this.book.list()));
     });
   }
 
@@ -323,6 +332,7 @@ export class Peer extends EventEmitter {
   quit(): Promise<void> {
     if (this.quitting) return this.quitting;
     this.lifetime.abort();
+    this.failover.close();
     const refreshesStopped = this.leases.close();
     this.quitting = (async () => {
       // Operations already queued see the abort and fail with CLOSED; then this one runs alone.
@@ -443,6 +453,22 @@ export class Peer extends EventEmitter {
   }
 
   // ---- plumbing ----
+
+  /** The failover found `client` answering: every share goes there (no rename or move runs meanwhile). */
+  private failOverTo(client: IndexClient, address: HostPort): Promise<void> {
+    const refused = (name: string, err: P2PError) => this.reportRefreshFailure(name, err);
+    return this.leasesPaused(() => failOver(this.moveParts(), this.name, client, address, this.book.list(), refused));
+  }
+
+  /** Runs a move of every registration with no refresh in between (they would register at the old place). */
+  private async leasesPaused(work: () => Promise<void>): Promise<void> {
+    await this.leases.pause();
+    try {
+      await work();
+    } finally {
+      this.leases.resume();
+    }
+  }
 
   private moveParts(): MoveParts {
     return { link: this.link, leases: this.leases, lifetime: this.lifetime.signal, closedOr: (e) => this.closedOr(e), log: (l, m) => this.logLine(l, m) };
