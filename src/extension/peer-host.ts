@@ -327,7 +327,7 @@ export class PeerHost implements vscode.Disposable {
   /** Points the peer at another index (moving every share there) and checks that it answers. */
   private async moveTo(peer: Peer, address: string, op: 'connect' | 'localServer'): Promise<ConnectionState> {
     try {
-      if (peer.indexAddress !== address) {
+      if (peer.indexList !== address) {
         this.onlineCache.clear();
         this.trying = address;
         this.setState('connecting');
@@ -357,7 +357,7 @@ export class PeerHost implements vscode.Disposable {
    * later move (Start Local Index Server) or an answer in the meantime makes it old news.
    */
   private noticeOffline(peer: Peer, address: string, op: 'connect' | 'localServer'): void {
-    if (peer !== this.peer || peer.indexAddress !== address || this.stateValue !== 'unreachable') return;
+    if (peer !== this.peer || peer.indexList !== address || this.stateValue !== 'unreachable') return;
     const reason = this.reasonValue ?? new P2PError('TIMEOUT', address);
     this.notifier.failure(reason, {
       title: `Could not connect to the index server at ${address}`,
@@ -429,7 +429,7 @@ export class PeerHost implements vscode.Disposable {
     // The settings change (if any) is queued before this, so this runs after the move it triggers.
     const state = await this.enqueue(async () => {
       const peer = await this.ready();
-      if (peer.indexAddress !== text) return this.moveTo(peer, text, 'connect');
+      if (peer.indexList !== text) return this.moveTo(peer, text, 'connect');
       await this.refreshOnline().catch(() => undefined);
       return peer.state;
     });

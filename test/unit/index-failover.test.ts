@@ -8,10 +8,16 @@ import { MAX_INDEX_SERVERS, formatAddress, formatAddressList, parseAddressList }
 import { Peer } from '../../src/peer/peer';
 import { parseInvocation } from '../../src/cli/options';
 import { P2PError } from '../../src/protocol/errors';
-import { IndexServerProcess } from '../support/cli';
+import { CliPeer, IndexServerProcess } from '../support/cli';
 import { makeTempDir, removeDir } from '../support/peers';
 import { isP2P } from '../support/p2p-error';
 import { RedisServer } from '../support/redis';
+
+/**
+ * The documented bound with the default settings (docs/cli.md): the 10 s check, 3 s of silence before
+ * the next is tried, its answer and the R of every share.
+ */
+const FAILOVER_BOUND_MS = 15_000;
 
 /** How often the sharer asks the index in use whether it still answers, in these engine tests. */
 const CHECK_MS = 300;
@@ -256,5 +262,52 @@ describe('a list of index servers, as a setting or --index gives it', function (
     } finally {
       await removeDir(dir);
     }
+  });
+});
+
+describe('p2p-peer with two index servers on one Redis', function () {
+  this.timeout(60_000);
+  let redis: RedisServer | undefined;
+  const servers: IndexServerProcess[] = [];
+  const clis: CliPeer[] = [];
+  let dir: string;
+
+  afterEach(async function () {
+    await Promise.all(clis.splice(0).map((c) => c.stop()));
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await redis?.stop();
+    await removeDir(dir);
+  });
+
+  it(`with the default check, the first killed: the shares are found at the second within ${FAILOVER_BOUND_MS / 1000} s and a download works`, async function () {
+    dir = await makeTempDir('failover-cli');
+    redis = await RedisServer.start();
+    for (let i = 0; i < 2; i++) servers.push(await IndexServerProcess.start(['--store', redis.url, '--rate-limit', '0']));
+    const [a, b] = servers;
+    const sam = await CliPeer.start({ index: a.address, name: 'sam', args: ['--index', b.address] });
+    clis.push(sam);
+    assert.equal(sam.ready!.index, a.address);
+    assert.equal(sam.ready!.indexes, `${a.address},${b.address}`);
+    const file = path.join(dir, 'report.txt');
+    await fsp.writeFile(file, 'quarterly numbers\n'.repeat(1000));
+    assert.equal((await sam.runCommand('R', file)).event, 'registered');
+
+    const killedAt = Date.now();
+    await a.kill('SIGKILL');
+    const moved = await sam.nextEvent('index', { timeoutMs: FAILOVER_BOUND_MS });
+    const tookMs = Date.now() - killedAt;
+    assert.deepEqual([moved.index, moved.previous], [b.address, a.address]);
+    assert.ok(tookMs <= FAILOVER_BOUND_MS, `moved after ${tookMs} ms`);
+    const answered = await sam.next((e) => e.event === 'state' && e.state === 'connected');
+    assert.equal(answered.index, b.address, 'the state event names the server in use');
+
+    const finder = await CliPeer.start({ index: b.address, name: 'finder' });
+    clis.push(finder);
+    const sources = await finder.runCommand('S', 'report.txt');
+    assert.equal(sources.event, 'sources');
+    const got = await finder.runCommand('D', 'report.txt');
+    assert.equal(got.event, 'downloaded', JSON.stringify(got));
+    assert.deepEqual(await fsp.readFile(String(got.path)), await fsp.readFile(file));
+    this.test!.title += ` (moved ${tookMs} ms after the kill)`;
   });
 });

@@ -170,6 +170,26 @@ describe('ui settings: all at once', () => {
   });
 });
 
+describe('ui settings: p2p.indexServer as a list', () => {
+  it('takes a comma-separated list; a bad, repeated or 1000-long list is refused naming why, and the last good list stays', () => {
+    const good = parseSettings({ indexServer: '10.0.0.1:7000, 10.0.0.2:7000' }, env).settings;
+    assert.equal(good.indexServer.text, '10.0.0.1:7000,10.0.0.2:7000');
+    assert.deepEqual([good.indexServer.host, good.indexServer.port], ['10.0.0.1', 7000], 'the first is the one tried first');
+    const thousand = Array.from({ length: 1000 }, (_, i) => `10.1.${i >> 8}.${i & 255}:7870`).join(',');
+    for (const [raw, why] of [
+      ['10.0.0.1:7000,not valid,10.0.0.3:1', /p2p\.indexServer, entry 2 "not valid"/],
+      ['10.0.0.1:7000,10.0.0.1:7000', /entry 2 "10\.0\.0\.1:7000" repeats entry 1/],
+      [thousand, /names 1000 index servers; at most 8/],
+      ['10.0.0.1:7000,', /entry 2 of 2 is empty/],
+    ] as const) {
+      const { settings, problems } = parseSettings({ indexServer: raw }, env, good);
+      assert.equal(settings.indexServer.text, '10.0.0.1:7000,10.0.0.2:7000', `kept after ${raw.slice(0, 40)}`);
+      assert.equal(problems.length, 1);
+      assert.match(problems[0].error.message, why);
+    }
+  });
+});
+
 describe('ui settings: local index server port', () => {
   it('takes the configured port when the configured index is on this machine', () => {
     assert.equal(localServerPort({ host: '127.0.0.1', port: 7999 }), 7999);

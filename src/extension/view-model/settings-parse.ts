@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { removeControls } from '../../common/control-escape';
 import { isWholeNumberIn } from '../../common/numbers';
-import { DEFAULT_INDEX_PORT, HostPort, formatAddress, parseAddress } from '../../peer/address';
+import { DEFAULT_INDEX_PORT, HostPort, formatAddressList, parseAddressList } from '../../peer/address';
 import { DEFAULT_MAX_DOWNLOAD_BYTES } from '../../peer/download/downloader';
 import { detailOrWords, P2PError } from '../../protocol/errors';
 import { validatePeerName } from '../../protocol/names';
@@ -102,8 +102,9 @@ export function parseIndexServer(raw: unknown): P2PSettings['indexServer'] {
   if (typeof raw !== 'string') throw bad('indexServer', `must be text such as "127.0.0.1:7870", got ${show(raw)}`);
   const text = raw.trim() === '' ? SettingDefaults.indexServer : raw;
   try {
-    const hp = parseAddress(text, { what: SettingKeys.indexServer });
-    return { ...hp, text: formatAddress(hp) };
+    // A comma-separated list names several servers; the first is the HostPort, `text` the whole list.
+    const list = parseAddressList(text, { what: SettingKeys.indexServer });
+    return { ...list[0], text: formatAddressList(list) };
   } catch (e) {
     if (e instanceof P2PError) throw e;
     throw bad('indexServer', `is not a valid address: ${show(raw)}`);
@@ -143,7 +144,7 @@ export function peerNameProblem(value: string): string | undefined {
 
 export function indexAddressProblem(value: string): string | undefined {
   try {
-    parseAddress(value, { what: 'address' });
+    parseAddressList(value, { what: 'address' });
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
