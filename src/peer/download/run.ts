@@ -5,17 +5,11 @@ import { InOrderHasher } from './disk-writer';
 import { PartFile } from './part-file';
 import { DownloadSource, SourceConnection } from './source-connection';
 import { DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
-import { PIECE_BYTES } from '../../protocol/pieces';
 import { findPieces, labelOf, PieceCheck, PieceInProgress } from './piece-check';
+import { Chunk as PlanChunk, ChunkPlan } from './chunk-plan';
 import { SourceWorker, Task, WorkerRequest } from './source-worker';
 
 const PROGRESS_EVERY_MS = 250;
-/** Largest single request to a source that has the whole download to itself. */
-const SOLO_REQUEST_BYTES = 64 * 1024 * 1024;
-/** Endgame: duplicate another source's chunk only when it has this much left and looks this slow. */
-const ENDGAME_MIN_BYTES = 64 * 1024;
-const ENDGAME_AFTER_MS = 250;
-const ENDGAME_SLOW_MS = 500;
 
 export interface RunSettings {
   stallTimeoutMs: number;
@@ -55,16 +49,7 @@ export interface RunResult {
   refused: string[];
 }
 
-/** One slice of the content handed out as one D. `frontier` is where the next new byte goes. */
-interface Chunk {
-  start: number;
-  end: number;
-  frontier: number;
-  workers: Set<SourceWorker>;
-  /** With piece checks: the piece at `frontier` being filled, not yet on disk. */
-  piece?: PieceInProgress<SourceWorker>;
-}
-
+type Chunk = PlanChunk<SourceWorker>;
 
 /** One fetch() from preparing the .part file to placing the result. */
 export class DownloadRun {
@@ -72,17 +57,8 @@ export class DownloadRun {
   /** Bytes taken from sockets whose disk write has not completed yet, by offset; the hasher may take them from here. */
   private readonly unwritten = new Map<number, Buffer>();
   private received = 0;
-  /** Chunks handed out so far, in file order; chunks before `head` are all filled, so searches start there. */
-  private chunks: Chunk[] = [];
-  private head = 0;
-  /**
-   * The holes still to hand out, carved into chunks only as workers ask: the size is a peer's claim,
-   * so neither memory nor time spent planning may grow with it.
-   */
-  private gaps: [number, number][] = [];
-  private gapIndex = 0;
-  /** Everything before this offset has been carved into a chunk. */
-  private carvedTo = 0;
+  /** Which range each source fetches next (chunk-plan.ts). */
+  private chunkPlan!: ChunkPlan<SourceWorker>;
   private workers: SourceWorker[] = [];
   private hasher!: InOrderHasher;
   private stopped = false;
@@ -215,28 +191,11 @@ export class DownloadRun {
   }
 
   private planChunks(): void {
-    this.gaps = this.part.gaps(this.size);
-  }
-
-  /** The next chunk of at most `bytes` from the holes not yet handed out, or undefined when none are left. */
-  private carve(bytes: number): Chunk | undefined {
-    while (this.gapIndex < this.gaps.length) {
-      const [a, b] = this.gaps[this.gapIndex];
-      const start = Math.max(a, this.carvedTo);
-      if (start >= b) {
-        this.gapIndex++;
-        continue;
-      }
-      const chunk: Chunk = { start, end: Math.min(b, start + bytes), frontier: start, workers: new Set() };
-      this.carvedTo = chunk.end;
-      this.chunks.push(chunk);
-      return chunk;
-    }
-    return undefined;
+    this.chunkPlan = new ChunkPlan(this.part.gaps(this.size), this.settings.chunkBytes, this.pieces !== undefined);
   }
 
   private startWorkers(): void {
-    if (this.gaps.length === 0) return;
+    if (this.chunkPlan.empty) return;
     const seen = new Set<string>();
     for (const source of this.plan.sources) {
       const key = `${source.host}|${source.port}`;
@@ -284,81 +243,15 @@ export class DownloadRun {
   private async nextTask(worker: SourceWorker): Promise<Task | undefined> {
     for (;;) {
       if (this.stopped) return undefined;
-      const open = this.openChunks();
-      if (open.length === 0) return undefined;
-      const free = open.find((c) => c.workers.size === 0);
-      if (free) {
-        if (this.workers.filter((w) => !w.exited).length === 1) this.coalesce(free);
-        free.workers.add(worker);
-        return this.taskFor(worker, free);
-      }
-      const now = performance.now();
-      let best: Chunk | undefined;
-      let bestEta = ENDGAME_SLOW_MS;
-      for (const c of open) {
-        if (c.workers.size !== 1 || c.workers.has(worker) || c.end - c.frontier < ENDGAME_MIN_BYTES) continue;
-        const owner = [...c.workers][0];
-        if (now - owner.taskStartedAt < ENDGAME_AFTER_MS) continue;
-        const rate = owner.bytesPerSecond;
-        const eta = rate > 0 ? ((c.end - c.frontier) / rate) * 1000 : Infinity;
-        if (eta > bestEta) {
-          best = c;
-          bestEta = eta;
-        }
-      }
-      if (best) {
-        this.log('debug', `${this.name}: ${worker.source.peerName} also fetches ${best.frontier}..${best.end} (endgame)`);
-        best.workers.add(worker);
-        return this.taskFor(worker, best);
+      const alone = this.workers.filter((w) => !w.exited).length === 1;
+      const { chunk, endgame, done } = this.chunkPlan.pick(worker, alone, performance.now());
+      if (done) return undefined;
+      if (chunk) {
+        if (endgame) this.log('debug', `${this.name}: ${worker.source.peerName} also fetches ${chunk.frontier}..${chunk.end} (endgame)`);
+        return this.taskFor(worker, chunk);
       }
       await this.waitForChange(PROGRESS_EVERY_MS);
     }
-  }
-
-  /**
-   * Chunks still missing bytes. Claimed chunks sit before free ones (both are handed out in file
-   * order), so in practice this scans little more than one chunk per source. When none is free, the
-   * next one is carved here.
-   */
-  private openChunks(): Chunk[] {
-    while (this.head < this.chunks.length && this.chunks[this.head].frontier === this.chunks[this.head].end) this.head++;
-    const out: Chunk[] = [];
-    let skipped = 0;
-    for (let i = this.head; i < this.chunks.length; i++) {
-      const c = this.chunks[i];
-      if (c.frontier === c.end) {
-        skipped++;
-        continue;
-      }
-      out.push(c);
-      if (c.workers.size === 0) return this.dropFilled(out, skipped);
-    }
-    // Whole pieces per chunk, so a piece's bytes always arrive in order through one chunk.
-    const bytes = this.pieces ? Math.ceil(this.settings.chunkBytes / PIECE_BYTES) * PIECE_BYTES : this.settings.chunkBytes;
-    const fresh = this.carve(bytes);
-    if (fresh) out.push(fresh);
-    return this.dropFilled(out, skipped);
-  }
-
-  private dropFilled(out: Chunk[], skipped: number): Chunk[] {
-    // Filled chunks behind a slow one would be rescanned on every call; drop them now and then.
-    if (skipped > 64) {
-      this.chunks = this.chunks.filter((c) => c.frontier < c.end);
-      this.head = 0;
-    }
-    return out;
-  }
-
-  /**
-   * The last source standing has nobody to share with: fewer, larger requests save a round trip and
-   * a file open on the source per chunk. Grows `chunk`, when it is the last one carved and untouched,
-   * into the rest of its hole.
-   */
-  private coalesce(chunk: Chunk): void {
-    const gap = this.gaps[this.gapIndex];
-    if (!gap || chunk.frontier !== chunk.start || chunk.end !== this.carvedTo || chunk.start < gap[0]) return;
-    const end = Math.min(gap[1], chunk.start + SOLO_REQUEST_BYTES);
-    if (end > chunk.end) chunk.end = this.carvedTo = end;
   }
 
   /** Resolves on the next change of chunk ownership, or after `ms` to look again at rates. */
@@ -454,7 +347,7 @@ export class DownloadRun {
   private onWorkerExit(): void {
     if (this.stopped) return;
     if (this.workers.some((w) => !w.exited)) return;
-    if (this.openChunks().length === 0) return;
+    if (!this.chunkPlan.unfinished) return;
     const failed = this.workers.filter((w) => w.failure);
     if (failed.length === 1 && this.workers.length === 1) {
       this.stop(failed[0].failure!);
