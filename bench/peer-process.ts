@@ -28,7 +28,7 @@ serveIpc(
           if (level === 'warn' || level === 'error') process.stderr.write(`${a.peerName} ${level}: ${message}\n`);
         },
       });
-      return { port: peer.listenPort };
+      return { port: peer.listenPort, pin: peer.tlsPin };
     },
     register: async (a: { path: string; contentName?: string }) => {
       const share = await running().register(a.path, a.contentName);
@@ -45,8 +45,14 @@ serveIpc(
      * Times one Downloader fetch from one content server, with or without its piece root: the pieces
      * bench's side by side (no index, no sharing afterwards; the file is removed after).
      */
-    fetch: async (a: { contentName: string; sha256: string; size: number; port: number; pieceRoot?: string; folder: string }) => {
-      const source = { peerName: 'seed', host: '127.0.0.1', port: a.port, pieceRoot: a.pieceRoot ? Buffer.from(a.pieceRoot, 'hex') : undefined };
+    fetch: async (a: { contentName: string; sha256: string; size: number; port: number; pin?: string; pieceRoot?: string; folder: string }) => {
+      const source = {
+        peerName: 'seed',
+        host: '127.0.0.1',
+        port: a.port,
+        pin: a.pin ? Buffer.from(a.pin, 'hex') : undefined,
+        pieceRoot: a.pieceRoot ? Buffer.from(a.pieceRoot, 'hex') : undefined,
+      };
       const t0 = performance.now();
       const r = await new Downloader().fetch({ contentName: a.contentName, sha256: a.sha256, size: a.size, sources: [source], folder: a.folder });
       const ms = performance.now() - t0;

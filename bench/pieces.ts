@@ -30,7 +30,7 @@ export async function runPiecesBench(opts: { quick: boolean; log: (line: string)
     const sender = new IpcChild('sending peer', path.join(__dirname, 'peer-process.js'));
     const receiver = new IpcChild('receiving peer', path.join(__dirname, 'peer-process.js'));
     kids.push(sender, receiver);
-    const { port } = await sender.call<{ port: number }>('start', { peerName: 'bench-seed', index: index.address, downloadFolder: path.join(dir, 'seed-down') });
+    const { port, pin } = await sender.call<{ port: number; pin: string }>('start', { peerName: 'bench-seed', index: index.address, downloadFolder: path.join(dir, 'seed-down') });
     const shared = await sender.call<{ pieceRoot: string }>('register', { path: file.path, contentName: CONTENT_NAME }, 300_000);
 
     const checked: number[] = [];
@@ -38,7 +38,7 @@ export async function runPiecesBench(opts: { quick: boolean; log: (line: string)
     const once = async (withRoot: boolean, keep: boolean): Promise<void> => {
       const r = await receiver.call<{ ms: number; pieceChecked: boolean; reused: boolean }>(
         'fetch',
-        { contentName: CONTENT_NAME, sha256: file.sha256, size, port, pieceRoot: withRoot ? shared.pieceRoot : undefined, folder: down },
+        { contentName: CONTENT_NAME, sha256: file.sha256, size, port, pin, pieceRoot: withRoot ? shared.pieceRoot : undefined, folder: down },
         600_000,
       );
       if (r.reused || r.pieceChecked !== withRoot) throw new Error(`a ${withRoot ? 'checked' : 'whole-file'} run came back ${JSON.stringify(r)}`);

@@ -1,6 +1,6 @@
 // Which range a download's sources fetch next: the holes of the .part carved into chunks in file order, and endgame sharing of a slow chunk.
 import { PIECE_BYTES } from '../../protocol/pieces';
-import type { PieceInProgress } from './piece-check';
+import type { BlockInProgress } from './blocks';
 
 /** Largest single request to a source that has the whole download to itself. */
 const SOLO_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -21,8 +21,8 @@ export interface Chunk<W extends Fetcher> {
   end: number;
   frontier: number;
   workers: Set<W>;
-  /** With piece checks: the piece at `frontier` being filled, not yet on disk. */
-  piece?: PieceInProgress<W>;
+  /** The block ending at `frontier` being filled, not yet checked nor on disk. */
+  block?: BlockInProgress<W>;
 }
 
 /**
@@ -86,6 +86,18 @@ export class ChunkPlan<W extends Fetcher> {
     if (!best) return { done: false };
     best.workers.add(worker);
     return { chunk: best, endgame: true, done: false };
+  }
+
+  /**
+   * Hands [start, end) out again, a chunk of its own: a piece that failed its check after its chunk
+   * had moved on. Kept in file order, so it is the next free chunk.
+   */
+  requeue(start: number, end: number): void {
+    const chunk: Chunk<W> = { start, end, frontier: start, workers: new Set() };
+    let i = this.chunks.findIndex((c) => c.start > start);
+    if (i < 0) i = this.chunks.length;
+    this.chunks.splice(i, 0, chunk);
+    this.head = Math.min(this.head, i);
   }
 
   /** True while some chunk, handed out or not, still misses bytes. */

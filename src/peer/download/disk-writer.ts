@@ -1,9 +1,7 @@
-// The disk side of a download: each source's queue of positional writes to the .part, and the SHA-256 taken in file order.
-import { createHash, Hash } from 'node:crypto';
+// The disk side of a download: each source's queue of positional writes to the .part, batched into writev.
 import * as fs from 'node:fs';
 import { P2PError } from '../../protocol/errors';
-import { HASH_READ_BYTES } from '../file-hash';
-import { fsError, readAt } from './fs-calls';
+import { fsError } from './fs-calls';
 
 /** writev takes at most this many buffers (IOV_MAX is 1024 on Linux) and bytes in one call. */
 const WRITEV_MAX_BUFFERS = 512;
@@ -96,90 +94,5 @@ export class WriteQueue {
       }
       this.writeAll(rest, at + n, bytes - n, done);
     });
-  }
-}
-
-/** What the hasher reads of the run, and whom it tells. */
-export interface HashInput {
-  isStopped(): boolean;
-  /** End of the contiguous bytes already on disk from `pos`. */
-  writtenEnd(pos: number): number;
-  /** Received bytes starting exactly at `pos` that are still on their way to the disk. */
-  unwrittenAt(pos: number): Buffer | undefined;
-  /** Reading the .part back failed. */
-  failed(err: P2PError): void;
-  /** A read-back round ended; the hash may have reached the end. */
-  settled(): void;
-}
-
-/**
- * SHA-256 of the content in file order. Bytes arriving exactly at the hashed-up-to point are hashed
- * straight off the socket; anything else (other sources' chunks, resumed ranges) is taken, once the
- * in-order point reaches it, from memory while its write is pending or else read back from the .part.
- * So a single-source download never re-reads the file, and a resumed one stops re-reading as soon as
- * the hash has caught up with the stream.
- */
-export class InOrderHasher {
-  private readonly hash: Hash = createHash('sha256');
-  private pos = 0;
-  private busy: Promise<void> | undefined;
-  private readBuf: Buffer | undefined;
-
-  constructor(
-    private readonly fd: number,
-    private readonly input: HashInput,
-  ) {}
-
-  get position(): number {
-    return this.pos;
-  }
-
-  /** Hashes `data` when it sits exactly at the in-order point; false when it must wait its turn. */
-  feed(at: number, data: Buffer): boolean {
-    if (this.busy || at !== this.pos) return false;
-    this.hash.update(data);
-    this.pos += data.length;
-    return true;
-  }
-
-  /** Reads back whatever written bytes the in-order point has reached; one reader at a time. */
-  catchUp(): void {
-    if (this.busy || this.input.isStopped()) return;
-    if (this.input.writtenEnd(this.pos) <= this.pos && !this.input.unwrittenAt(this.pos)) return;
-    this.busy = this.readBack()
-      .catch((err) => this.input.failed(fsError(err, 'reading back the .part file to hash it')))
-      .finally(() => {
-        this.busy = undefined;
-        this.input.settled();
-      });
-  }
-
-  private async readBack(): Promise<void> {
-    this.readBuf ??= Buffer.allocUnsafe(HASH_READ_BYTES);
-    const buf = this.readBuf;
-    for (;;) {
-      if (this.input.isStopped()) return;
-      const pending = this.input.unwrittenAt(this.pos);
-      if (pending) {
-        this.hash.update(pending);
-        this.pos += pending.length;
-        continue;
-      }
-      const end = this.input.writtenEnd(this.pos);
-      if (end <= this.pos) return;
-      const want = Math.min(end - this.pos, buf.length);
-      const n = await readAt(this.fd, buf, want, this.pos);
-      if (n === 0) throw new P2PError('IO', `the .part file ends at ${this.pos}, before bytes recorded as received`);
-      this.hash.update(buf.subarray(0, n));
-      this.pos += n;
-    }
-  }
-
-  async idle(): Promise<void> {
-    while (this.busy) await this.busy;
-  }
-
-  digest(): string {
-    return this.hash.digest('hex');
   }
 }

@@ -108,7 +108,8 @@ export async function findPieces(sources: readonly RootClaimant[], size: number,
 /** The verified leaves of one download and the piece arithmetic around them. */
 export class PieceCheck {
   constructor(
-    private readonly leaves: Buffer,
+    /** Every leaf, 32 bytes each, checked against the root. */
+    readonly leaves: Buffer,
     private readonly size: number,
   ) {}
 
@@ -118,31 +119,6 @@ export class PieceCheck {
 
   endOf(index: number): number {
     return Math.min(this.size, (index + 1) * PIECE_BYTES);
-  }
-
-  /**
-   * Adds `data` at `from` to `holder.piece` (bytes arrive in order through one chunk). Returns the
-   * pieces it completed that match their leaf and, at the first that does not, that one: the rest of
-   * `data` is then of no use.
-   */
-  collect<S>(holder: { piece?: PieceInProgress<S> }, from: number, data: Buffer, sender: S): { good: PieceInProgress<S>[]; bad?: { index: number; piece: PieceInProgress<S> } } {
-    const good: PieceInProgress<S>[] = [];
-    let pos = from;
-    let rest = data;
-    while (rest.length > 0) {
-      const index = this.pieceOf(pos);
-      const end = this.endOf(index);
-      const take = Math.min(rest.length, end - pos);
-      const piece = (holder.piece ??= new PieceInProgress<S>(pos));
-      piece.add(rest.subarray(0, take), sender);
-      pos += take;
-      rest = rest.subarray(take);
-      if (pos < end) continue;
-      holder.piece = undefined;
-      if (!this.matches(index, piece.bufs)) return { good, bad: { index, piece } };
-      good.push(piece);
-    }
-    return { good };
   }
 
   matches(index: number, bufs: readonly Buffer[]): boolean {
@@ -169,20 +145,5 @@ export class PieceCheck {
       if (n === b - a && this.matches(i, [buf.subarray(0, n)])) out.push([a, b]);
     }
     return out;
-  }
-}
-
-/** The piece a chunk is filling: its bytes wait here, off the disk, until they match their leaf. */
-export class PieceInProgress<Sender> {
-  readonly bufs: Buffer[] = [];
-  bytes = 0;
-  readonly senders = new Set<Sender>();
-
-  constructor(readonly start: number) {}
-
-  add(data: Buffer, from: Sender): void {
-    this.bufs.push(data);
-    this.bytes += data.length;
-    this.senders.add(from);
   }
 }

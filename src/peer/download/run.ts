@@ -1,11 +1,13 @@
 // The download scheduler: one fetch from opening the .part to placing the file, handing ranges to one worker per source.
 import { P2PError, toP2PError } from '../../protocol/errors';
 import type { DownloadProgress, LogLevel } from '../api';
-import { InOrderHasher } from './disk-writer';
+import { BlockInProgress, BlockPool } from './blocks';
+import { HashThread } from './hash-thread';
 import { PartFile } from './part-file';
 import { DownloadSource, SourceConnection } from './source-connection';
 import { DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
-import { findPieces, labelOf, PieceCheck, PieceInProgress } from './piece-check';
+import { findPieces, labelOf, PieceCheck } from './piece-check';
+import { PIECE_BYTES } from '../../protocol/pieces';
 import { Chunk as PlanChunk, ChunkPlan } from './chunk-plan';
 import { SourceWorker, Task, WorkerRequest } from './source-worker';
 
@@ -54,13 +56,19 @@ type Chunk = PlanChunk<SourceWorker>;
 /** One fetch() from preparing the .part file to placing the result. */
 export class DownloadRun {
   private part!: PartFile;
-  /** Bytes taken from sockets whose disk write has not completed yet, by offset; the hasher may take them from here. */
-  private readonly unwritten = new Map<number, Buffer>();
   private received = 0;
+  /** Buffers for blocks, reused once their bytes are on disk. */
+  private readonly pool = new BlockPool();
+  /** Chunks with a block partly filled. */
+  private readonly filling = new Set<Chunk>();
+  /** Blocks at the hashing thread awaiting their verdict. */
+  private readonly checking = new Set<Promise<void>>();
+  /** Every byte before this offset went into the whole-file hash. */
+  private hashedTo = 0;
   /** Which range each source fetches next (chunk-plan.ts). */
   private chunkPlan!: ChunkPlan<SourceWorker>;
   private workers: SourceWorker[] = [];
-  private hasher!: InOrderHasher;
+  private hasher: HashThread | undefined;
   private stopped = false;
   private fatal: P2PError | undefined;
   private finish!: { resolve: () => void; reject: (e: P2PError) => void };
@@ -111,13 +119,6 @@ export class DownloadRun {
   async execute(): Promise<RunResult> {
     const { name, sha256, size, partPath } = this.plan;
     this.part = await PartFile.open(partPath, { contentName: name, sha256, size }, this.settings.log);
-    this.hasher = new InOrderHasher(this.part.fd, {
-      isStopped: () => this.stopped,
-      writtenEnd: (pos) => this.part.writtenEnd(pos),
-      unwrittenAt: (pos) => this.unwritten.get(pos),
-      failed: (err) => this.stop(err),
-      settled: () => this.checkDone(),
-    });
     this.plan.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (this.plan.signal?.aborted) this.onAbort();
 
@@ -125,10 +126,9 @@ export class DownloadRun {
     try {
       await this.preparePieces();
       this.received = this.part.resumedFrom;
-      this.planChunks();
+      this.startHashing();
       this.startWorkers();
       this.progressTimer = setInterval(() => this.tick(), PROGRESS_EVERY_MS);
-      this.hasher.catchUp();
       this.checkDone();
       await this.outcome;
     } catch (err) {
@@ -141,14 +141,17 @@ export class DownloadRun {
     this.wake();
     for (const w of this.workers) w.destroyConnection();
     await Promise.all(this.workers.map((w) => w.finished));
-    await this.hasher.idle();
+    // Blocks checked after the stop are kept too (a resume takes them); then every write lands.
+    while (this.checking.size > 0) await Promise.all([...this.checking]);
+    await Promise.all(this.workers.map((w) => w.writesDrained()));
     clearInterval(this.progressTimer);
     this.plan.signal?.removeEventListener('abort', this.onAbort);
     this.emitProgress(true);
 
     const sources = this.workers.filter((w) => w.keptBytes > 0).map((w) => w.source.peerName);
+    const digest = outcome ? undefined : await this.hasher?.digest();
+    await this.hasher?.close();
     if (!outcome) {
-      const digest = this.hasher.digest();
       if (digest !== sha256) {
         outcome = new P2PError('HASH_MISMATCH', `${name}: got ${digest}, expected ${sha256} (bytes from ${sources.join(', ') || 'no peer'})`);
       }
@@ -190,8 +193,24 @@ export class DownloadRun {
     if (this.pieces && this.part.resumedFrom > 0) this.part.keepOnly(await this.pieces.verifiedOnDisk(this.part.fd, (a, b) => this.part.covers(a, b)));
   }
 
-  private planChunks(): void {
-    this.chunkPlan = new ChunkPlan(this.part.gaps(this.size), this.settings.chunkBytes, this.pieces !== undefined);
+  /** The chunk plan over the .part's holes, and the hashing thread told what is on disk already. */
+  private startHashing(): void {
+    const gaps = this.part.gaps(this.size);
+    this.chunkPlan = new ChunkPlan(gaps, this.settings.chunkBytes, this.pieces !== undefined);
+    const hasher = new HashThread(this.part.fd, this.pieces?.leaves, {
+      advanced: (pos) => {
+        this.hashedTo = pos;
+        this.checkDone();
+      },
+      failed: (err) => this.stop(err),
+    });
+    this.hasher = hasher;
+    let from = 0;
+    for (const [a, b] of gaps) {
+      if (a > from) hasher.written(from, a);
+      from = b;
+    }
+    if (from < this.size) hasher.written(from, this.size);
   }
 
   private startWorkers(): void {
@@ -245,7 +264,8 @@ export class DownloadRun {
       if (this.stopped) return undefined;
       const alone = this.workers.filter((w) => !w.exited).length === 1;
       const { chunk, endgame, done } = this.chunkPlan.pick(worker, alone, performance.now());
-      if (done) return undefined;
+      // A piece still being checked may fail and be handed out again.
+      if (done && this.checking.size === 0) return undefined;
       if (chunk) {
         if (endgame) this.log('debug', `${this.name}: ${worker.source.peerName} also fetches ${chunk.frontier}..${chunk.end} (endgame)`);
         return this.taskFor(worker, chunk);
@@ -274,8 +294,8 @@ export class DownloadRun {
 
   /**
    * Takes bytes `data` that belong at `at` from a worker's stream. Only bytes past the chunk's
-   * frontier are new; so every offset is written exactly once, and the in-order hash always sees
-   * the very bytes that end up in the file even when two sources race for one chunk.
+   * frontier are new; so every offset is written exactly once, and the hash always sees the very
+   * bytes that end up in the file even when two sources race for one chunk.
    */
   private accept(worker: SourceWorker, chunk: Chunk, data: Buffer, at: number): void {
     if (this.stopped) return;
@@ -283,13 +303,16 @@ export class DownloadRun {
     const from = Math.max(at, chunk.frontier);
     // Bytes past the frontier would leave a hole: a racing source ahead of a piece taken back.
     if (from >= end || from > chunk.frontier) return;
-    const slice = data.subarray(from - at, end - at);
+    let rest = data.subarray(from - at, end - at);
     chunk.frontier = end;
-    worker.keptBytes += slice.length;
-    if (this.pieces) {
-      if (!this.collect(this.pieces, worker, chunk, from, slice)) return;
-    } else {
-      this.store(worker, from, slice);
+    worker.keptBytes += rest.length;
+    // Copied into blocks of a piece each: checked whole off this thread, then written whole.
+    for (let pos = from; rest.length > 0; ) {
+      const block = (chunk.block ??= this.newBlock(chunk, pos));
+      const n = block.add(rest, worker);
+      pos += n;
+      rest = rest.subarray(n);
+      if (block.full) this.submit(worker, chunk, block);
     }
     if (chunk.frontier === chunk.end) {
       for (const other of chunk.workers) if (other !== worker) other.supersede();
@@ -297,49 +320,93 @@ export class DownloadRun {
     }
   }
 
-  /** Bytes bound for the file: hashed in order now if they can be, and queued on `worker`'s writes. */
+  /** A block from `pos` to the end of its piece (or of the chunk, when that comes first). */
+  private newBlock(chunk: Chunk, pos: number): BlockInProgress<SourceWorker> {
+    this.filling.add(chunk);
+    const end = Math.min(chunk.end, (Math.floor(pos / PIECE_BYTES) + 1) * PIECE_BYTES);
+    return new BlockInProgress(pos, this.pool.take(end - pos));
+  }
+
+  /**
+   * Hands the chunk's block to the hashing thread: there it is checked against its leaf (with piece
+   * checks), and hashed into the whole file when it is next in order. A block that passes is written;
+   * a bad one never reaches the disk.
+   */
+  private submit(worker: SourceWorker, chunk: Chunk, block: BlockInProgress<SourceWorker>): void {
+    chunk.block = undefined;
+    this.filling.delete(chunk);
+    const bytes = block.bytes;
+    // Handed over below: the buffer is empty here from then on.
+    const length = bytes.length;
+    const index = this.pieces ? this.pieces.pieceOf(block.start) : -1;
+    if (index >= 0 && (block.start !== index * PIECE_BYTES || block.start + length !== this.pieces!.endOf(index))) {
+      this.stop(new P2PError('INTERNAL', `${this.name}: block ${block.start}+${length} is not piece ${index}`));
+      return;
+    }
+    // Its bytes count against the source's memory until they are on disk.
+    worker.hold(length);
+    const job = this.hasher!.check(block.start, bytes, index).then((verdict) => {
+      worker.unhold(length);
+      if (!verdict) return;
+      if (verdict.ok) this.store(worker, block.start, verdict.block);
+      else {
+        this.pool.give(verdict.block);
+        if (!this.stopped) this.rejectPiece(index, block, length);
+      }
+    });
+    this.checking.add(job);
+    void job.finally(() => {
+      this.checking.delete(job);
+      this.wake();
+    });
+  }
+
+  /** Checked bytes bound for the file, queued on `worker`'s writes. */
   private store(worker: SourceWorker, at: number, data: Buffer): void {
     // Progress counts only bytes that are kept: with piece checks, a piece once it verified.
     this.received += data.length;
-    if (!this.hasher.feed(at, data)) this.unwritten.set(at, data);
     worker.queueWrite(data, at);
   }
 
   /**
-   * Adds `data` at `from` to the chunk's piece in the making; each piece that completes and matches
-   * its leaf is stored. A bad piece never reaches the disk: its senders are dropped and named, and
-   * the chunk goes back to the piece's start for another source. False then.
+   * A piece did not match its leaf: its senders are dropped and named, whatever they sent since
+   * without a check yet is thrown away, and the piece is handed out again for another source.
    */
-  private collect(pieces: PieceCheck, worker: SourceWorker, chunk: Chunk, from: number, data: Buffer): boolean {
-    const { good, bad } = pieces.collect(chunk, from, data, worker);
-    for (const p of good) for (let at = p.start, i = 0; i < p.bufs.length; at += p.bufs[i].length, i++) this.store(worker, at, p.bufs[i]);
-    if (bad) this.rejectPiece(chunk, bad.index, bad.piece);
-    return !bad;
-  }
-
-  private rejectPiece(chunk: Chunk, index: number, piece: PieceInProgress<SourceWorker>): void {
-    chunk.frontier = piece.start;
-    for (const w of piece.senders) {
+  private rejectPiece(index: number, piece: BlockInProgress<SourceWorker>, length: number): void {
+    const liars = piece.senders;
+    for (const w of liars) {
       const label = labelOf(w.source);
       this.refused.add(label);
-      this.log('warn', `${this.name}: piece ${index} (bytes ${piece.start}..${piece.start + piece.bytes}) from ${label} does not match its hash; fetching it again from another source`);
+      this.log('warn', `${this.name}: piece ${index} (bytes ${piece.start}..${piece.start + length}) from ${label} does not match its hash; fetching it again from another source`);
       w.drop(new P2PError('PROTOCOL', `sent piece ${index} of ${this.name} not matching its hash`));
     }
-    // Others on this chunk stream past the piece taken back; their rest would leave a hole.
-    for (const w of chunk.workers) if (!piece.senders.has(w)) w.supersede();
+    // The liars may have gone on into another piece meanwhile: none of its bytes is kept.
+    for (const c of [...this.filling]) {
+      const b = c.block!;
+      if (![...b.senders].some((w) => liars.has(w))) continue;
+      c.frontier = b.start;
+      c.block = undefined;
+      this.filling.delete(c);
+      this.pool.give(b.buf);
+      // Others on this chunk stream past the block taken back; their rest would leave a hole.
+      for (const w of c.workers) if (!liars.has(w)) w.supersede();
+    }
+    this.chunkPlan.requeue(piece.start, piece.start + length);
     this.wake();
   }
 
   /** Called when the buffers `bufs`, laid end to end from `a`, reached the file. */
   private onWritten(a: number, b: number, bufs: Buffer[]): void {
     this.part.recordWritten(a, b);
-    for (let at = a, i = 0; i < bufs.length; at += bufs[i].length, i++) this.unwritten.delete(at);
-    this.hasher.catchUp();
+    this.hasher?.written(a, b);
+    for (const buf of bufs) this.pool.give(buf);
     this.checkDone();
   }
 
   private releaseChunk(worker: SourceWorker, chunk: Chunk): void {
     chunk.workers.delete(worker);
+    // Without piece checks every byte is worth keeping: what the last source on a chunk left half a block goes to disk.
+    if (!this.pieces && chunk.workers.size === 0 && chunk.block && chunk.block.filled > 0) this.submit(worker, chunk, chunk.block);
     if (chunk.frontier < chunk.end) this.wake();
   }
 
@@ -359,7 +426,7 @@ export class DownloadRun {
 
   private checkDone(): void {
     if (this.stopped || this.fatal) return;
-    if (this.hasher.position === this.size && this.part.covers(0, this.size)) {
+    if (this.hashedTo === this.size && this.part.covers(0, this.size)) {
       this.stopped = true;
       this.finish.resolve();
     }

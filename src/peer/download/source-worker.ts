@@ -6,7 +6,7 @@ import { formatHostPort } from '../../protocol/address-text';
 import { DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
 import { DownloadSource, SourceConnection } from './source-connection';
 
-/** A source whose queued disk writes exceed this stops reading its socket until they drain. */
+/** A source whose bytes waiting for their check or their disk write exceed this stops reading its socket until they drain. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
 const WRITE_LOW_WATER = 2 * 1024 * 1024;
 
@@ -58,6 +58,8 @@ export class SourceWorker {
   private sampleBytes = 0;
   private writes: WriteQueue;
   private pausedForDisk = false;
+  /** Bytes of this source's blocks at the hashing thread. */
+  private held = 0;
   finished!: Promise<void>;
   private dropped: P2PError | undefined;
 
@@ -143,14 +145,38 @@ export class SourceWorker {
 
   queueWrite(buf: Buffer, at: number): void {
     this.writes.push(buf, at);
-    if (!this.pausedForDisk && this.writes.pendingBytes > WRITE_HIGH_WATER) {
+    this.pauseIfBehind();
+  }
+
+  /** `bytes` of this source's went to be checked: they count until they are written (or thrown away). */
+  hold(bytes: number): void {
+    this.held += bytes;
+    this.pauseIfBehind();
+  }
+
+  unhold(bytes: number): void {
+    this.held -= bytes;
+    this.onWritesBelowLowWater();
+  }
+
+  /** Resolves once every write queued so far reached the file. */
+  writesDrained(): Promise<void> {
+    return this.writes.drained();
+  }
+
+  private get pendingBytes(): number {
+    return this.writes.pendingBytes + this.held;
+  }
+
+  private pauseIfBehind(): void {
+    if (!this.pausedForDisk && this.pendingBytes > WRITE_HIGH_WATER) {
       this.pausedForDisk = true;
       this.conn?.pause();
     }
   }
 
   private onWritesBelowLowWater(): void {
-    if (this.pausedForDisk && this.writes.pendingBytes <= WRITE_LOW_WATER) {
+    if (this.pausedForDisk && this.pendingBytes <= WRITE_LOW_WATER) {
       this.pausedForDisk = false;
       this.conn?.resume();
     }

@@ -1,0 +1,186 @@
+// A download's hashing off the receiving thread: each block checked against its piece leaf, and the whole-file SHA-256 taken in file order, on a worker thread.
+import { Worker } from 'node:worker_threads';
+import { P2PError } from '../../protocol/errors';
+import { HASH_BYTES } from '../../protocol/messages';
+import { HASH_READ_BYTES } from '../file-hash';
+
+/** What the thread tells the run besides verdicts. */
+export interface HashThreadHooks {
+  /** The in-order hash reached `pos`: every byte before it is hashed. */
+  advanced(pos: number): void;
+  /** Reading the .part back failed, or the thread died. */
+  failed(err: P2PError): void;
+}
+
+type FromThread =
+  | { t: 'verdict'; id: number; ok: boolean; buf: Uint8Array; pos: number }
+  | { t: 'pos'; pos: number }
+  | { t: 'digest'; id: number; hex: string }
+  | { t: 'error'; message: string };
+
+/**
+ * The thread's body, run from its source text (so it needs no file of its own next to a bundle):
+ * only Node built-ins, nothing from this module's scope.
+ *
+ * Messages in: `check` (a block at `at`, its piece `index` or -1 when pieces are not checked), whose
+ * bytes go into the file hash at once when they sit at the in-order point; `written` (a range now on
+ * disk, read back when the in-order point reaches it); `digest`.
+ */
+function hashThreadBody(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  const { fd, leaves, hashBytes, readBytes } = workerData as { fd: number; leaves: Uint8Array | null; hashBytes: number; readBytes: number };
+  const port = parentPort!;
+  const file = createHash('sha256');
+  const leafPrefix = Buffer.from([0x00]);
+  let pos = 0;
+  /** Ranges on disk at or past `pos`, sorted, disjoint. */
+  let onDisk: [number, number][] = [];
+  let readBuf: Buffer | undefined;
+
+  const leafMatches = (index: number, bytes: Buffer): boolean => {
+    if (!leaves || (index + 1) * hashBytes > leaves.length) return false;
+    const leaf = createHash('sha256').update(leafPrefix).update(bytes).digest();
+    return leaf.equals(leaves.subarray(index * hashBytes, (index + 1) * hashBytes));
+  };
+
+  const addOnDisk = (a: number, b: number): void => {
+    onDisk.push([a, b]);
+    onDisk.sort((x, y) => x[0] - y[0]);
+    const merged: [number, number][] = [];
+    for (const r of onDisk) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    onDisk = merged;
+  };
+
+  /** Reads back and hashes whatever is on disk from the in-order point on. */
+  const catchUp = (): void => {
+    while (onDisk.length > 0 && onDisk[0][1] <= pos) onDisk.shift();
+    while (onDisk.length > 0 && onDisk[0][0] <= pos) {
+      const end = onDisk[0][1];
+      readBuf ??= Buffer.allocUnsafe(readBytes);
+      while (pos < end) {
+        const n = fs.readSync(fd, readBuf, 0, Math.min(readBuf.length, end - pos), pos);
+        if (n === 0) throw new Error(`the .part file ends at ${pos}, before bytes recorded as written`);
+        file.update(readBuf.subarray(0, n));
+        pos += n;
+      }
+      onDisk.shift();
+    }
+  };
+
+  port.on('message', (m: { t: string; id: number; at: number; a: number; b: number; index: number; buf: Uint8Array }) => {
+    try {
+      if (m.t === 'check') {
+        const bytes = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+        const ok = m.index < 0 || leafMatches(m.index, bytes);
+        if (ok && m.at === pos) {
+          file.update(bytes);
+          pos += bytes.length;
+          catchUp();
+        }
+        port.postMessage({ t: 'verdict', id: m.id, ok, buf: m.buf, pos }, [m.buf.buffer as ArrayBuffer]);
+      } else if (m.t === 'written') {
+        if (m.b <= pos) return;
+        const before = pos;
+        addOnDisk(Math.max(m.a, pos), m.b);
+        catchUp();
+        if (pos !== before) port.postMessage({ t: 'pos', pos });
+      } else if (m.t === 'digest') {
+        port.postMessage({ t: 'digest', id: m.id, hex: file.digest('hex') });
+      }
+    } catch (err) {
+      port.postMessage({ t: 'error', message: (err as Error).message });
+    }
+  });
+}
+
+/**
+ * The hashing of one download run on its own thread. Blocks are handed over (not copied) and come back
+ * with their verdict, so the run writes exactly the bytes that were checked. The thread reads the
+ * .part through the run's fd; `close()` ends it before the run closes that fd.
+ */
+export class HashThread {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: FromThread) => void }>();
+  private exited = false;
+  private readonly exit: Promise<void>;
+
+  constructor(
+    fd: number,
+    leaves: Buffer | undefined,
+    private readonly hooks: HashThreadHooks,
+  ) {
+    this.worker = new Worker(`(${hashThreadBody.toString()})()`, {
+      eval: true,
+      workerData: { fd, leaves: leaves ? new Uint8Array(leaves) : null, hashBytes: HASH_BYTES, readBytes: HASH_READ_BYTES },
+      // Hashing needs little heap; a thread that wanted more would be a bug, not a reason to grow.
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    });
+    this.worker.on('message', (m: FromThread) => this.onMessage(m));
+    this.worker.on('error', (err) => this.hooks.failed(new P2PError('INTERNAL', `the hashing thread failed: ${err.message}`, err)));
+    this.exit = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    this.exit.then(() => {
+      this.exited = true;
+      // Nobody waits forever on a thread that is gone.
+      for (const w of this.waiting.values()) w.resolve({ t: 'error', message: 'the hashing thread ended' });
+      this.waiting.clear();
+    });
+  }
+
+  /**
+   * Checks `block` (its own ArrayBuffer, handed over: the caller must not touch it meanwhile) at `at`
+   * against the leaf of piece `index` (-1: no piece check). Resolves with the verdict and the block
+   * back, or undefined when the thread is gone.
+   */
+  async check(at: number, block: Buffer, index: number): Promise<{ ok: boolean; block: Buffer } | undefined> {
+    if (this.exited) return undefined;
+    const id = this.nextId++;
+    const reply = new Promise<FromThread>((resolve) => this.waiting.set(id, { resolve }));
+    this.worker.postMessage({ t: 'check', id, at, index, buf: block }, [block.buffer as ArrayBuffer]);
+    const m = await reply;
+    if (m.t !== 'verdict') return undefined;
+    return { ok: m.ok, block: Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength) };
+  }
+
+  /** [a, b) is on the .part: the thread reads it back when the in-order point reaches it. */
+  written(a: number, b: number): void {
+    if (!this.exited) this.worker.postMessage({ t: 'written', a, b });
+  }
+
+  /** The whole-file SHA-256 of what was hashed, once every message before this one is done. */
+  async digest(): Promise<string | undefined> {
+    if (this.exited) return undefined;
+    const id = this.nextId++;
+    const reply = new Promise<FromThread>((resolve) => this.waiting.set(id, { resolve }));
+    this.worker.postMessage({ t: 'digest', id });
+    const m = await reply;
+    return m.t === 'digest' ? m.hex : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (!this.exited) await this.worker.terminate();
+    await this.exit;
+  }
+
+  private onMessage(m: FromThread): void {
+    if (m.t === 'error') {
+      this.hooks.failed(new P2PError('IO', `hashing the .part file: ${m.message}`));
+      return;
+    }
+    if (m.t === 'verdict' || m.t === 'pos') this.hooks.advanced(m.pos);
+    if (m.t === 'verdict' || m.t === 'digest') {
+      const w = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      w?.resolve(m);
+    }
+  }
+}
