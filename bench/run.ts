@@ -8,6 +8,7 @@ import { runListsBench } from './lists';
 import { runManySourcesBench } from './many-sources';
 import { runPiecesBench } from './pieces';
 import { runRegistryBench } from './registry-scale';
+import { runTlsBench } from './tls-download';
 
 const BENCHES: { name: string; run: (o: { quick: boolean; log: (line: string) => void }) => Promise<Section> }[] = [
   { name: 'index', run: runIndexBench },
@@ -16,6 +17,7 @@ const BENCHES: { name: string; run: (o: { quick: boolean; log: (line: string) =>
   { name: 'sources', run: runManySourcesBench },
   { name: 'lists', run: runListsBench },
   { name: 'pieces', run: runPiecesBench },
+  { name: 'tls', run: runTlsBench },
 ];
 
 /** The whole run stops by itself after this, whatever hangs. */
