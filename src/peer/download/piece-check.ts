@@ -1,4 +1,4 @@
-// Piece verification for a download: the piece root to trust, leaves checked against it, each piece checked on arrival and on resume.
+// Piece verification for a download: the piece root to trust, leaves checked against it, the piece arithmetic, and the pieces of a resumed .part that still verify.
 import { formatHostPort } from '../../protocol/address-text';
 import { P2PError, toP2PError } from '../../protocol/errors';
 import { HASH_BYTES, PieceReply } from '../../protocol/messages';
