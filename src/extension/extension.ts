@@ -27,21 +27,34 @@ export interface P2PShareApi {
   ready(): Promise<Peer | undefined>;
   /** Resolves once the shares remembered from the last session were checked and registered again. */
   restored(): Promise<RestoreReport>;
+  /**
+   * What a window reload does to this extension, without reloading the window the tests run in:
+   * deactivate(), dispose every contribution, then activate again with the same storage (SecretStorage,
+   * workspace state). `whileAway` runs between the two, as the world may change while a window is closed.
+   * Resolves once the new engine has started; this handle then speaks for the new one.
+   */
+  reload(whileAway?: () => unknown): Promise<void>;
 }
 
-let host: PeerHost | undefined;
+/** One activation: its engine host and what it started. */
+interface Session {
+  host: PeerHost;
+  started: Promise<unknown>;
+  restored: Promise<RestoreReport>;
+}
 
-export function activate(context: vscode.ExtensionContext): P2PShareApi {
+let session: Session | undefined;
+
+function startSession(context: vscode.ExtensionContext): Session {
   const channel = vscode.window.createOutputChannel(LOG_CHANNEL_NAME, { log: true });
   context.subscriptions.push(channel);
   const log = inertLog(channel);
-  const running = () => host?.localServer !== undefined;
+  const running = () => session?.host.localServer !== undefined;
   const notifier = new Notifier(log, running);
   const settings = new Settings((problem) => notifier.settingProblem(problem));
   context.subscriptions.push(settings);
 
   const peerHost = new PeerHost(settings, log, notifier, loadPeerSecret(context.secrets, log));
-  host = peerHost;
   context.subscriptions.push(peerHost);
 
   const uploads = new UploadsWatch(() => peerHost.current(), peerHost.onDidChangeState);
@@ -69,17 +82,35 @@ export function activate(context: vscode.ExtensionContext): P2PShareApi {
   context.subscriptions.push(memory);
   const restored = memory.restore();
   log.info(`P2P Share ${context.extension.packageJSON.version ?? ''} activated`);
+  return { host: peerHost, started, restored };
+}
+
+export function activate(context: vscode.ExtensionContext): P2PShareApi {
+  session = startSession(context);
+  // Every call reads the current session, so the handle VS Code keeps stays right after reload().
   return {
-    peer: () => peerHost.current(),
-    localServer: () => peerHost.localServer,
-    ready: () => started.then(() => peerHost.current()),
-    restored: () => restored,
+    peer: () => session?.host.current(),
+    localServer: () => session?.host.localServer,
+    ready: async () => {
+      const s = session;
+      if (!s) return undefined;
+      await s.started;
+      return s.host.current();
+    },
+    restored: () => session?.restored ?? Promise.resolve({ restored: [], notRestored: [] }),
+    reload: async (whileAway?: () => unknown) => {
+      await deactivate();
+      for (const d of context.subscriptions.splice(0)) d.dispose();
+      await whileAway?.();
+      session = startSession(context);
+      await session.started;
+    },
   };
 }
 
 /** De-registers every share (bounded in time) and stops the engine and any local index server. */
 export async function deactivate(): Promise<void> {
-  const h = host;
-  host = undefined;
-  await h?.shutdown();
+  const s = session;
+  session = undefined;
+  await s?.host.shutdown();
 }

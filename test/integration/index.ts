@@ -30,7 +30,9 @@ export async function run(): Promise<void> {
     .readdirSync(__dirname)
     .filter((f) => f.endsWith('.test.js'))
     .sort((a, b) => Number(a === LAST_FILE) - Number(b === LAST_FILE) || a.localeCompare(b));
-  for (const f of files) mocha.addFile(path.join(__dirname, f));
+  // P2P_TEST_ONLY=persistence,peer-name runs only those files: one scenario while iterating, not the suite.
+  const only = process.env.P2P_TEST_ONLY?.split(',').map((n) => `${n.trim().replace(/\.test\.[jt]s$/u, '')}.test.js`);
+  for (const f of files) if (!only || only.includes(f)) mocha.addFile(path.join(__dirname, f));
 
   let totals: SuiteTotals = { passed: 0, failed: 0, pending: 0 };
   try {

@@ -38,9 +38,9 @@ function requireBundle(file: string): string {
   return file;
 }
 
-/** Starts `dist/index-server.js --port 0` and resolves once it logs the UDP address it listens on. */
-export function startIndexServer(): Promise<IndexServerProcess> {
-  return IndexServerProcess.start([], { entry: requireBundle(INDEX_SERVER_JS), env: childEnv(), timeoutMs: START_TIMEOUT_MS });
+/** Starts `dist/index-server.js --port 0 ...args` and resolves once it logs the UDP address it listens on. */
+export function startIndexServer(args: string[] = []): Promise<IndexServerProcess> {
+  return IndexServerProcess.start(args, { entry: requireBundle(INDEX_SERVER_JS), env: childEnv(), timeoutMs: START_TIMEOUT_MS });
 }
 
 export interface TerminalPeerOptions {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Peer } from '../../../src/peer';
 import type { OnlineItem, Share } from '../../../src/peer/api';
+import type { RestoreReport } from '../../../src/extension/share-memory';
 import { IndexServerProcess, startIndexServer, TerminalPeer } from './processes';
 
 export const EXTENSION_ID = 'p2p-share.p2p-share';
@@ -17,6 +18,10 @@ export interface P2PApi {
   localServer(): { host: string; port: number } | undefined;
   /** Resolves once the engine has started (undefined when it could not). */
   ready(): Promise<Peer | undefined>;
+  /** Resolves once the shares remembered from the last activation were checked and registered again. */
+  restored(): Promise<RestoreReport>;
+  /** deactivate(), dispose the contributions, activate again with the same storage: a window reload's effect. */
+  reload(whileAway?: () => unknown): Promise<void>;
 }
 
 /** The peer name the extension goes back to before each test that changes it. */
@@ -81,9 +86,9 @@ class World {
     return this.network;
   }
 
-  /** Another index server, stopped with the suite. */
-  async extraIndexServer(): Promise<IndexServerProcess> {
-    const server = await startIndexServer();
+  /** Another index server (with extra flags), stopped with the suite. */
+  async extraIndexServer(args: string[] = []): Promise<IndexServerProcess> {
+    const server = await startIndexServer(args);
     this.extraServers.push(server);
     return server;
   }
