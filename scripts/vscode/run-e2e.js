@@ -13,6 +13,26 @@ const lib = require('./lib');
 const SUITE = 'e2e';
 const E2E_OUT = path.join(lib.REPO_ROOT, 'out', 'test', 'e2e');
 const SCREENSHOTS = path.join(lib.REPO_ROOT, 'test', 'e2e', 'screenshots');
+const DOC_IMAGES = path.join(lib.REPO_ROOT, 'docs', 'images');
+/** The screenshots README.md shows (run screenshot -> docs/images name), refreshed by a passing run with P2P_DOCS_IMAGES=1. */
+const DOC_SHOTS = {
+  '02-online.png': 'online-content.png',
+  '03-downloaded.png': 'p2p-views.png',
+  '11-large-download.png': 'large-download.png',
+  '20-name-clash.png': 'name-clash.png',
+  '21-offline.png': 'offline.png',
+};
+
+/** Copies the README's screenshots from a passing run into docs/images. */
+function copyDocImages() {
+  const missing = Object.keys(DOC_SHOTS).filter((f) => !fs.existsSync(path.join(SCREENSHOTS, f)));
+  if (missing.length) {
+    console.error(`P2P_DOCS_IMAGES: this run made no ${missing.join(', ')}; docs/images left as it was`);
+    return;
+  }
+  for (const [shot, doc] of Object.entries(DOC_SHOTS)) fs.copyFileSync(path.join(SCREENSHOTS, shot), path.join(DOC_IMAGES, doc));
+  console.log(`copied ${Object.keys(DOC_SHOTS).length} screenshots into ${DOC_IMAGES}`);
+}
 
 function parseArgs(argv) {
   const opts = { vsix: undefined, timeout: Number(process.env.P2P_VSCODE_TIMEOUT || 900) };
@@ -47,8 +67,10 @@ function packageVsix(dirs) {
 function runMocha(timeoutSeconds, onStart) {
   const Mocha = require(require.resolve('mocha', { paths: [lib.REPO_ROOT] }));
   const mocha = new Mocha({ ui: 'bdd', reporter: 'spec', color: false, timeout: 120000, slow: 15000 });
-  const files = fs.readdirSync(E2E_OUT).filter((f) => f.endsWith('.test.js')).sort();
-  if (!files.length) throw new Error(`no compiled e2e tests in ${E2E_OUT}; run npx tsc -p .`);
+  // P2P_TEST_ONLY=user-journey,... runs only those files: one scenario while iterating, not the suite.
+  const only = process.env.P2P_TEST_ONLY && process.env.P2P_TEST_ONLY.split(',').map((n) => `${n.trim().replace(/\.test\.[jt]s$/, '')}.test.js`);
+  const files = fs.readdirSync(E2E_OUT).filter((f) => f.endsWith('.test.js') && (!only || only.includes(f))).sort();
+  if (!files.length) throw new Error(`no compiled e2e tests in ${E2E_OUT}${only ? ` named ${only.join(', ')}` : ''}; run npx tsc -p .`);
   for (const f of files) mocha.addFile(path.join(E2E_OUT, f));
   return new Promise((resolve) => {
     let runner;
@@ -127,6 +149,7 @@ async function main(opts) {
   await lib.cleanUp();
   step('stopped code-server, Chromium, index server and terminal peer');
   lib.disposeRunRoot(dirs, result.failed > 0);
+  if (process.env.P2P_DOCS_IMAGES && result.failed === 0) copyDocImages();
   return lib.reportTotals(SUITE, result.passed, result.failed);
 }
 

@@ -146,7 +146,8 @@ export class ShareCommands {
       const picked = await vscode.window.showWarningMessage(
         notificationText(`You already share "${name}"`),
         { modal: true, detail: notificationText(`"${name}" is ${existing.path}. Replace it with ${filePath}, or share this file under another name.`) },
-        ...[replace, shareAs, choose].filter((x): x is string => x !== undefined),
+        // The first button is the one Enter presses: keeping both files loses nothing, replacing does.
+        ...[shareAs, replace, choose].filter((x): x is string => x !== undefined),
       );
       if (picked === undefined) throw dismissed('content name clash: cancelled');
       if (picked === replace) return name;

@@ -50,7 +50,9 @@ function writeSample(file: string, text: string): SampleFile {
  */
 export async function startNetwork(options: { root: string; log: string }): Promise<Network> {
   networkLog = options.log;
-  const index = await startIndexServer();
+  // Peer names stay their owners' after their last share is gone (LMDB, as a public index keeps them):
+  // a reloaded window gets its name back only by proving it holds the same secret.
+  const index = await startIndexServer(['--data', path.join(options.root, 'index-owners')]);
   const terminalPeerName = 'shell-peer';
   let terminal: TerminalPeer;
   try {
