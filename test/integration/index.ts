@@ -31,8 +31,9 @@ export async function run(): Promise<void> {
     .filter((f) => f.endsWith('.test.js'))
     .sort((a, b) => Number(a === LAST_FILE) - Number(b === LAST_FILE) || a.localeCompare(b));
   // P2P_TEST_ONLY=persistence,peer-name runs only those files: one scenario while iterating, not the suite.
-  const only = process.env.P2P_TEST_ONLY?.split(',').map((n) => `${n.trim().replace(/\.test\.[jt]s$/u, '')}.test.js`);
-  for (const f of files) if (!only || only.includes(f)) mocha.addFile(path.join(__dirname, f));
+  const only = process.env.P2P_TEST_ONLY || undefined;
+  const onlyFiles = only?.split(',').map((n) => `${n.trim().replace(/\.test\.[jt]s$/u, '')}.test.js`);
+  for (const f of files) if (!onlyFiles || onlyFiles.includes(f)) mocha.addFile(path.join(__dirname, f));
 
   let totals: SuiteTotals = { passed: 0, failed: 0, pending: 0 };
   try {
