@@ -150,4 +150,17 @@ describe('ui manifest', () => {
     assert.equal(png.readUInt32BE(16), 128);
     assert.equal(png.readUInt32BE(20), 128);
   });
+
+  it("shows in the README only images the .vsix ships, by relative paths (vsce runs with --no-rewrite-relative-links)", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const ignore = fs.readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split('\n');
+    const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+    assert.ok(images.length >= 4, `the README shows ${images.length} screenshots`);
+    for (const img of images) {
+      // The details page resolves a relative path inside the installed extension; anything else would need a repository URL.
+      assert.match(img, /^docs\/images\/[\w-]+\.png$/, img);
+      assert.ok(fs.existsSync(path.join(ROOT, img)), `${img} is missing`);
+    }
+    assert.ok(ignore.includes('!docs/**'), '.vscodeignore must let docs/images into the .vsix');
+  });
 });
