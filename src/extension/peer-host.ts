@@ -7,6 +7,7 @@ import { P2PError, toP2PError } from '../protocol/errors';
 import { ContextKeys } from './view-model/ids';
 import { HostPortText, LocalIndexServer } from './local-index-server';
 import { Notifier } from './notifier';
+import { ShareNotices } from './share-notices';
 import { OnlineCache, OnlineSnapshot } from './online-cache';
 import { Settings, SettingsChange } from './settings';
 import { within } from './time-budget';
@@ -15,8 +16,6 @@ import { offlineNotice } from './view-model/status-text';
 
 /** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
 const QUIT_BUDGET_MS = 3000;
-/** At most one notification per kind of refused lease refresh in this time. */
-const REFUSAL_NOTICE_MS = 60_000;
 
 function setContext(key: string, value: unknown): void {
   void vscode.commands.executeCommand('setContext', key, value);
@@ -39,7 +38,7 @@ export class PeerHost implements vscode.Disposable {
   private queue: Promise<unknown> = Promise.resolve();
   private detachPeer: (() => void) | undefined;
   private shuttingDown: Promise<void> | undefined;
-  private readonly refusalShownAt = new Map<string, number>();
+  private readonly shareNotices: ShareNotices;
 
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
   private readonly sharesEmitter = new vscode.EventEmitter<Share[]>();
@@ -68,6 +67,7 @@ export class PeerHost implements vscode.Disposable {
     /** The peer's secret (identity.ts): the same across engine restarts and reloads, so the index keeps this peer's name. */
     private readonly secret: Promise<Buffer>,
   ) {
+    this.shareNotices = new ShareNotices(log, notifier);
     this.settingsSubscription = settings.onDidChange((change) => void this.enqueue(() => this.applySettings(change)));
     setContext(ContextKeys.state, 'connecting');
     setContext(ContextKeys.hasShares, false);
@@ -196,8 +196,8 @@ export class PeerHost implements vscode.Disposable {
     this.peer = peer;
     const onState = (state: ConnectionState, detail?: string) => this.setState(state, detail, peer.stateError);
     const onShares = (shares: Share[]) => this.sharesChanged(shares);
-    const onShareError = (contentName: string, err: P2PError) => this.shareRefused(contentName, err);
-    const onShareLost = (contentName: string, err: P2PError) => this.shareLost(contentName, err);
+    const onShareError = (contentName: string, err: P2PError) => this.shareNotices.refused(contentName, err);
+    const onShareLost = (contentName: string, err: P2PError) => this.shareNotices.lost(contentName, err);
     peer.on('state', onState);
     peer.on('shares-changed', onShares);
     peer.on('share-error', onShareError);
@@ -210,36 +210,6 @@ export class PeerHost implements vscode.Disposable {
     };
     this.setState(peer.state, peer.stateDetail, peer.stateError);
     this.sharesChanged(this.shares);
-  }
-
-  /**
-   * A shared path no longer leads to the file the user chose (deleted, moved, or swapped for a link):
-   * the engine stopped sharing it. Throttled like refusals: a removed folder loses many shares at once.
-   */
-  private shareLost(contentName: string, err: P2PError): void {
-    const key = `lost:${err.code}`;
-    const now = Date.now();
-    if (now - (this.refusalShownAt.get(key) ?? Number.NEGATIVE_INFINITY) < REFUSAL_NOTICE_MS) {
-      this.log.warn(`stopped sharing "${contentName}": ${err.message}`);
-      return;
-    }
-    this.refusalShownAt.set(key, now);
-    this.notifier.failure(err, { title: `Stopped sharing "${contentName}"`, op: 'register' });
-  }
-
-  /**
-   * The index refused a lease refresh (after an index restart someone may hold this peer's name). One
-   * notification per kind of refusal a minute: with many shares the same reason would come many times.
-   */
-  private shareRefused(contentName: string, err: P2PError): void {
-    const now = Date.now();
-    const last = this.refusalShownAt.get(err.code) ?? Number.NEGATIVE_INFINITY;
-    if (now - last < REFUSAL_NOTICE_MS) {
-      this.log.error(`the index server refused "${contentName}": ${err.message}`);
-      return;
-    }
-    this.refusalShownAt.set(err.code, now);
-    this.notifier.failure(err, { title: `The index server refused "${contentName}"`, op: 'register' });
   }
 
   private setState(state: ConnectionState, detail?: string, reason?: P2PError): void {
