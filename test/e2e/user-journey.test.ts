@@ -21,6 +21,7 @@ import {
   UI_TIMEOUT_MS,
   view,
   waitForWorkbench,
+  workbenchHooks,
 } from './workbench';
 
 const MY_SHARES = 'My Shares';
@@ -29,18 +30,10 @@ const ONLINE = 'Online Content';
 describe('A VS Code user shares files with a terminal peer', function () {
   let page: Page;
 
-  before(async function () {
-    page = world().page;
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    await waitForWorkbench(page);
-  });
+  const openPage = workbenchHooks(world);
 
-  afterEach(async function () {
-    // What the screen showed when a step failed explains it better than any selector in the stack.
-    if (this.currentTest?.state === 'failed') {
-      const name = `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`;
-      await screenshot(page, world().screenshotsDir, name).catch(() => undefined);
-    }
+  before(function () {
+    page = openPage();
   });
 
   it('opens the P2P views from the activity bar and shows the peer in the status bar', async function () {

@@ -5,32 +5,22 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { world } from './world';
 import {
-  answerInputBox, clickViewAction, expandView, openWorkspaceFile, runCommand, screenshot, showP2PContainer, treeLabels, treeRow, UI_TIMEOUT_MS, view, waitForWorkbench,
+  answerInputBox, clickViewAction, expandView, openWorkspaceFile, runCommand, screenshot, showP2PContainer, treeLabels, treeRow, view,
+  dialog,
+  workbenchHooks,
 } from './workbench';
 
 const MY_SHARES = 'My Shares';
 const ONLINE = 'Online Content';
 const MiB = 1024 * 1024;
 
-/** The modal dialog VS Code shows for a question, found by its message. */
-function dialog(page: Page, text: string | RegExp) {
-  return page.locator('.monaco-dialog-box', { hasText: text });
-}
-
 describe('A VS Code user works the P2P views with mouse and keyboard', function () {
   let page: Page;
 
-  before(async function () {
-    page = world().page;
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    await waitForWorkbench(page);
-  });
+  const openPage = workbenchHooks(world);
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      const name = `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`;
-      await screenshot(page, world().screenshotsDir, name).catch(() => undefined);
-    }
+  before(function () {
+    page = openPage();
   });
 
   it('selects two of three shares with Ctrl+click and de-registers both with the Delete key', async function () {

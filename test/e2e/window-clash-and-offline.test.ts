@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { world } from './world';
 import {
-  answerInputBox, expandView, notification, openWorkspaceFile, runCommand, screenshot, showP2PContainer, statusItem, treeRow, UI_TIMEOUT_MS, view, waitForWorkbench,
+  answerInputBox, expandView, notification, openWorkspaceFile, runCommand, screenshot, showP2PContainer, statusItem, treeRow, view,
+  dialog,
+  workbenchHooks,
 } from './workbench';
 
 const MY_SHARES = 'My Shares';
@@ -23,11 +25,6 @@ async function closedUdpPort(): Promise<number> {
   return port;
 }
 
-/** The modal dialog VS Code shows for a question, found by its message. */
-function dialog(page: Page, text: string | RegExp) {
-  return page.locator('.monaco-dialog-box', { hasText: text });
-}
-
 /** Connect to Index Server from the palette, typing `address`; resolves with the time Enter was pressed. */
 async function connectTo(page: Page, address: string): Promise<number> {
   await runCommand(page, 'P2P: Connect to Index Server', { asks: true });
@@ -42,20 +39,13 @@ async function connectTo(page: Page, address: string): Promise<number> {
 describe('A VS Code user meets a name clash and an index that cannot answer', function () {
   let page: Page;
 
+  const openPage = workbenchHooks(world);
+
   before(async function () {
-    page = world().page;
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    await waitForWorkbench(page);
+    page = openPage();
     // An earlier scenario moved My Shares into the Explorer; this one works in the P2P container again.
     await runCommand(page, 'View: Reset View Locations');
     await showP2PContainer(page);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      const name = `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`;
-      await screenshot(page, world().screenshotsDir, name).catch(() => undefined);
-    }
   });
 
   it('asks before a second file takes a content name already shared, and "Share as" keeps both', async function () {

@@ -133,6 +133,35 @@ export function notification(page: Page, text: string | RegExp): Locator {
   return page.locator('.notifications-toasts .notification-toast', { hasText: text });
 }
 
+/** The modal dialog VS Code shows for a question, found by its message. */
+export function dialog(page: Page, text: string | RegExp): Locator {
+  return page.locator('.monaco-dialog-box', { hasText: text });
+}
+
+/**
+ * Mocha hooks every scenario shares, registered in the calling describe: the page ready with the UI
+ * time limit before the first step, and a screenshot of whatever a failed step left on screen, which
+ * explains it better than any selector in a stack. Returns the page, for the steps to read.
+ */
+export function workbenchHooks(open: () => { page: Page; screenshotsDir: string }): () => Page {
+  let page: Page | undefined;
+  before(async function () {
+    page = open().page;
+    page.setDefaultTimeout(UI_TIMEOUT_MS);
+    await waitForWorkbench(page);
+  });
+  afterEach(async function () {
+    if (page && this.currentTest?.state === 'failed') {
+      const name = `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`;
+      await screenshot(page, open().screenshotsDir, name).catch(() => undefined);
+    }
+  });
+  return () => {
+    if (!page) throw new Error('the workbench is not open yet');
+    return page;
+  };
+}
+
 /** Saves a screenshot of the whole workbench as `name` (e.g. "01-registered.png"). */
 export async function screenshot(page: Page, dir: string, name: string): Promise<string> {
   const file = path.join(dir, name);
