@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark (or --only=...), each a ratio against a baseline measured in the same run, and writes bench/RESULTS.md.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runActivationBench } from './activation';
 import { runDownloadBench } from './download';
 import { runIndexBench } from './index-throughput';
 import { REPO_DIR, Section, installCleanup, killAllChildren, machineLines, table } from './lib';
@@ -18,6 +19,7 @@ const BENCHES: { name: string; run: (o: { quick: boolean; log: (line: string) =>
   { name: 'lists', run: runListsBench },
   { name: 'pieces', run: runPiecesBench },
   { name: 'tls', run: runTlsBench },
+  { name: 'activation', run: runActivationBench },
 ];
 
 /** The whole run stops by itself after this, whatever hangs. */
