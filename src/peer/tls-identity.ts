@@ -1,6 +1,5 @@
 // A peer's TLS identity: a P-256 key derived from its secret, a self-signed certificate, and the pin (SHA-256 of the SPKI) it registers.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { createECDH, createHash, createPrivateKey, createPublicKey, hkdfSync, webcrypto } from 'node:crypto';
 import { P2PError } from '../protocol/errors';
 import { SECRET_BYTES } from '../protocol/messages';
@@ -24,7 +23,23 @@ const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 /** Validity of a certificate made at start: nobody checks it (the pin is over the key), but TLS stacks want a sane window. */
 const CERT_DAYS = 3650;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let x509Module: typeof X509 | undefined;
+
+/**
+ * @peculiar/x509 with reflect-metadata takes about 100 ms to load, most of what loading the bundled
+ * extension costs: only a start that makes a certificate pays it, not every module that imports this one.
+ */
+function x509(): typeof X509 {
+  if (!x509Module) {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    require('reflect-metadata');
+    const loaded = require('@peculiar/x509') as typeof X509;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    loaded.cryptoProvider.set(webcrypto as unknown as Parameters<typeof loaded.cryptoProvider.set>[0]);
+    x509Module = loaded;
+  }
+  return x509Module;
+}
 
 /**
  * The P-256 private scalar for `secret`: HKDF-SHA-256 (no salt, info TLS_KEY_INFO) to 32 bytes.
@@ -76,7 +91,7 @@ export async function makeTlsIdentity(secret: Buffer): Promise<TlsIdentity> {
   const privateKey = await webcrypto.subtle.importKey('jwk', jwk.priv, ECDSA_P256, false, ['sign']);
   const publicKey = await webcrypto.subtle.importKey('jwk', jwk.pub, ECDSA_P256, true, ['verify']);
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+  const cert = await x509().X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     // The name carries nothing: peers are known by their pin, never by a name in a certificate.
     name: 'CN=p2p-share peer',
