@@ -1,25 +1,34 @@
 // The blocks a download assembles from socket reads: one piece (at most) copied into a buffer of its own, held off the disk until it is checked.
 import { PIECE_BYTES } from '../../protocol/pieces';
 
-/** Spare block buffers kept for reuse; more would only hold memory the run no longer needs. */
-const POOL_MAX = 16;
+/**
+ * Blocks in the ring shared with the hashing thread at its start: enough for a few sources' blocks in
+ * flight. The pages are touched only when a slot is first used, so an idle ring costs no memory.
+ */
+export const RING_SLOTS = 16;
 
 /**
- * Buffers of one piece each, every one with an ArrayBuffer of its own (never a slice of Node's shared
- * pool), so a block can be handed to the hashing thread and back without a copy.
+ * Buffers of one piece each. Most are slots of one SharedArrayBuffer the hashing thread was given once,
+ * so a block crosses to it as a slot number: nothing is transferred, cloned or allocated per block.
+ * When every slot is busy (many sources), a block gets a SharedArrayBuffer of its own, passed per message.
  */
 export class BlockPool {
+  readonly ring = new SharedArrayBuffer(RING_SLOTS * PIECE_BYTES);
   private readonly free: Buffer[] = [];
+
+  constructor() {
+    for (let i = RING_SLOTS - 1; i >= 0; i--) this.free.push(Buffer.from(this.ring, i * PIECE_BYTES, PIECE_BYTES));
+  }
 
   /** A buffer of `bytes` (at most one piece). */
   take(bytes: number): Buffer {
-    const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(PIECE_BYTES);
+    const whole = this.free.pop() ?? Buffer.from(new SharedArrayBuffer(PIECE_BYTES));
     return whole.subarray(0, bytes);
   }
 
-  /** Gives back a buffer that came from take() and is no longer used. */
+  /** Gives back a buffer that came from take() and is no longer used; one of its own is left to the GC. */
   give(buf: Buffer): void {
-    if (buf.buffer.byteLength === PIECE_BYTES && this.free.length < POOL_MAX) this.free.push(Buffer.from(buf.buffer as ArrayBuffer, 0, PIECE_BYTES));
+    if (buf.buffer === this.ring) this.free.push(Buffer.from(this.ring, buf.byteOffset, PIECE_BYTES));
   }
 }
 

@@ -13,7 +13,7 @@ export interface HashThreadHooks {
 }
 
 type FromThread =
-  | { t: 'verdict'; id: number; ok: boolean; buf: Uint8Array; pos: number }
+  | { t: 'verdict'; id: number; ok: boolean; pos: number }
   | { t: 'pos'; pos: number }
   | { t: 'digest'; id: number; hex: string }
   | { t: 'error'; message: string };
@@ -22,7 +22,8 @@ type FromThread =
  * The thread's body, run from its source text (so it needs no file of its own next to a bundle):
  * only Node built-ins, nothing from this module's scope.
  *
- * Messages in: `check` (a block at `at`, its piece `index` or -1 when pieces are not checked), whose
+ * Messages in: `check` (a block at `at`, its piece `index` or -1 when pieces are not checked, its bytes
+ * at `off`+`len` in the shared ring or in `buf`, a SharedArrayBuffer of its own), whose
  * bytes go into the file hash at once when they sit at the in-order point; `written` (a range now on
  * disk, read back when the in-order point reaches it); `digest`.
  */
@@ -33,7 +34,7 @@ function hashThreadBody(): void {
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs = require('node:fs') as typeof import('node:fs');
-  const { fd, leaves, hashBytes, readBytes } = workerData as { fd: number; leaves: Uint8Array | null; hashBytes: number; readBytes: number };
+  const { fd, leaves, ring, hashBytes, readBytes } = workerData as { fd: number; leaves: Uint8Array | null; ring: SharedArrayBuffer; hashBytes: number; readBytes: number };
   const port = parentPort!;
   const file = createHash('sha256');
   const leafPrefix = Buffer.from([0x00]);
@@ -76,17 +77,17 @@ function hashThreadBody(): void {
     }
   };
 
-  port.on('message', (m: { t: string; id: number; at: number; a: number; b: number; index: number; buf: Uint8Array }) => {
+  port.on('message', (m: { t: string; id: number; at: number; a: number; b: number; index: number; off: number; len: number; buf?: Uint8Array }) => {
     try {
       if (m.t === 'check') {
-        const bytes = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+        const bytes = m.buf ? Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength) : Buffer.from(ring, m.off, m.len);
         const ok = m.index < 0 || leafMatches(m.index, bytes);
         if (ok && m.at === pos) {
           file.update(bytes);
           pos += bytes.length;
           catchUp();
         }
-        port.postMessage({ t: 'verdict', id: m.id, ok, buf: m.buf, pos }, [m.buf.buffer as ArrayBuffer]);
+        port.postMessage({ t: 'verdict', id: m.id, ok, pos });
       } else if (m.t === 'written') {
         if (m.b <= pos) return;
         const before = pos;
@@ -103,9 +104,10 @@ function hashThreadBody(): void {
 }
 
 /**
- * The hashing of one download run on its own thread. Blocks are handed over (not copied) and come back
- * with their verdict, so the run writes exactly the bytes that were checked. The thread reads the
- * .part through the run's fd; `close()` ends it before the run closes that fd.
+ * The hashing of one download run on its own thread. Blocks sit on SharedArrayBuffers the thread reads
+ * in place (not copied, not transferred; most in the ring it was given at its start); the run leaves a block untouched until its verdict, so it
+ * writes exactly the bytes that were checked. The thread reads the .part through the run's fd;
+ * `close()` ends it before the run closes that fd.
  */
 export class HashThread {
   private readonly worker: Worker;
@@ -117,11 +119,13 @@ export class HashThread {
   constructor(
     fd: number,
     leaves: Buffer | undefined,
+    /** The block ring (blocks.ts), shared once here so a block in it crosses as its place alone. */
+    private readonly ring: SharedArrayBuffer,
     private readonly hooks: HashThreadHooks,
   ) {
     this.worker = new Worker(`(${hashThreadBody.toString()})()`, {
       eval: true,
-      workerData: { fd, leaves: leaves ? new Uint8Array(leaves) : null, hashBytes: HASH_BYTES, readBytes: HASH_READ_BYTES },
+      workerData: { fd, leaves: leaves ? new Uint8Array(leaves) : null, ring, hashBytes: HASH_BYTES, readBytes: HASH_READ_BYTES },
       // Hashing needs little heap; a thread that wanted more would be a bug, not a reason to grow.
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
     });
@@ -137,18 +141,18 @@ export class HashThread {
   }
 
   /**
-   * Checks `block` (its own ArrayBuffer, handed over: the caller must not touch it meanwhile) at `at`
-   * against the leaf of piece `index` (-1: no piece check). Resolves with the verdict and the block
-   * back, or undefined when the thread is gone.
+   * Checks `block` (on a SharedArrayBuffer, read in place: the caller must not touch it until the
+   * verdict) at `at` against the leaf of piece `index` (-1: no piece check). Resolves with the
+   * verdict, or undefined when the thread is gone.
    */
-  async check(at: number, block: Buffer, index: number): Promise<{ ok: boolean; block: Buffer } | undefined> {
+  async check(at: number, block: Buffer, index: number): Promise<boolean | undefined> {
     if (this.exited) return undefined;
     const id = this.nextId++;
     const reply = new Promise<FromThread>((resolve) => this.waiting.set(id, { resolve }));
-    this.worker.postMessage({ t: 'check', id, at, index, buf: block }, [block.buffer as ArrayBuffer]);
+    if (block.buffer === this.ring) this.worker.postMessage({ t: 'check', id, at, index, off: block.byteOffset, len: block.length });
+    else this.worker.postMessage({ t: 'check', id, at, index, buf: block });
     const m = await reply;
-    if (m.t !== 'verdict') return undefined;
-    return { ok: m.ok, block: Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength) };
+    return m.t === 'verdict' ? m.ok : undefined;
   }
 
   /** [a, b) is on the .part: the thread reads it back when the in-order point reaches it. */

@@ -197,7 +197,7 @@ export class DownloadRun {
   private startHashing(): void {
     const gaps = this.part.gaps(this.size);
     this.chunkPlan = new ChunkPlan(gaps, this.settings.chunkBytes, this.pieces !== undefined);
-    const hasher = new HashThread(this.part.fd, this.pieces?.leaves, {
+    const hasher = new HashThread(this.part.fd, this.pieces?.leaves, this.pool.ring, {
       advanced: (pos) => {
         this.hashedTo = pos;
         this.checkDone();
@@ -336,7 +336,6 @@ export class DownloadRun {
     chunk.block = undefined;
     this.filling.delete(chunk);
     const bytes = block.bytes;
-    // Handed over below: the buffer is empty here from then on.
     const length = bytes.length;
     const index = this.pieces ? this.pieces.pieceOf(block.start) : -1;
     if (index >= 0 && (block.start !== index * PIECE_BYTES || block.start + length !== this.pieces!.endOf(index))) {
@@ -345,12 +344,12 @@ export class DownloadRun {
     }
     // Its bytes count against the source's memory until they are on disk.
     worker.hold(length);
-    const job = this.hasher!.check(block.start, bytes, index).then((verdict) => {
+    const job = this.hasher!.check(block.start, bytes, index).then((ok) => {
       worker.unhold(length);
-      if (!verdict) return;
-      if (verdict.ok) this.store(worker, block.start, verdict.block);
+      if (ok === undefined) return;
+      if (ok) this.store(worker, block.start, bytes);
       else {
-        this.pool.give(verdict.block);
+        this.pool.give(bytes);
         if (!this.stopped) this.rejectPiece(index, block, length);
       }
     });
