@@ -6,7 +6,7 @@ import type { IndexClient } from './index-client';
 import { IndexLink, MOVE_PROBE, RegisterResult, isNetworkFailure } from './index-link';
 import type { Leases } from './leases';
 
-/** The parts of a peer a move works with; the caller holds its registration queue and pauses the leases. */
+/** The parts of a peer a move works with; the caller holds its registration queue, each move pauses the leases. */
 export interface MoveParts {
   link: IndexLink;
   leases: Leases;
@@ -20,7 +20,11 @@ export interface MoveParts {
  * Registers every share under `newName`, then removes the old name's entries. NAME_TAKEN (or any failure)
  * on the new name leaves everything under the old name and throws; `adopt` is called once the new name holds.
  */
-export async function renameShares(parts: MoveParts, oldName: string, newName: string, shares: Share[], adopt: () => void): Promise<void> {
+export function renameShares(parts: MoveParts, oldName: string, newName: string, shares: Share[], adopt: () => void): Promise<void> {
+  return whileLeasesPaused(parts.leases, () => renameNow(parts, oldName, newName, shares, adopt));
+}
+
+async function renameNow(parts: MoveParts, oldName: string, newName: string, shares: Share[], adopt: () => void): Promise<void> {
   const { link, leases } = parts;
   if (shares.length === 0) {
     adopt();
@@ -48,7 +52,11 @@ export async function renameShares(parts: MoveParts, oldName: string, newName: s
  * not answer (state 'unreachable'; the shares register as soon as it does), but NAME_TAKEN there leaves
  * everything at the old index and throws.
  */
-export async function moveShares(parts: MoveParts, peerName: string, next: HostPort, shares: Share[]): Promise<void> {
+export function moveShares(parts: MoveParts, peerName: string, next: HostPort, shares: Share[]): Promise<void> {
+  return whileLeasesPaused(parts.leases, () => moveNow(parts, peerName, next, shares));
+}
+
+async function moveNow(parts: MoveParts, peerName: string, next: HostPort, shares: Share[]): Promise<void> {
   const { link, leases } = parts;
   const client = link.newClient(next);
   // A short handshake first: a dead index is known within seconds instead of after every R's full
@@ -89,7 +97,18 @@ export async function moveShares(parts: MoveParts, peerName: string, next: HostP
  * share a store and someone else holds the name) goes to `refused` for that share, and its lease keeps
  * retrying as after an index restart.
  */
-export async function failOver(
+export function failOver(
+  parts: MoveParts,
+  peerName: string,
+  client: IndexClient,
+  next: HostPort,
+  shares: Share[],
+  refused: (contentName: string, err: P2PError) => void,
+): Promise<void> {
+  return whileLeasesPaused(parts.leases, () => failOverNow(parts, peerName, client, next, shares, refused));
+}
+
+async function failOverNow(
   parts: MoveParts,
   peerName: string,
   client: IndexClient,
@@ -115,4 +134,14 @@ export async function failOver(
   const timeout = results.find((r) => r.error && isNetworkFailure(r.error))?.error;
   if (timeout && held === 0) link.fail(timeout, true);
   else link.setState('connected', undefined, true);
+}
+
+/** Runs a move with no lease refresh in between: a refresh meanwhile would register at the old place or name. */
+async function whileLeasesPaused(leases: Leases, work: () => Promise<void>): Promise<void> {
+  await leases.pause();
+  try {
+    await work();
+  } finally {
+    leases.resume();
+  }
 }

@@ -302,7 +302,7 @@ export class Peer extends EventEmitter {
     return this.exclusive(async () => {
       if (newName === this.name) return;
       const oldName = this.name;
-      await this.leasesPaused(() => renameShares(this.moveParts(), oldName, newName, this.book.list(), () => (this.name = newName)));
+      await renameShares(this.moveParts(), oldName, newName, this.book.list(), () => (this.name = newName));
     });
   }
 
@@ -321,7 +321,7 @@ export class Peer extends EventEmitter {
       const same = formatAddressList(list) === this.indexList;
       this.failover.setList(list);
       if (same || formatAddress(next) === this.link.addressText) return;
-      await this.leasesPaused(() => moveShares(this.moveParts(), this.name, next, this.book.list()));
+      await moveShares(this.moveParts(), this.name, next, this.book.list());
     });
   }
 
@@ -457,17 +457,7 @@ export class Peer extends EventEmitter {
   /** The failover found `client` answering: every share goes there (no rename or move runs meanwhile). */
   private failOverTo(client: IndexClient, address: HostPort): Promise<void> {
     const refused = (name: string, err: P2PError) => this.reportRefreshFailure(name, err);
-    return this.leasesPaused(() => failOver(this.moveParts(), this.name, client, address, this.book.list(), refused));
-  }
-
-  /** Runs a move of every registration with no refresh in between (they would register at the old place). */
-  private async leasesPaused(work: () => Promise<void>): Promise<void> {
-    await this.leases.pause();
-    try {
-      await work();
-    } finally {
-      this.leases.resume();
-    }
+    return failOver(this.moveParts(), this.name, client, address, this.book.list(), refused);
   }
 
   private moveParts(): MoveParts {
