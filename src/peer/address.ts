@@ -131,9 +131,9 @@ export function parseAddressList(input: string | HostPort | ReadonlyArray<string
     if (typeof item === 'string') entries.push(...item.split(','));
     else entries.push(item as HostPort);
   }
-  if (entries.length === 0) throw bad(what, 'no index server given; expected text such as "127.0.0.1:7870"');
   const onlyOne = entries.length === 1;
-  if (onlyOne && typeof entries[0] === 'string' && entries[0].trim() === '') throw bad(what, 'no index server given; expected text such as "127.0.0.1:7870"');
+  const nothing = entries.length === 0 || (onlyOne && typeof entries[0] === 'string' && entries[0].trim() === '');
+  if (nothing) throw bad(what, 'no index server given; expected text such as "127.0.0.1:7870"');
   const seen = new Map<string, number>();
   return entries.map((entry, i) => {
     const label = typeof entry === 'string' ? `entry ${i + 1} "${shownEntry(entry)}"` : `entry ${i + 1}`;
