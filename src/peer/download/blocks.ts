@@ -1,5 +1,6 @@
-// The blocks a download assembles from socket reads: one piece (at most) copied into a buffer of its own, held off the disk until it is checked.
+// The blocks a download assembles from socket reads: one piece (at most) read or copied into a buffer of its own, held off the disk until it is checked.
 import { PIECE_BYTES } from '../../protocol/pieces';
+import type { RoomReader } from './source-connection';
 
 /**
  * Blocks in the ring shared with the hashing thread at its start: enough for a few sources' blocks in
@@ -36,6 +37,8 @@ export class BlockPool {
 export class BlockInProgress<Sender> {
   filled = 0;
   readonly senders = new Set<Sender>();
+  /** The socket its room was last lent to (its next read may land there at any moment while it is open). */
+  lentTo: RoomReader | undefined;
 
   constructor(
     readonly start: number,
@@ -47,13 +50,28 @@ export class BlockInProgress<Sender> {
     return this.filled === this.buf.length;
   }
 
-  /** Copies what fits of `data` in; returns how many bytes were taken. */
+  /** Takes what fits of `data` in (copied, unless the socket read it into this block's room already); returns how many bytes were taken. */
   add(data: Buffer, from: Sender): number {
     const n = Math.min(data.length, this.buf.length - this.filled);
-    data.copy(this.buf, this.filled, 0, n);
+    if (!this.isRoom(data)) data.copy(this.buf, this.filled, 0, n);
     this.filled += n;
     this.senders.add(from);
     return n;
+  }
+
+  /** Room lent to a socket that may still read into it: nobody else may write there. */
+  get lent(): boolean {
+    return this.lentTo !== undefined && !this.lentTo.isClosed;
+  }
+
+  /** The room after the bytes filled so far, at most `max` bytes, for `reader`'s next read. */
+  lend(max: number, reader: RoomReader): Buffer {
+    this.lentTo = reader;
+    return this.buf.subarray(this.filled, this.filled + Math.min(max, this.buf.length - this.filled));
+  }
+
+  private isRoom(data: Buffer): boolean {
+    return data.buffer === this.buf.buffer && data.byteOffset === this.buf.byteOffset + this.filled;
   }
 
   /** The bytes filled so far. */

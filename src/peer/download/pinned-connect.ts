@@ -14,23 +14,27 @@ export interface Dial {
 }
 
 /**
+ * `onread` decides where each read lands (no Buffer per read; see source-connection.ts).
  * A pinned source is only ever reached over TLS 1.3, and only a certificate whose public key hashes to
  * the pin is accepted; names and CAs mean nothing between strangers, so the chain is not checked.
  */
-export function dialSource(source: { host: string; port: number; pin?: Buffer }, where: string): Dial {
+export function dialSource(source: { host: string; port: number; pin?: Buffer }, where: string, onread: net.OnReadOpts): Dial {
   const pin = source.pin;
   if (pin === undefined) {
-    return { socket: net.connect({ host: source.host, port: source.port }), ready: 'connect', verify: () => undefined };
+    return { socket: net.connect({ host: source.host, port: source.port, onread }), ready: 'connect', verify: () => undefined };
   }
-  const socket = tls.connect({
+  // node:tls takes `onread` as net does (Node 15+); @types/node does not list it for TLS.
+  const options: tls.ConnectionOptions & { onread: net.OnReadOpts } = {
     host: source.host,
     port: source.port,
+    onread,
     minVersion: 'TLSv1.3',
     // The pin, checked below before any byte of ours is sent, replaces the chain and the name.
     rejectUnauthorized: false,
     // Nothing to resume: every connection proves its key afresh.
     session: undefined,
-  });
+  };
+  const socket = tls.connect(options);
   return { socket, ready: 'secureConnect', verify: () => checkPin(socket, pin, where) };
 }
 

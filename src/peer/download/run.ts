@@ -2,6 +2,7 @@
 import { P2PError, toP2PError } from '../../protocol/errors';
 import type { DownloadProgress, LogLevel } from '../api';
 import { BlockInProgress, BlockPool } from './blocks';
+import type { RoomReader } from './source-connection';
 import { HashThread } from './hash-thread';
 import { PartFile } from './part-file';
 import { DownloadSource, SourceConnection } from './source-connection';
@@ -253,7 +254,8 @@ export class DownloadRun {
       get end() {
         return chunk.end;
       },
-      accept: (data, at) => this.accept(worker, chunk, data, at),
+      take: (data, at) => this.accept(worker, chunk, data, at),
+      room: (at, max, reader) => this.room(worker, chunk, at, max, reader),
       release: () => this.releaseChunk(worker, chunk),
     };
   }
@@ -306,9 +308,11 @@ export class DownloadRun {
     let rest = data.subarray(from - at, end - at);
     chunk.frontier = end;
     worker.keptBytes += rest.length;
-    // Copied into blocks of a piece each: checked whole off this thread, then written whole.
+    // Into blocks of a piece each: checked whole off this thread, then written whole.
     for (let pos = from; rest.length > 0; ) {
-      const block = (chunk.block ??= this.newBlock(chunk, pos));
+      let block = chunk.block;
+      if (block?.lent && block.lentTo !== worker.reader) block = this.rehome(chunk, block);
+      block ??= chunk.block = this.newBlock(chunk, pos);
       const n = block.add(rest, worker);
       pos += n;
       rest = rest.subarray(n);
@@ -318,6 +322,33 @@ export class DownloadRun {
       for (const other of chunk.workers) if (other !== worker) other.supersede();
       this.wake();
     }
+  }
+
+  /**
+   * Lends the room after the chunk's block to `worker`'s next socket read, so its bytes land in place:
+   * only while that worker alone fetches the chunk and its stream is at the frontier (a shared chunk
+   * takes copies, since the sources race).
+   */
+  private room(worker: SourceWorker, chunk: Chunk, at: number, max: number, reader: RoomReader): Buffer | undefined {
+    if (this.stopped || at !== chunk.frontier || at >= chunk.end || chunk.workers.size !== 1 || !chunk.workers.has(worker)) return undefined;
+    const block = (chunk.block ??= this.newBlock(chunk, at));
+    if (block.lent && block.lentTo !== reader) return undefined;
+    worker.reader = reader;
+    return block.lend(max, reader);
+  }
+
+  /**
+   * Another source writes into a block whose room is lent to a socket still open (endgame): the block
+   * moves to a buffer of its own and the lent one is left to that socket for good, never reused, so its
+   * next read can change no byte that is checked or written.
+   */
+  private rehome(chunk: Chunk, block: BlockInProgress<SourceWorker>): BlockInProgress<SourceWorker> {
+    const moved = new BlockInProgress<SourceWorker>(block.start, this.pool.take(block.buf.length));
+    block.bytes.copy(moved.buf);
+    moved.filled = block.filled;
+    for (const s of block.senders) moved.senders.add(s);
+    chunk.block = moved;
+    return moved;
   }
 
   /** A block from `pos` to the end of its piece (or of the chunk, when that comes first). */

@@ -18,11 +18,51 @@ export interface DownloadSource {
   pieceRoot?: Buffer;
 }
 
-/** Receives each run of bytes as it streams in, with the file offset of its first byte. */
-export type DataSink = (data: Buffer, at: number) => void;
+/** Where a D's bytes go as they stream in. */
+export interface DataSink {
+  /**
+   * Takes the bytes that belong at file offset `at`. They sit either in room lent by `room()` (read
+   * there in place) or in the connection's scratch buffer, reused by the next read: keep a copy.
+   */
+  take(data: Buffer, at: number): void;
+  /**
+   * Room for the socket's next read of the bytes at `at` (at most `max`), or undefined for the scratch
+   * buffer. Once lent, nobody but `reader` writes that room until `reader` has delivered its next read
+   * or is closed: the socket may fill it at any moment.
+   */
+  room(at: number, max: number, reader: RoomReader): Buffer | undefined;
+}
+
+/** The connection a room is lent to, as a block sees it. */
+export interface RoomReader {
+  readonly isClosed: boolean;
+}
+
+/** Reads with no lent room land here: C headers, piece replies, and bytes of a chunk another source shares. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * Where a socket's reads land: given to the socket at connect time (`onread`), before the connection
+ * that handles them exists. Bytes that arrive before then (nobody asked for any) are kept as a copy.
+ */
+class ReadTarget {
+  readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  readonly early: Buffer[] = [];
+  /** Node asks for the next read's buffer right after each callback (and once at the start). */
+  next: () => Buffer = () => this.scratch;
+  got: (data: Buffer) => void = (data) => this.early.push(Buffer.from(data));
+
+  readonly onread = {
+    buffer: (): Buffer => this.next(),
+    callback: (n: number, buf: Uint8Array): boolean => {
+      this.got(Buffer.from(buf.buffer, buf.byteOffset, n));
+      return true;
+    },
+  };
+}
 
 /** A TCP connection to one content server: one D at a time, its C header checked, its bytes handed on as they stream. */
-export class SourceConnection {
+export class SourceConnection implements RoomReader {
   private header: Buffer = Buffer.alloc(0);
   private active:
     | { offset: number; length: number; received: number; seenHeader: boolean; sink: DataSink; resolve: () => void; reject: (e: unknown) => void; size: number }
@@ -31,12 +71,15 @@ export class SourceConnection {
   private asking: { buf: Buffer; resolve: (r: PieceReply) => void; reject: (e: unknown) => void } | undefined;
   private closed = false;
   private closeReason: unknown;
+  /** The length the last finished D announced, while no other runs: bytes past it are the source's overrun. */
+  private finishedLength: number | undefined;
   private paused = false;
   /** The stall timer restarts on every byte, so a source dripping one byte at a time needs this too. */
   private readonly watch: ProgressWatch;
 
   private constructor(
     private readonly socket: net.Socket,
+    private readonly reads: ReadTarget,
     private readonly source: DownloadSource,
     private readonly stallTimeoutMs: number,
     progress: ProgressRule,
@@ -47,7 +90,8 @@ export class SourceConnection {
       }
     });
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
+    reads.next = () => this.nextReadBuffer();
+    reads.got = (data) => this.onData(data);
     socket.on('timeout', () => {
       if ((this.active && !this.paused) || this.asking) this.fail(new P2PError('STALLED', `${this.who}: nothing arrived for ${this.stallTimeoutMs} ms`));
     });
@@ -76,7 +120,8 @@ export class SourceConnection {
         reject(new P2PError('CANCELLED'));
         return;
       }
-      const dial = dialSource(source, where);
+      const reads = new ReadTarget();
+      const dial = dialSource(source, where, reads.onread);
       const socket = dial.socket;
       const settle = (err?: P2PError) => {
         clearTimeout(timer);
@@ -99,7 +144,9 @@ export class SourceConnection {
         const refused = dial.verify();
         if (refused) return settle(refused);
         settle();
-        resolve(new SourceConnection(socket, source, stallTimeoutMs, progress));
+        const conn = new SourceConnection(socket, reads, source, stallTimeoutMs, progress);
+        resolve(conn);
+        for (const early of reads.early.splice(0)) conn.onData(early);
       };
       const timer = setTimeout(() => settle(new P2PError('UNREACHABLE', `${where} did not accept a connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -112,11 +159,18 @@ export class SourceConnection {
     return this.closed;
   }
 
+  /** Why it closed, when the source broke the protocol (then it is not dialled again for this download). */
+  get protocolBreach(): P2PError | undefined {
+    const r = this.closeReason;
+    return r instanceof P2PError && r.code === 'PROTOCOL' ? r : undefined;
+  }
+
   request(sha256: Buffer, contentName: string, size: number, offset: number, length: number, sink: DataSink): Promise<void> {
     if (this.closed) return Promise.reject(this.closeReason ?? new P2PError('SOURCE_GONE', `${this.who} closed the connection`));
     if (this.active) return Promise.reject(new P2PError('INTERNAL', 'a request is already running on this connection'));
     return new Promise<void>((resolve, reject) => {
       this.active = { offset, length, received: 0, seenHeader: false, sink, resolve, reject, size };
+      this.finishedLength = undefined;
       this.header = Buffer.alloc(0);
       if (!this.paused) {
         this.socket.setTimeout(this.stallTimeoutMs);
@@ -139,7 +193,7 @@ export class SourceConnection {
 
   private onAnswer(d: Buffer): void {
     const q = this.asking!;
-    q.buf = q.buf.length === 0 ? d : Buffer.concat([q.buf, d]);
+    q.buf = Buffer.concat([q.buf, d]);
     let decoded;
     try {
       decoded = tryDecodePieceReply(q.buf);
@@ -198,16 +252,33 @@ export class SourceConnection {
     return e.code === 'UNKNOWN' ? new P2PError('SOURCE_GONE', `${this.who}: ${err.message}`, err) : e;
   }
 
+  /**
+   * While a D streams its bytes, the socket reads straight into the block they belong in (no Buffer
+   * per read, no copy); the header, piece replies and anything unlent go through the scratch buffer.
+   */
+  private nextReadBuffer(): Buffer {
+    const a = this.active;
+    if (a && a.seenHeader && !this.closed && !this.asking) {
+      const want = a.length - a.received;
+      const room = want > 0 ? a.sink.room(a.offset + a.received, want, this) : undefined;
+      if (room && room.length > 0) return room;
+    }
+    return this.reads.scratch;
+  }
+
   private onData(d: Buffer): void {
     if (this.asking) return this.onAnswer(d);
     const a = this.active;
     if (!a) {
-      this.fail(new P2PError('PROTOCOL', `${this.who} sent ${d.length} bytes nobody asked for`));
+      const past = this.finishedLength;
+      // A D's reads stop at the length it announced, so bytes beyond it arrive here, after it finished.
+      const what = past === undefined ? 'nobody asked for' : `more than the ${past} it announced`;
+      this.fail(new P2PError('PROTOCOL', `${this.who} sent ${d.length} bytes ${what}`));
       return;
     }
     let data: Buffer = d;
     if (!a.seenHeader) {
-      this.header = this.header.length === 0 ? d : Buffer.concat([this.header, d]);
+      this.header = Buffer.concat([this.header, d]);
       let decoded;
       try {
         decoded = tryDecodeContentResponse(this.header);
@@ -240,9 +311,10 @@ export class SourceConnection {
     const at = a.offset + a.received;
     a.received += data.length;
     this.watch.add(data.length);
-    a.sink(data, at);
+    a.sink.take(data, at);
     if (a.received === a.length && this.active === a) {
       this.active = undefined;
+      this.finishedLength = a.length;
       this.socket.setTimeout(0);
       this.watch.stop();
       a.resolve();

@@ -4,7 +4,7 @@ import type { LogLevel } from '../api';
 import { WriteQueue, WriteTarget } from './disk-writer';
 import { formatHostPort } from '../../protocol/address-text';
 import { DEFAULT_PROGRESS_RULE, ProgressRule } from '../progress-watch';
-import { DownloadSource, SourceConnection } from './source-connection';
+import { DataSink, DownloadSource, RoomReader, SourceConnection } from './source-connection';
 
 /** A source whose bytes waiting for their check or their disk write exceed this stops reading its socket until they drain. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
@@ -25,11 +25,10 @@ export interface WorkerRequest {
   readonly stopSignal: AbortSignal;
 }
 
-/** One range handed to a worker: fetch from `frontier` to `end`, hand the bytes to `accept`, `release` it when done. */
-export interface Task {
+/** One range handed to a worker: fetch from `frontier` to `end`, its bytes go where the task says (DataSink), `release` it when done. */
+export interface Task extends DataSink {
   readonly frontier: number;
   readonly end: number;
-  accept(data: Buffer, at: number): void;
   release(): void;
 }
 
@@ -48,6 +47,8 @@ export interface WorkerHooks {
 /** One source's TCP connection and the loop that fetches chunk after chunk from it. */
 export class SourceWorker {
   keptBytes = 0;
+  /** The socket this worker's reads come through, as the blocks it reads into know it. */
+  reader: RoomReader | undefined;
   receiving = false;
   exited = false;
   failure: P2PError | undefined;
@@ -116,6 +117,9 @@ export class SourceWorker {
 
   private async fetchTask(task: Task): Promise<void> {
     const r = this.request;
+    // Closed between two D: dialled again, unless it closed for breaking the protocol (bytes past a D's end).
+    const breach = this.conn?.protocolBreach;
+    if (breach) throw breach;
     if (!this.conn || this.conn.isClosed) {
       this.conn = await SourceConnection.connect(this.source, r.connectTimeoutMs, r.stallTimeoutMs, r.progress ?? DEFAULT_PROGRESS_RULE, r.stopSignal);
     }
@@ -125,7 +129,7 @@ export class SourceWorker {
     this.taskStartedAt = performance.now();
     this.receiving = true;
     if (this.pausedForDisk) this.conn.pause();
-    await this.conn.request(r.sha256Bytes, r.contentName, r.size, from, task.end - from, (data, at) => task.accept(data, at));
+    await this.conn.request(r.sha256Bytes, r.contentName, r.size, from, task.end - from, task);
   }
 
   /** Another source finished this worker's chunk first: its rest is of no use. */
