@@ -1,4 +1,5 @@
 // The blocks a download assembles from socket reads: one piece (at most) read or copied into a buffer of its own, held off the disk until it is checked.
+import { P2PError } from '../../protocol/errors';
 import { PIECE_BYTES } from '../../protocol/pieces';
 import type { RoomReader } from './source-connection';
 
@@ -50,8 +51,13 @@ export class BlockInProgress<Sender> {
     return this.filled === this.buf.length;
   }
 
-  /** Takes what fits of `data` in (copied, unless the socket read it into this block's room already); returns how many bytes were taken. */
-  add(data: Buffer, from: Sender): number {
+  /**
+   * Takes what fits of `data`, sent through `reader`, in (copied, unless the socket read it into this
+   * block's room already); returns how many bytes were taken. Refuses a writer other than the socket
+   * the room is lent to, while that socket is open: its next read could land on top (see moveTo).
+   */
+  add(data: Buffer, from: Sender, reader: RoomReader | undefined): number {
+    if (!this.writableBy(reader)) throw new P2PError('INTERNAL', 'a block whose room is lent to one source was written by another');
     const n = Math.min(data.length, this.buf.length - this.filled);
     if (!this.isRoom(data)) data.copy(this.buf, this.filled, 0, n);
     this.filled += n;
@@ -59,15 +65,29 @@ export class BlockInProgress<Sender> {
     return n;
   }
 
-  /** Room lent to a socket that may still read into it: nobody else may write there. */
-  get lent(): boolean {
-    return this.lentTo !== undefined && !this.lentTo.isClosed;
+  /** Whether bytes from `reader` may go in now: nobody else writes a room lent to a socket that may still read into it. */
+  writableBy(reader: RoomReader | undefined): boolean {
+    return this.lentTo === undefined || this.lentTo === reader || this.lentTo.isClosed;
   }
 
   /** The room after the bytes filled so far, at most `max` bytes, for `reader`'s next read. */
   lend(max: number, reader: RoomReader): Buffer {
+    if (!this.writableBy(reader)) throw new P2PError('INTERNAL', 'a block\'s room was lent to two sources');
     this.lentTo = reader;
     return this.buf.subarray(this.filled, this.filled + Math.min(max, this.buf.length - this.filled));
+  }
+
+  /**
+   * The same block in `buf`, a buffer of its own, for another source to go on with (endgame). This
+   * one's buffer stays with the socket it was lent to and must never be reused, so that socket's next
+   * read can change no byte that is checked or written.
+   */
+  moveTo(buf: Buffer): BlockInProgress<Sender> {
+    const moved = new BlockInProgress<Sender>(this.start, buf.subarray(0, this.buf.length));
+    this.bytes.copy(moved.buf);
+    moved.filled = this.filled;
+    for (const s of this.senders) moved.senders.add(s);
+    return moved;
   }
 
   private isRoom(data: Buffer): boolean {

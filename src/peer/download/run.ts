@@ -308,15 +308,22 @@ export class DownloadRun {
     let rest = data.subarray(from - at, end - at);
     chunk.frontier = end;
     worker.keptBytes += rest.length;
-    // Into blocks of a piece each: checked whole off this thread, then written whole.
-    for (let pos = from; rest.length > 0; ) {
-      let block = chunk.block;
-      if (block?.lent && block.lentTo !== worker.reader) block = this.rehome(chunk, block);
-      block ??= chunk.block = this.newBlock(chunk, pos);
-      const n = block.add(rest, worker);
-      pos += n;
-      rest = rest.subarray(n);
-      if (block.full) this.submit(worker, chunk, block);
+    try {
+      // Into blocks of a piece each: checked whole off this thread, then written whole.
+      for (let pos = from; rest.length > 0; ) {
+        let block = chunk.block;
+        // Endgame on a chunk whose room another source's socket holds: go on in a buffer of our own.
+        if (block && !block.writableBy(worker.reader)) block = chunk.block = block.moveTo(this.pool.take(block.buf.length));
+        block ??= chunk.block = this.newBlock(chunk, pos);
+        const n = block.add(rest, worker, worker.reader);
+        pos += n;
+        rest = rest.subarray(n);
+        if (block.full) this.submit(worker, chunk, block);
+      }
+    } catch (err) {
+      // The chunk's frontier moved past bytes no block holds: the run cannot go on from here.
+      this.stop(toP2PError(err));
+      return;
     }
     if (chunk.frontier === chunk.end) {
       for (const other of chunk.workers) if (other !== worker) other.supersede();
@@ -332,23 +339,7 @@ export class DownloadRun {
   private room(worker: SourceWorker, chunk: Chunk, at: number, max: number, reader: RoomReader): Buffer | undefined {
     if (this.stopped || at !== chunk.frontier || at >= chunk.end || chunk.workers.size !== 1 || !chunk.workers.has(worker)) return undefined;
     const block = (chunk.block ??= this.newBlock(chunk, at));
-    if (block.lent && block.lentTo !== reader) return undefined;
-    worker.reader = reader;
-    return block.lend(max, reader);
-  }
-
-  /**
-   * Another source writes into a block whose room is lent to a socket still open (endgame): the block
-   * moves to a buffer of its own and the lent one is left to that socket for good, never reused, so its
-   * next read can change no byte that is checked or written.
-   */
-  private rehome(chunk: Chunk, block: BlockInProgress<SourceWorker>): BlockInProgress<SourceWorker> {
-    const moved = new BlockInProgress<SourceWorker>(block.start, this.pool.take(block.buf.length));
-    block.bytes.copy(moved.buf);
-    moved.filled = block.filled;
-    for (const s of block.senders) moved.senders.add(s);
-    chunk.block = moved;
-    return moved;
+    return block.writableBy(reader) ? block.lend(max, reader) : undefined;
   }
 
   /** A block from `pos` to the end of its piece (or of the chunk, when that comes first). */

@@ -260,8 +260,12 @@ export class SourceConnection implements RoomReader {
     const a = this.active;
     if (a && a.seenHeader && !this.closed && !this.asking) {
       const want = a.length - a.received;
-      const room = want > 0 ? a.sink.room(a.offset + a.received, want, this) : undefined;
-      if (room && room.length > 0) return room;
+      try {
+        const room = want > 0 ? a.sink.room(a.offset + a.received, want, this) : undefined;
+        if (room && room.length > 0) return room;
+      } catch (err) {
+        this.fail(toP2PError(err));
+      }
     }
     return this.reads.scratch;
   }
@@ -311,7 +315,13 @@ export class SourceConnection implements RoomReader {
     const at = a.offset + a.received;
     a.received += data.length;
     this.watch.add(data.length);
-    a.sink.take(data, at);
+    try {
+      a.sink.take(data, at);
+    } catch (err) {
+      // A broken rule of ours must not take the process down from inside a socket callback.
+      this.fail(toP2PError(err));
+      return;
+    }
     if (a.received === a.length && this.active === a) {
       this.active = undefined;
       this.finishedLength = a.length;

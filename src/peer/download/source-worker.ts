@@ -122,6 +122,7 @@ export class SourceWorker {
     if (breach) throw breach;
     if (!this.conn || this.conn.isClosed) {
       this.conn = await SourceConnection.connect(this.source, r.connectTimeoutMs, r.stallTimeoutMs, r.progress ?? DEFAULT_PROGRESS_RULE, r.stopSignal);
+      this.reader = this.conn;
     }
     if (this.hooks.isStopped()) throw new P2PError('CANCELLED');
     const from = task.frontier;
