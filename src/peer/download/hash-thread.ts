@@ -115,6 +115,8 @@ export class HashThread {
   private readonly waiting = new Map<number, { resolve: (v: FromThread) => void }>();
   private exited = false;
   private readonly exit: Promise<void>;
+  /** Every byte before this is in the whole-file hash (the thread's in-order point, as last told). */
+  private hashedTo = 0;
 
   constructor(
     fd: number,
@@ -157,7 +159,8 @@ export class HashThread {
 
   /** [a, b) is on the .part: the thread reads it back when the in-order point reaches it. */
   written(a: number, b: number): void {
-    if (!this.exited) this.worker.postMessage({ t: 'written', a, b });
+    // In order, the block was hashed with its verdict: the thread would only drop the message.
+    if (!this.exited && b > this.hashedTo) this.worker.postMessage({ t: 'written', a, b });
   }
 
   /** The whole-file SHA-256 of what was hashed, once every message before this one is done. */
@@ -180,7 +183,10 @@ export class HashThread {
       this.hooks.failed(new P2PError('IO', `hashing the .part file: ${m.message}`));
       return;
     }
-    if (m.t === 'verdict' || m.t === 'pos') this.hooks.advanced(m.pos);
+    if (m.t === 'verdict' || m.t === 'pos') {
+      this.hashedTo = Math.max(this.hashedTo, m.pos);
+      this.hooks.advanced(m.pos);
+    }
     if (m.t === 'verdict' || m.t === 'digest') {
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
