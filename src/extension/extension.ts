@@ -1,4 +1,6 @@
 // The VS Code extension's entry point: builds the peer engine host, the views, the commands and the status bar.
+// First, so its clock starts before the other modules run.
+import { markStartup, StartupMarks, startupMarks } from './startup-marks';
 import * as vscode from 'vscode';
 import type { Peer } from '../peer';
 import { registerAllCommands } from './commands';
@@ -34,6 +36,8 @@ export interface P2PShareApi {
    * Resolves once the new engine has started; this handle then speaks for the new one.
    */
   reload(whileAway?: () => unknown): Promise<void>;
+  /** When this extension host first reached each start-up step (bench/activation.ts reads them). */
+  startupMarks(): StartupMarks;
 }
 
 /** One activation: its engine host and what it started. */
@@ -86,7 +90,9 @@ function startSession(context: vscode.ExtensionContext): Session {
 }
 
 export function activate(context: vscode.ExtensionContext): P2PShareApi {
+  markStartup('activate');
   session = startSession(context);
+  markStartup('activated');
   // Every call reads the current session, so the handle VS Code keeps stays right after reload().
   return {
     peer: () => session?.host.current(),
@@ -105,6 +111,7 @@ export function activate(context: vscode.ExtensionContext): P2PShareApi {
       session = startSession(context);
       await session.started;
     },
+    startupMarks,
   };
 }
 

@@ -9,6 +9,7 @@ import { Settings } from './settings';
 import { SourceRow } from './view-model/tree-model';
 import { ActionRow, HitRow, OnlineViewRow, buildOnlineRows } from './view-model/online-rows';
 import { CLICKED } from './view-model/selection';
+import { markStartup } from './startup-marks';
 
 export type OnlineRow = OnlineViewRow | SourceRow;
 
@@ -121,7 +122,11 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
   }
 
   getChildren(row?: OnlineRow): OnlineRow[] {
-    if (!row) return this.rows;
+    if (!row) {
+      markStartup('firstChildren');
+      if (this.rows.some((r) => r.kind === 'content')) markStartup('firstRows');
+      return this.rows;
+    }
     return row.kind === 'content' ? row.sources : [];
   }
 

@@ -13,6 +13,7 @@ import { Settings, SettingsChange } from './settings';
 import { within } from './time-budget';
 import { localServerPort } from './view-model/settings-parse';
 import { offlineNotice } from './view-model/status-text';
+import { markStartup } from './startup-marks';
 
 /** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
 const QUIT_BUDGET_MS = 3000;
@@ -54,6 +55,7 @@ export class PeerHost implements vscode.Disposable {
     ready: () => this.ready(),
     current: () => this.peer,
     changed: (snapshot) => {
+      if (snapshot.items.length > 0) markStartup('firstPage');
       setContext(ContextKeys.onlineSearch, snapshot.search !== undefined);
       this.onlineEmitter.fire(snapshot);
     },
@@ -147,6 +149,7 @@ export class PeerHost implements vscode.Disposable {
         }
         this.startError = undefined;
         this.attach(peer);
+        markStartup('engineStarted');
         return peer;
       } catch (err) {
         const e = toP2PError(err, 'starting the peer');
@@ -164,6 +167,7 @@ export class PeerHost implements vscode.Disposable {
 
   private async options(): Promise<PeerOptions> {
     const secret = await this.secret;
+    markStartup('secret');
     const s = this.settings.current;
     return {
       peerName: s.peerName,
