@@ -58,7 +58,9 @@ function startSession(context: vscode.ExtensionContext): Session {
   const settings = new Settings((problem) => notifier.settingProblem(problem));
   context.subscriptions.push(settings);
 
-  const peerHost = new PeerHost(settings, log, notifier, loadPeerSecret(context.secrets, log));
+  const secret = loadPeerSecret(context.secrets, log);
+  void secret.then(() => markStartup('secret'));
+  const peerHost = new PeerHost(settings, log, notifier, secret);
   context.subscriptions.push(peerHost);
 
   const uploads = new UploadsWatch(() => peerHost.current(), peerHost.onDidChangeState);
@@ -81,6 +83,7 @@ function startSession(context: vscode.ExtensionContext): Session {
   );
 
   const started = peerHost.start();
+  void started.then(() => markStartup('engineStarted'));
   // Per window (workspace state): each window runs its own engine, so each registers again only what it shared.
   const memory = new ShareMemory(context.workspaceState, { engine: () => started.then(() => peerHost.current()), onDidChangeShares: peerHost.onDidChangeShares, log });
   context.subscriptions.push(memory);

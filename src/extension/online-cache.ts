@@ -59,6 +59,16 @@ export class OnlineCache {
     return this.list.items;
   }
 
+  /**
+   * Shows a first page read before the engine runs (first-page.ts), unless an engine is already
+   * running or something is shown: its own list is the newer one.
+   */
+  showFirst(page: Slice<OnlineItem>): void {
+    if (this.hooks.current() || this.list.items.length > 0 || this.search) return;
+    this.list = { items: page.items, next: page.next };
+    this.publish();
+  }
+
   /** Forgets the list (an index that no longer answers); a search stays, emptied. */
   clear(): void {
     this.list = { items: [] };

@@ -54,6 +54,7 @@ export class OnlineView implements vscode.TreeDataProvider<OnlineRow>, vscode.Di
 
   private rebuild(): void {
     const snapshot = this.host.onlineSnapshot;
+    if (snapshot.items.length > 0) markStartup('firstPage');
     this.rows = buildOnlineRows(snapshot, this.host.peerName);
     const h = this.host;
     const where = viewDescription({ state: h.state, indexAddress: h.indexAddress, reasonCode: h.stateError?.code, detail: h.stateDetail });

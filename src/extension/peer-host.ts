@@ -13,7 +13,8 @@ import { Settings, SettingsChange } from './settings';
 import { within } from './time-budget';
 import { localServerPort } from './view-model/settings-parse';
 import { offlineNotice } from './view-model/status-text';
-import { markStartup } from './startup-marks';
+import { headStart, readFirstPage } from './first-page';
+import { ONLINE_PAGE_ITEMS } from './online-cache';
 
 /** deactivate() must finish quickly: VS Code gives an extension a few seconds before it moves on. */
 const QUIT_BUDGET_MS = 3000;
@@ -55,7 +56,6 @@ export class PeerHost implements vscode.Disposable {
     ready: () => this.ready(),
     current: () => this.peer,
     changed: (snapshot) => {
-      if (snapshot.items.length > 0) markStartup('firstPage');
       setContext(ContextKeys.onlineSearch, snapshot.search !== undefined);
       this.onlineEmitter.fire(snapshot);
     },
@@ -124,7 +124,14 @@ export class PeerHost implements vscode.Disposable {
 
   /** Starts the engine in the background; failures are shown as a notification with the fixes. */
   start(): Promise<Peer | undefined> {
-    return this.launch(true);
+    if (this.peer || this.starting || this.onlineCache.items.length > 0) return this.launch(true);
+    // The first time, the view's first page comes straight from the index while the engine starts (first-page.ts).
+    const first = readFirstPage(this.indexOverride ?? this.settings.current.indexServer.text, ONLINE_PAGE_ITEMS).then(
+      // Only while the engine has not yet spoken: once it has, its state and list are the truth.
+      (page) => !this.peer && this.stateValue === 'connecting' && this.onlineCache.showFirst(page),
+      (err) => this.log.debug(`reading the first page of the online list: ${toP2PError(err).message}`),
+    );
+    return this.launch(true, headStart(first));
   }
 
   /** The running engine, starting it when needed; throws the reason it cannot run. */
@@ -137,11 +144,12 @@ export class PeerHost implements vscode.Disposable {
     return peer;
   }
 
-  private launch(notify: boolean): Promise<Peer | undefined> {
+  private launch(notify: boolean, after?: Promise<unknown>): Promise<Peer | undefined> {
     if (this.peer) return Promise.resolve(this.peer);
     this.starting ??= (async () => {
       this.setState('connecting');
       try {
+        await after;
         const peer = await Peer.start(await this.options());
         if (this.shuttingDown) {
           await within(peer.quit(), QUIT_BUDGET_MS);
@@ -149,7 +157,6 @@ export class PeerHost implements vscode.Disposable {
         }
         this.startError = undefined;
         this.attach(peer);
-        markStartup('engineStarted');
         return peer;
       } catch (err) {
         const e = toP2PError(err, 'starting the peer');
@@ -167,7 +174,6 @@ export class PeerHost implements vscode.Disposable {
 
   private async options(): Promise<PeerOptions> {
     const secret = await this.secret;
-    markStartup('secret');
     const s = this.settings.current;
     return {
       peerName: s.peerName,
@@ -181,18 +187,8 @@ export class PeerHost implements vscode.Disposable {
   }
 
   private write(level: LogLevel, message: string): void {
-    switch (level) {
-      case 'trace':
-        return this.log.trace(message);
-      case 'debug':
-        return this.log.debug(message);
-      case 'info':
-        return this.log.info(message);
-      case 'warn':
-        return this.log.warn(message);
-      default:
-        return this.log.error(message);
-    }
+    // The engine's levels are the log channel's method names.
+    this.log[level](message);
   }
 
   private attach(peer: Peer): void {
