@@ -21,6 +21,9 @@ import { sharePaths } from './folder-share';
 import { UploadsWatch } from './uploads';
 import { uploadDescription } from './view-model/share-marks';
 
+// The last module to run: every one it imports ran before this line.
+markStartup('evaluated');
+
 /** What activate() returns: a handle for tests (vscode.extensions.getExtension(...).exports). */
 export interface P2PShareApi {
   peer(): Peer | undefined;
@@ -62,6 +65,9 @@ function startSession(context: vscode.ExtensionContext): Session {
   void secret.then(() => markStartup('secret'));
   const peerHost = new PeerHost(settings, log, notifier, secret);
   context.subscriptions.push(peerHost);
+  // Before the views and commands are built: its first step sends the O for the view's first page.
+  const started = peerHost.start();
+  void started.then(() => markStartup('engineStarted'));
 
   const uploads = new UploadsWatch(() => peerHost.current(), peerHost.onDidChangeState);
   const dropped = new SharesDragAndDrop(
@@ -82,8 +88,6 @@ function startSession(context: vscode.ExtensionContext): Session {
     new SharedFileDecorations(() => peerHost.shares, (name) => uploads.of(name), peerHost.onDidChangeShares, uploads.onDidChange),
   );
 
-  const started = peerHost.start();
-  void started.then(() => markStartup('engineStarted'));
   // Per window (workspace state): each window runs its own engine, so each registers again only what it shared.
   const memory = new ShareMemory(context.workspaceState, { engine: () => started.then(() => peerHost.current()), onDidChangeShares: peerHost.onDidChangeShares, log });
   context.subscriptions.push(memory);

@@ -6,6 +6,8 @@
 export interface StartupMarks {
   /** The bundle began to run its own modules (after Node read and compiled it). */
   loaded?: number;
+  /** The bundle's modules had all run (what is left before activate() is VS Code's, building the extension's context). */
+  evaluated?: number;
   /** VS Code called activate(). */
   activate?: number;
   /** activate() returned. */
