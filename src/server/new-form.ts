@@ -50,7 +50,7 @@ export function indexCommand(req: IndexCommandRequest, ip: string, pdu: Buffer, 
 function proofOf(req: RegisterRequest | DeregisterRequest, pdu: Buffer, exchange: ExchangeKeyPair): OwnerProof {
   return {
     prove: (bound) => {
-      if (bound?.kind === 'secret' && macMatches(Buffer.from(bound.digest, 'latin1'), pdu)) return bound;
+      if (bound?.kind === 'secret' && macMatches(bound.digest, pdu)) return bound;
       const claimed = unwrapClaim(exchange, req);
       if (claimed && macMatches(claimed, pdu)) return ownerOfSecret(claimed);
       const against = bound?.kind === 'secret' ? `the key peer name "${req.peerName}" is bound to, nor with the key it claims` : 'the key it claims';

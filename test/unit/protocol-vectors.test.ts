@@ -133,4 +133,22 @@ describe('docs/protocol.md proof example', () => {
       assert.equal(p.requestMac(bytes(ex.indexKey), v.hex).toString('hex'), value.mac, v.name);
     }
   });
+
+  it("the index's check of a MAC accepts every vector's, with the key as bytes or as the registry keeps it, and refuses any one bit changed", () => {
+    const proven = readVectors().filter((v) => v.codec === 'indexRequest' && ['R', 'T'].includes((v.value as { type: string }).type));
+    const key = bytes(ex.indexKey);
+    for (const v of proven) {
+      assert.ok(p.macMatches(key, v.hex), v.name);
+      assert.ok(p.macMatches(key.toString('latin1'), v.hex), `${v.name}, latin1 key`);
+      const otherKey = Buffer.from(key);
+      otherKey[31] ^= 1;
+      assert.ok(!p.macMatches(otherKey, v.hex), `${v.name}, another key`);
+      for (let at = 0; at < v.hex.length; at++) {
+        const changed = Buffer.from(v.hex);
+        changed[at] ^= 0x80;
+        assert.ok(!p.macMatches(key, changed), `${v.name}, byte ${at} changed`);
+      }
+      assert.ok(!p.macMatches(key, v.hex.subarray(0, p.MAC_END - 1)), `${v.name}, cut inside the MAC`);
+    }
+  });
 });
