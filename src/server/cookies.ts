@@ -9,9 +9,16 @@ export const COOKIE_WINDOW_SECONDS = 120;
 /** Sources whose current cookie is remembered; beyond this the memory starts over. */
 const RECENT_SOURCES = 65_536;
 
+/** A source's cookie for `window`, and the one for the window before once it was asked for. */
+interface KnownSource {
+  window: number;
+  cookie: Buffer;
+  previous?: Buffer;
+}
+
 export class CookieJar {
   private readonly key: Buffer;
-  private readonly recent = new Map<string, { window: number; cookie: Buffer }>();
+  private readonly recent = new Map<string, KnownSource>();
 
   /** `key` is random by default, so a restart invalidates every cookie handed out before it. */
   constructor(
@@ -30,21 +37,28 @@ export class CookieJar {
   verify(cookie: Buffer, ip: string, port: number): boolean {
     if (cookie.length !== COOKIE_BYTES) return false;
     const w = this.window();
-    return timingSafeEqual(cookie, this.current(w, ip, port)) || (w > 0 && timingSafeEqual(cookie, this.compute(w - 1, ip, port)));
+    const known = this.current(w, ip, port);
+    if (timingSafeEqual(cookie, known.cookie)) return true;
+    if (w === 0) return false;
+    known.previous ??= this.compute(w - 1, ip, port);
+    return timingSafeEqual(cookie, known.previous);
   }
 
   /**
-   * This window's cookie for a source, remembered: a peer sends many requests per window and an HMAC
-   * for each was the server's largest cost after sending. Bounded; forgetting only costs an HMAC.
+   * This window's cookie for a source (and the previous window's), remembered: a peer sends many
+   * requests per window and an HMAC for each was the server's largest cost after sending. Bounded;
+   * forgetting only costs an HMAC.
    */
-  private current(w: number, ip: string, port: number): Buffer {
+  private current(w: number, ip: string, port: number): KnownSource {
     const k = `${ip}|${port}`;
     const known = this.recent.get(k);
-    if (known && known.window === w) return known.cookie;
-    const cookie = this.compute(w, ip, port);
+    if (known && known.window === w) return known;
+    // A client keeps its cookie until refused, so after a window turns most of its requests carry the
+    // previous window's cookie: that one is remembered too, or each of them would cost an HMAC.
+    const fresh: KnownSource = { window: w, cookie: this.compute(w, ip, port), previous: known && known.window === w - 1 ? known.cookie : undefined };
     if (this.recent.size >= RECENT_SOURCES) this.recent.clear();
-    this.recent.set(k, { window: w, cookie });
-    return cookie;
+    this.recent.set(k, fresh);
+    return fresh;
   }
 
   private window(): number {
