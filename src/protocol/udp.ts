@@ -31,8 +31,9 @@ function writeProof(w: Writer, m: { mac: Buffer; keyShare: Buffer; wrappedKey: B
   return w.fixed(m.mac, MAC_BYTES, 'mac').fixed(m.keyShare, EXCHANGE_KEY_BYTES, 'key share').fixed(m.wrappedKey, INDEX_KEY_BYTES, 'wrapped key');
 }
 
+/** Views of the datagram, as the cookie is: the index checks them against the datagram and keeps none of them. */
 function readProof(r: Reader): { mac: Buffer; keyShare: Buffer; wrappedKey: Buffer } {
-  return { mac: r.bytes(MAC_BYTES, 'mac'), keyShare: r.bytes(EXCHANGE_KEY_BYTES, 'key share'), wrappedKey: r.bytes(INDEX_KEY_BYTES, 'wrapped key') };
+  return { mac: r.view(MAC_BYTES, 'mac'), keyShare: r.view(EXCHANGE_KEY_BYTES, 'key share'), wrappedKey: r.view(INDEX_KEY_BYTES, 'wrapped key') };
 }
 
 export const hello: Codec<HelloRequest> = {
@@ -44,6 +45,8 @@ export const hello: Codec<HelloRequest> = {
   },
 };
 
+// Requests are read only by the index, which checks a request's cookie (and an R or T's proof fields)
+// and drops them with the request: they are decoded as views of the datagram, not copies.
 export const register: Codec<RegisterRequest> = {
   encode: (m) => {
     const w = writeProof(header('R', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie'), m)
@@ -58,7 +61,7 @@ export const register: Codec<RegisterRequest> = {
     const m: RegisterRequest = {
       type: 'R',
       requestId,
-      cookie: r.bytes(COOKIE_BYTES, 'cookie'),
+      cookie: r.view(COOKIE_BYTES, 'cookie'),
       ...readProof(r),
       tcpPort: r.u16('tcp port'),
       size: r.u64('size'),
@@ -84,7 +87,7 @@ export const deregister: Codec<DeregisterRequest> = {
     const m: DeregisterRequest = {
       type: 'T',
       requestId,
-      cookie: r.bytes(COOKIE_BYTES, 'cookie'),
+      cookie: r.view(COOKIE_BYTES, 'cookie'),
       ...readProof(r),
       peerName: r.str('peer name'),
       contentName: r.str('content name'),
@@ -97,7 +100,7 @@ export const deregister: Codec<DeregisterRequest> = {
 export const search: Codec<SearchRequest> = {
   encode: (m) => finish(header('S', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie').str(m.contentName, 'content name'), 'S'),
   decode: (r, requestId) => {
-    const m: SearchRequest = { type: 'S', requestId, cookie: r.bytes(COOKIE_BYTES, 'cookie'), contentName: r.str('content name') };
+    const m: SearchRequest = { type: 'S', requestId, cookie: r.view(COOKIE_BYTES, 'cookie'), contentName: r.str('content name') };
     r.end('S');
     return m;
   },
@@ -106,7 +109,7 @@ export const search: Codec<SearchRequest> = {
 export const online: Codec<OnlineRequest> = {
   encode: (m) => finish(header('O', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie').u32(m.cursor), 'O'),
   decode: (r, requestId) => {
-    const m: OnlineRequest = { type: 'O', requestId, cookie: r.bytes(COOKIE_BYTES, 'cookie'), cursor: r.u32('cursor') };
+    const m: OnlineRequest = { type: 'O', requestId, cookie: r.view(COOKIE_BYTES, 'cookie'), cursor: r.u32('cursor') };
     r.end('O');
     return m;
   },
@@ -116,7 +119,7 @@ export const nameSearch: Codec<NameSearchRequest> = {
   encode: (m) =>
     finish(header('F', m.requestId).fixed(m.cookie, COOKIE_BYTES, 'cookie').u32(m.cursor).str(m.query, 'search text'), 'F'),
   decode: (r, requestId) => {
-    const m: NameSearchRequest = { type: 'F', requestId, cookie: r.bytes(COOKIE_BYTES, 'cookie'), cursor: r.u32('cursor'), query: r.str('search text') };
+    const m: NameSearchRequest = { type: 'F', requestId, cookie: r.view(COOKIE_BYTES, 'cookie'), cursor: r.u32('cursor'), query: r.str('search text') };
     r.end('F');
     return m;
   },

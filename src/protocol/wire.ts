@@ -72,6 +72,17 @@ export class Reader {
     return v;
   }
 
+  /**
+   * The next `n` bytes as a view of the datagram, not a copy: for fields a receiver checks and drops
+   * at once (a request's cookie), where a copy per request is only garbage.
+   */
+  view(n: number, what = 'bytes'): Buffer {
+    this.need(n, what);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
   str(what = 'string'): string {
     const len = this.u8(`${what} length`);
     this.need(len, what);
