@@ -201,8 +201,12 @@ export class IndexServer extends EventEmitter {
       await this.starting?.catch(() => undefined);
       if (this.sweepTimer) clearInterval(this.sweepTimer);
       if (this.sweepMore) clearImmediate(this.sweepMore);
-      // Replies already computed still leave: they answer requests that arrived before the close.
-      this.flushOutbox();
+      // Replies already worked out still leave: they answer requests that arrived before the close.
+      // dgram sends to an address on the next tick, and closing the socket first would drop them.
+      if (this.outbox.length > 0) {
+        this.flushOutbox();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const socket = this.socket;
       this.socket = undefined;
       if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));

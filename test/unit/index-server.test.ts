@@ -559,6 +559,25 @@ describe('index server (UDP)', function () {
       }
     });
 
+    it('answers a burst of requests that arrive together, every one under its own id and in the order they came', async function () {
+      const c = await client();
+      await c.register({ peer: 'sam', content: 'a.txt', secret: alice });
+      const ids = Array.from({ length: 40 }, () => c.probe.id());
+      await Promise.all(ids.map((requestId) => c.probe.send(encodeIndexRequest({ type: 'S', requestId, cookie: c.cookie, contentName: 'a.txt' }))));
+      const replies: IndexReply[] = [];
+      for (let i = 0; i < ids.length; i++) replies.push(decodeIndexReply(await c.probe.next()));
+      assert.deepEqual(replies.map((r) => r.requestId), ids);
+      assert.ok(replies.every((r) => r.type === 'S' && r.sources.length === 1 && r.sources[0].peerName === 'sam'));
+    });
+
+    it('still sends the replies it had worked out when close() is called', async function () {
+      const c = await client();
+      await c.register({ peer: 'sam', content: 'a.txt', secret: alice });
+      srv.server.once('request', () => void srv.server.close());
+      const reply = await c.search('a.txt');
+      assert.ok(reply.type === 'S' && reply.sources[0]?.peerName === 'sam', JSON.stringify(reply));
+    });
+
     it("emits 'request' with the type, the source and the outcome", async function () {
       const c = await client();
       const seen = once(srv.server, 'request');
