@@ -254,5 +254,32 @@ for (const wire of ['plain', 'TLS'] as const) {
       await assert.rejects(fetch([as(liar, 'liar')], { chunkBytes: 2 * MiB, stallTimeoutMs: 20_000 }), isP2P('PROTOCOL', /piece 0 .*not matching its hash/));
       assert.ok(!(await listDir(folder)).includes(file.name));
     });
+
+    it('piece hashes dripped a byte at a time (each inside the idle timeout) are dropped at the minimum rate; the download goes on from another source', async function () {
+      let dripping: NodeJS.Timeout | undefined;
+      const dripper = await source(async () => undefined, {
+        onP: (req, socket) => {
+          const total = leaves.length / 32;
+          const reply = encodePieceReply({ total, first: req.first, leaves: leaves.subarray(req.first * 32, total * 32) });
+          let i = 0;
+          // One byte every 50 ms: the idle timer (400 ms) never fires, and the whole reply takes ~10 s.
+          dripping = setInterval(() => (i < reply.length && !socket.destroyed ? socket.write(reply.subarray(i, ++i)) : clearInterval(dripping)), 50);
+          socket.once('close', () => clearInterval(dripping));
+        },
+      });
+      const good = await honest();
+      const started = performance.now();
+      const result = await fetch([as(dripper, 'dripper'), as(good, 'honest')], {
+        chunkBytes: 1 * MiB,
+        stallTimeoutMs: 400,
+        minTransferRate: { minBytesPerSecond: 1024, windowMs: 500 },
+      });
+      const tookMs = performance.now() - started;
+      clearInterval(dripping);
+      await assertExact(result);
+      assert.equal(result.pieceChecked, true);
+      assert.ok(logs.some((l) => /no piece hashes from dripper.*below the minimum/.test(l)), logs.join('\n'));
+      assert.ok(tookMs < 5_000, `the download waited ${tookMs.toFixed(0)} ms on the dripper's piece hashes`);
+    });
   });
 }

@@ -85,7 +85,7 @@ export class SourceConnection implements RoomReader {
     progress: ProgressRule,
   ) {
     this.watch = new ProgressWatch(progress, (moved, windowMs) => {
-      if (this.active && !this.paused) {
+      if ((this.active && !this.paused) || this.asking) {
         this.fail(new P2PError('STALLED', `${this.who} sent ${moved} bytes in ${windowMs} ms, below the minimum of ${progress.minBytesPerSecond} bytes a second`));
       }
     });
@@ -187,6 +187,8 @@ export class SourceConnection implements RoomReader {
     return new Promise<PieceReply>((resolve, reject) => {
       this.asking = { buf: Buffer.alloc(0), resolve, reject };
       this.socket.setTimeout(this.stallTimeoutMs);
+      // A reply dripped a byte at a time restarts the idle timer forever, and the download waits on it.
+      this.watch.start();
       this.socket.write(encodePieceRequest({ contentName, sha256, first }));
     });
   }
@@ -194,6 +196,7 @@ export class SourceConnection implements RoomReader {
   private onAnswer(d: Buffer): void {
     const q = this.asking!;
     q.buf = Buffer.concat([q.buf, d]);
+    this.watch.add(d.length);
     let decoded;
     try {
       decoded = tryDecodePieceReply(q.buf);
@@ -207,6 +210,7 @@ export class SourceConnection implements RoomReader {
     if (msg.type === 'E') return this.fail(new P2PError(codeFromWire(msg.code), `${this.who}: ${msg.message}`));
     this.asking = undefined;
     this.socket.setTimeout(0);
+    this.watch.stop();
     q.resolve(msg);
   }
 
