@@ -178,7 +178,8 @@ for (const wire of ['plain', 'TLS'] as const) {
           // The helper's own chunks and piece 2 are checked and on disk: piece 3 sits in a block.
           if (p.received >= file.size - slowChunk + PIECE_BYTES && rest) pieceTwoKept();
         });
-        await keptTwo;
+        // A run that ends first (it should not) fails the test with its own error, not a timeout.
+        await Promise.race([keptTwo, run]);
         // Now the slow source's read arrives where its room was lent: 900 KiB of garbage over bytes
         // the helper already sent.
         await send(slowSocket!, Buffer.alloc(900 * KiB, 0xee));
