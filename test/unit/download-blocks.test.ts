@@ -5,11 +5,17 @@ import { P2PError } from '../../src/protocol/errors';
 
 const KiB = 1024;
 
-/** A socket as a block sees it; `close()` is what destroying it does. */
+/** A socket as a block sees it: it holds the room it was lent until it closes or goes back to its scratch buffer. */
 class Socket {
-  isClosed = false;
+  private holding = true;
+  holdsRoomIn(): boolean {
+    return this.holding;
+  }
   close(): void {
-    this.isClosed = true;
+    this.holding = false;
+  }
+  readIntoScratch(): void {
+    this.holding = false;
   }
 }
 
@@ -37,6 +43,17 @@ describe('download blocks read in place', function () {
     assert.throws(() => block.lend(KiB, fast), (e: unknown) => e instanceof P2PError && e.code === 'INTERNAL');
     slow.close();
     assert.equal(block.add(Buffer.alloc(KiB), 'fast', fast), KiB);
+  });
+
+  it('frees the block for another source once the socket it was lent to reads into its scratch buffer again', function () {
+    const block = new BlockInProgress<string>(0, new BlockPool().take(64 * KiB));
+    const first = new Socket();
+    block.lend(64 * KiB, first);
+    const second = new Socket();
+    assert.equal(block.writableBy(second), false);
+    first.readIntoScratch();
+    assert.equal(block.writableBy(second), true);
+    assert.equal(block.add(Buffer.alloc(KiB), 'second', second), KiB);
   });
 
   it('endgame: the slow socket\'s late read lands in the buffer it was lent, never in the block the fast source finishes', function () {

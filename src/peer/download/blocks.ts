@@ -38,7 +38,7 @@ export class BlockPool {
 export class BlockInProgress<Sender> {
   filled = 0;
   readonly senders = new Set<Sender>();
-  /** The socket its room was last lent to (its next read may land there at any moment while it is open). */
+  /** The socket its room was last lent to (its next read may land there at any moment while it still holds that room). */
   lentTo: RoomReader | undefined;
 
   constructor(
@@ -67,7 +67,7 @@ export class BlockInProgress<Sender> {
 
   /** Whether bytes from `reader` may go in now: nobody else writes a room lent to a socket that may still read into it. */
   writableBy(reader: RoomReader | undefined): boolean {
-    return this.lentTo === undefined || this.lentTo === reader || this.lentTo.isClosed;
+    return this.lentTo === undefined || this.lentTo === reader || !this.lentTo.holdsRoomIn(this.buf);
   }
 
   /** The room after the bytes filled so far, at most `max` bytes, for `reader`'s next read. */

@@ -35,7 +35,8 @@ export interface DataSink {
 
 /** The connection a room is lent to, as a block sees it. */
 export interface RoomReader {
-  readonly isClosed: boolean;
+  /** Whether this socket's next read may land inside `buf` (it is open and the room it holds lies there). */
+  holdsRoomIn(buf: Buffer): boolean;
 }
 
 /** Reads with no lent room land here: C headers, piece replies, and bytes of a chunk another source shares. */
@@ -71,6 +72,8 @@ export class SourceConnection implements RoomReader {
   private asking: { buf: Buffer; resolve: (r: PieceReply) => void; reject: (e: unknown) => void } | undefined;
   private closed = false;
   private closeReason: unknown;
+  /** The lent room the socket's next read lands in; undefined while it reads into the scratch buffer. */
+  private room: Buffer | undefined;
   /** The length the last finished D announced, while no other runs: bytes past it are the source's overrun. */
   private finishedLength: number | undefined;
   private paused = false;
@@ -157,6 +160,11 @@ export class SourceConnection implements RoomReader {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  holdsRoomIn(buf: Buffer): boolean {
+    const r = this.room;
+    return !this.closed && r !== undefined && r.buffer === buf.buffer && r.byteOffset >= buf.byteOffset && r.byteOffset < buf.byteOffset + buf.length;
   }
 
   /** Why it closed, when the source broke the protocol (then it is not dialled again for this download). */
@@ -261,12 +269,13 @@ export class SourceConnection implements RoomReader {
    * per read, no copy); the header, piece replies and anything unlent go through the scratch buffer.
    */
   private nextReadBuffer(): Buffer {
+    this.room = undefined;
     const a = this.active;
     if (a && a.seenHeader && !this.closed && !this.asking) {
       const want = a.length - a.received;
       try {
         const room = want > 0 ? a.sink.room(a.offset + a.received, want, this) : undefined;
-        if (room && room.length > 0) return room;
+        if (room && room.length > 0) return (this.room = room);
       } catch (err) {
         this.fail(toP2PError(err));
       }
