@@ -1,4 +1,4 @@
-// The index's distinct content names for F (search by part of a name): one record per name, its versions counted, scanned in name order.
+// The index's distinct content names, interned to ids in registration order: an open-addressing hash table over one byte arena that F also searches.
 
 /** One version of a content as F reports it: sources registered with this (SHA-256, size). */
 export interface NameVersion {
@@ -8,13 +8,11 @@ export interface NameVersion {
   sources: number;
 }
 
-/** One distinct content name with its versions; what a search scans instead of every registration. */
+/** One distinct content name with its versions, as F reports it (built for the hits only). */
 export interface NameRecord {
   readonly name: string;
-  /** The name as search compares it (searchKey). */
-  readonly key: string;
   /** Name sequence number: the F cursor. A name that disappears and comes back gets a new one. */
-  seq: number;
+  readonly seq: number;
   readonly versions: readonly NameVersion[];
 }
 
@@ -34,190 +32,286 @@ export function searchKey(text: string): string {
 
 /** Largest name sequence number an F cursor (u32) can carry. */
 const MAX_NAME_SEQ = 0xffff_ffff;
-/** Names per block of joined search keys. */
-const BLOCK = 2048;
-/** Between two keys in a block's text; no name holds a control character, so no match spans two. */
-const SEPARATOR = '\n';
-
-/** One block's search keys joined, and where each key starts in that text. */
-interface BlockText {
-  text: string;
-  starts: Int32Array;
-}
-
-class Slot implements NameRecord {
-  removed = false;
-  /** The first version inline and the others apart: most names have one, and an array per name costs ~60 bytes at 1M names. */
-  first: NameVersion | null;
-  more: NameVersion[] | null = null;
-  constructor(
-    readonly name: string,
-    readonly key: string,
-    public seq: number,
-    first: NameVersion,
-  ) {
-    this.first = first;
-  }
-
-  get versions(): NameVersion[] {
-    const all = this.first ? [this.first] : [];
-    return this.more ? all.concat(this.more) : all;
-  }
-
-  find(hash: string, size: number): NameVersion | undefined {
-    const f = this.first;
-    if (f && f.hash === hash && f.size === size) return f;
-    return this.more?.find((x) => x.hash === hash && x.size === size);
-  }
-
-  /** Drops a version with no sources left; true when the name has none left. */
-  drop(v: NameVersion): boolean {
-    if (this.first === v) this.first = this.more?.shift() ?? null;
-    else if (this.more) this.more.splice(this.more.indexOf(v), 1);
-    if (this.more?.length === 0) this.more = null;
-    return this.first === null;
-  }
-}
+/** After each key in the arena; no name holds a control character, so no match spans two names. */
+const SEPARATOR = 0x0a;
+/** In `meta`: the name was removed (its id stays, holding its place in sequence order, until a compaction). */
+const REMOVED = 0x8000;
+/** In `meta`: the name is not its own search key; the name itself is kept apart in `differing`. */
+const DIFFERS = 0x4000;
+const LENGTH = 0x3fff;
+const FIRST_IDS = 1024;
 
 /**
- * Distinct names in sequence order, with the search keys in a parallel array. A scan searches them
- * BLOCK at a time in one joined text per block (built on first use, rebuilt when a name joins that
- * block): one indexOf over 2048 keys costs far less than 2048 calls of includes. Removal leaves a
- * tombstone, compacted once they are half the array; a cursor is a binary search. Each add/remove of
- * a registration costs O(versions of that name).
+ * Distinct content names, each an id. Ids are handed out in registration order and never reused until
+ * a compaction (once removed ones are half of them), so id order is F's sequence order and a cursor is a
+ * binary search. Per name: the search key's UTF-8 and a separator in one arena (also the text F runs
+ * `indexOf` over, so no per-name string or joined-key cache is kept), its offset, length and flags, its
+ * sequence number, one Int32 value for the store (where its sources are), and two Int32 in the hash
+ * table (hash and id, at most half full). About 55 bytes for a 22-byte name, where a Map and its key
+ * string cost ~70 before any record.
  */
 export class NameIndex {
-  private readonly byName = new Map<string, Slot>();
-  private slots: Slot[] = [];
-  private keys: string[] = [];
-  private blocks: (BlockText | undefined)[] = [];
-  private dead = 0;
+  private table = new Int32Array(4 * FIRST_IDS);
+  private mask = 2 * FIRST_IDS - 1;
+  private arena = Buffer.allocUnsafeSlow(16 * FIRST_IDS);
+  private arenaEnd = 0;
+  private start = new Int32Array(FIRST_IDS);
+  private meta = new Uint16Array(FIRST_IDS);
+  private seqs = new Uint32Array(FIRST_IDS);
+  /** The store's own per-name value (MemoryStore: a source's slot, or a bucket of sources). */
+  values = new Int32Array(FIRST_IDS);
+  /** Names whose search key differs from the name (upper case, not NFC): rare, so a Map. */
+  private differing = new Map<number, string>();
+  private end = 0;
+  private live = 0;
   private nextSeq = 1;
+
+  /** Called with old id -> new id (-1: gone) after a compaction renumbered the ids. */
+  constructor(private readonly onRenumber: (moved: Int32Array) => void = () => undefined) {}
 
   /** Distinct names held. */
   get size(): number {
-    return this.byName.size;
+    return this.live;
   }
 
-  /** A registration of `name` with this version arrived. */
-  add(name: string, hash: string, size: number): void {
-    const slot = this.byName.get(name);
-    if (!slot) {
-      if (this.nextSeq > MAX_NAME_SEQ) this.renumber();
-      const key = searchKey(name);
-      // A name already in search form (most are) shares its string instead of holding a copy.
-      const created = new Slot(name, key === name ? name : key, this.nextSeq++, { hash, size, sources: 1 });
-      this.byName.set(name, created);
-      this.slots.push(created);
-      this.keys.push(created.key);
-      this.blocks[Math.floor((this.keys.length - 1) / BLOCK)] = undefined;
-      return;
+  /** Id of a held name, or -1. */
+  find(name: string): number {
+    const h = hashOf(name);
+    const table = this.table;
+    const mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const id = table[2 * i + 1] - 1;
+      if (id < 0) return -1;
+      if (table[2 * i] === h && this.holds(id, name)) return id;
     }
-    const v = slot.find(hash, size);
-    if (v) v.sources++;
-    else if (!slot.first) slot.first = { hash, size, sources: 1 };
-    else (slot.more ??= []).push({ hash, size, sources: 1 });
   }
 
-  /** A registration of `name` with this version went (removed, or refreshed to another version). */
-  remove(name: string, hash: string, size: number): void {
-    const slot = this.byName.get(name);
-    if (!slot) return;
-    const v = slot.find(hash, size);
-    if (!v || --v.sources > 0) return;
-    if (!slot.drop(v)) return;
-    this.byName.delete(name);
-    slot.removed = true;
-    this.dead++;
-    if (this.dead > 1024 && this.dead * 2 > this.slots.length) this.compact();
+  /** Adds a name not held yet; returns its id. */
+  add(name: string): number {
+    if (this.nextSeq > MAX_NAME_SEQ) this.compact(true);
+    if (this.end === this.start.length) this.grow();
+    const key = searchKey(name);
+    const bytes = Buffer.from(key, 'utf8');
+    if (bytes.length > LENGTH) throw new RangeError(`a name of ${bytes.length} bytes is longer than the index keeps`);
+    const id = this.end++;
+    this.start[id] = this.append(bytes);
+    // A name kept as its search key must come back as itself from the arena; any other is kept apart.
+    const same = key === name && bytes.toString('utf8') === name;
+    this.meta[id] = bytes.length | (same ? 0 : DIFFERS);
+    if (!same) this.differing.set(id, name);
+    this.seqs[id] = this.nextSeq++;
+    this.values[id] = 0;
+    this.live++;
+    if (this.live * 2 > this.mask) this.rehash(this.table.length);
+    this.insert(hashOf(name), id);
+    return id;
+  }
+
+  /** Removes a held name; its id may be renumbered by a later compaction (onRenumber says how). */
+  remove(id: number): void {
+    const name = this.name(id);
+    const h = hashOf(name);
+    const table = this.table;
+    const mask = this.mask;
+    let i = h & mask;
+    while (table[2 * i + 1] - 1 !== id) i = (i + 1) & mask;
+    // Backward-shift deletion: later keys of the same run move up, so a lookup never needs tombstones.
+    for (let j = (i + 1) & mask; table[2 * j + 1] !== 0; j = (j + 1) & mask) {
+      const home = table[2 * j] & mask;
+      if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+        table[2 * i] = table[2 * j];
+        table[2 * i + 1] = table[2 * j + 1];
+        i = j;
+      }
+    }
+    table[2 * i] = 0;
+    table[2 * i + 1] = 0;
+    this.meta[id] |= REMOVED;
+    this.differing.delete(id);
+    this.live--;
+    const dead = this.end - this.live;
+    if (dead > 1024 && dead * 2 > this.end) this.compact(false);
+  }
+
+  /** The name of a held id, as it was registered. */
+  name(id: number): string {
+    if (this.meta[id] & DIFFERS) return this.differing.get(id)!;
+    const s = this.start[id];
+    return this.arena.toString('utf8', s, s + (this.meta[id] & LENGTH));
+  }
+
+  seqOf(id: number): number {
+    return this.seqs[id];
   }
 
   /**
-   * Names whose key contains `key`, from name sequence `cursor` on, in sequence order: at most
+   * Ids of names whose key contains `key`, from name sequence `cursor` on, in sequence order: at most
    * `maxRecords` of them, after looking at no more than `budget` names (so one request costs a bounded
    * time whatever the index holds). `next` is where to go on, 0 when the scan reached the end.
    */
-  scan(key: string, cursor: number, maxRecords: number, budget: number): NameScan {
-    const slots = this.slots;
-    let lo = 0;
-    let hi = slots.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (slots[mid].seq < cursor) lo = mid + 1;
-      else hi = mid;
-    }
-    const records: NameRecord[] = [];
+  scan(key: string, cursor: number, maxRecords: number, budget: number): { ids: number[]; next: number } {
+    const ids: number[] = [];
     // A key with a line break can match no name (names hold no control character).
-    if (key.includes(SEPARATOR)) return { records, next: 0 };
-    const end = Math.min(slots.length, lo + budget);
-    let i = lo;
-    while (i < end) {
-      const b = Math.floor(i / BLOCK);
-      const block = this.block(b);
-      const base = b * BLOCK;
-      const stop = Math.min(end, base + block.starts.length);
-      const found = block.text.indexOf(key, block.starts[i - base]);
-      const j = found < 0 ? stop : base + slotAt(block.starts, found);
-      if (j >= stop) {
-        i = stop;
-        continue;
+    if (key.includes('\n')) return { ids, next: 0 };
+    const first = this.firstAtSeq(cursor);
+    const last = Math.min(this.end, first + budget);
+    if (first >= last) return { ids, next: 0 };
+    const needle = Buffer.from(key, 'utf8');
+    const base = this.start[first];
+    // A view of the budget's names alone, so indexOf never runs past them.
+    const text = this.arena.subarray(base, last < this.end ? this.start[last] : this.arenaEnd);
+    let from = 0;
+    while (from < text.length) {
+      const found = text.indexOf(needle, from);
+      if (found < 0) break;
+      const id = this.idAt(base + found, first, last);
+      if (!(this.meta[id] & REMOVED)) {
+        if (ids.length === maxRecords) return { ids, next: this.seqs[id] };
+        ids.push(id);
       }
-      if (!slots[j].removed) {
-        if (records.length === maxRecords) return { records, next: slots[j].seq };
-        records.push(slots[j]);
-      }
-      i = j + 1;
+      from = this.start[id] + (this.meta[id] & LENGTH) + 1 - base;
     }
-    return { records, next: i < slots.length ? slots[i].seq : 0 };
-  }
-
-  /** The joined keys of block `b`, built when first needed. */
-  private block(b: number): BlockText {
-    const cached = this.blocks[b];
-    if (cached) return cached;
-    const keys = this.keys.slice(b * BLOCK, (b + 1) * BLOCK);
-    const starts = new Int32Array(keys.length);
-    let at = 0;
-    keys.forEach((k, n) => {
-      starts[n] = at;
-      at += k.length + SEPARATOR.length;
-    });
-    const built = { text: keys.join(SEPARATOR), starts };
-    this.blocks[b] = built;
-    return built;
+    return { ids, next: last < this.end ? this.seqs[last] : 0 };
   }
 
   clear(): void {
-    this.byName.clear();
-    this.slots = [];
-    this.keys = [];
-    this.blocks = [];
-    this.dead = 0;
+    this.table = new Int32Array(4 * FIRST_IDS);
+    this.mask = 2 * FIRST_IDS - 1;
+    this.arena = Buffer.allocUnsafeSlow(16 * FIRST_IDS);
+    this.arenaEnd = 0;
+    this.start = new Int32Array(FIRST_IDS);
+    this.meta = new Uint16Array(FIRST_IDS);
+    this.seqs = new Uint32Array(FIRST_IDS);
+    this.values = new Int32Array(FIRST_IDS);
+    this.differing.clear();
+    this.end = this.live = 0;
   }
 
-  private compact(): void {
-    this.slots = this.slots.filter((s) => !s.removed);
-    this.keys = this.slots.map((s) => s.key);
-    this.blocks = [];
-    this.dead = 0;
+  /** Whether held id `id` is `name`: most names are ASCII, compared byte by byte with no string made. */
+  private holds(id: number, name: string): boolean {
+    const meta = this.meta[id];
+    if (meta & DIFFERS) return this.differing.get(id) === name;
+    const n = meta & LENGTH;
+    const s = this.start[id];
+    const arena = this.arena;
+    if (name.length === n) {
+      let i = 0;
+      while (i < n && name.charCodeAt(i) === arena[s + i]) i++;
+      if (i === n) return true;
+      if (name.charCodeAt(i) < 0x80) return false;
+    } else if (name.length > n) return false;
+    return arena.toString('utf8', s, s + n) === name;
   }
 
-  /** Sequence numbers 1..n again, when the u32 cursor space runs out. */
-  private renumber(): void {
-    this.compact();
-    this.slots.forEach((s, i) => (s.seq = i + 1));
-    this.nextSeq = this.slots.length + 1;
+  /** First id whose sequence number is >= seq (removed ids keep theirs, so the array stays sorted). */
+  private firstAtSeq(seq: number): number {
+    let lo = 0;
+    let hi = this.end;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.seqs[mid] < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The id whose key holds arena offset `at`: the last start at or before it. */
+  private idAt(at: number, lo: number, hi: number): number {
+    hi--;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.start[mid] <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private append(bytes: Buffer): number {
+    const need = this.arenaEnd + bytes.length + 1;
+    if (need > this.arena.length) {
+      // Half again, not double: the arena is the largest part of a name and doubling would leave up to half of it unused.
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, Math.ceil(this.arena.length * 1.5)));
+      this.arena.copy(grown, 0, 0, this.arenaEnd);
+      this.arena = grown;
+    }
+    const at = this.arenaEnd;
+    bytes.copy(this.arena, at);
+    this.arena[at + bytes.length] = SEPARATOR;
+    this.arenaEnd = need;
+    return at;
+  }
+
+  private insert(h: number, id: number): void {
+    const table = this.table;
+    const mask = this.mask;
+    let i = h & mask;
+    while (table[2 * i + 1] !== 0) i = (i + 1) & mask;
+    table[2 * i] = h;
+    table[2 * i + 1] = id + 1;
+  }
+
+  /** A table of `length` Int32 (hash, id+1 pairs) holding the same names. */
+  private rehash(length: number, moved?: Int32Array): void {
+    const old = this.table;
+    this.table = new Int32Array(Math.max(length, 4 * FIRST_IDS));
+    this.mask = this.table.length / 2 - 1;
+    while (this.live * 2 > this.mask) {
+      this.table = new Int32Array(this.table.length * 2);
+      this.mask = this.table.length / 2 - 1;
+    }
+    for (let i = 0; i < old.length; i += 2) {
+      const id = old[i + 1] - 1;
+      if (id >= 0) this.insert(old[i], moved ? moved[id] : id);
+    }
+  }
+
+  private grow(): void {
+    const size = Math.ceil(this.start.length * 1.5);
+    this.start = copyInto(new Int32Array(size), this.start);
+    this.meta = copyInto(new Uint16Array(size), this.meta);
+    this.seqs = copyInto(new Uint32Array(size), this.seqs);
+    this.values = copyInto(new Int32Array(size), this.values);
+  }
+
+  /** Drops removed ids (and their arena bytes); with `renumber`, sequence numbers start again at 1. */
+  private compact(renumber: boolean): void {
+    const moved = new Int32Array(this.end).fill(-1);
+    const arena = Buffer.allocUnsafeSlow(Math.max(16 * FIRST_IDS, Math.ceil(this.arenaEnd * 1.25)));
+    const differing = new Map<number, string>();
+    let at = 0;
+    let n = 0;
+    for (let id = 0; id < this.end; id++) {
+      if (this.meta[id] & REMOVED) continue;
+      const len = this.meta[id] & LENGTH;
+      this.arena.copy(arena, at, this.start[id], this.start[id] + len + 1);
+      this.start[n] = at;
+      this.meta[n] = this.meta[id];
+      this.seqs[n] = renumber ? n + 1 : this.seqs[id];
+      this.values[n] = this.values[id];
+      const name = this.differing.get(id);
+      if (name !== undefined) differing.set(n, name);
+      moved[id] = n;
+      at += len + 1;
+      n++;
+    }
+    this.arena = arena;
+    this.arenaEnd = at;
+    this.differing = differing;
+    this.end = n;
+    if (renumber) this.nextSeq = n + 1;
+    this.rehash(this.table.length, moved);
+    this.onRenumber(moved);
   }
 }
 
-/** Index of the key a text position falls in: the last start at or before it. */
-function slotAt(starts: Int32Array, position: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (starts[mid] <= position) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
+/** FNV-1a over the UTF-16 code units: the table compares the stored hash before any bytes. */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h ^ (h >>> 15);
+}
+
+function copyInto<T extends Int32Array | Uint16Array | Uint32Array>(to: T, from: T): T {
+  to.set(from);
+  return to;
 }

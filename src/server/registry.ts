@@ -13,7 +13,7 @@ import { packedEntryBytes, packedSourceBytes } from '../protocol/packed-replies'
 import { NameRecord, searchKey } from './name-index';
 import { sourceKey } from '../protocol/address-text';
 import { SourceClaims, packClaims, unpackClaims } from '../protocol/claims';
-import { EntryFields, MemoryStore, Owner, RegistryEntry, RegistryStore, sameOwner } from './store';
+import { EntryFields, MemoryStore, Owner, RegistryEntry, RegistryStore, SourceList, sameOwner } from './store';
 import { OwnerBook } from './owner-book';
 import { SharedStore, SharedVerdict } from './shared-store';
 
@@ -292,11 +292,15 @@ export class Registry {
     // So few that even the largest would fit: each live one is taken without sizing it, so a lookup
     // reads the entry alone, not its peer name and host too (each a cache miss in a large index).
     if (all.length * MAX_SOURCE_BYTES <= room) {
-      for (const e of all) if (e.expiresAt > now) out.push(e);
+      for (let i = 0; i < all.length; i++) {
+        const e = all.at(i);
+        if (e.expiresAt > now) out.push(e);
+      }
     } else if (all.length * 315 <= room) {
       // The largest source without claims is 1+255+19+8+32 bytes: this many fit unless claims take the room.
       let used = 0;
-      for (const e of all) {
+      for (let i = 0; i < all.length; i++) {
+        const e = all.at(i);
         if (e.expiresAt <= now) continue;
         const bytes = packedSourceBytes(e);
         if (used + bytes > room) continue;
@@ -373,7 +377,7 @@ export class Registry {
     const all = this.store.sourcesOf(contentName);
     const start = all.length > 1 ? randomInt(all.length) : 0;
     for (let k = 0; k < all.length && k < SAMPLE_PROBES; k++) {
-      const e = all[(start + k) % all.length];
+      const e = all.at((start + k) % all.length);
       if (!fits(e) || (found && rank(found) <= rank(e))) continue;
       found = e;
       if (rank(e) === 0) break;
@@ -408,14 +412,14 @@ export class Registry {
 }
 
 /** A random selection of live sources that fits `room`, for a content with more sources than one reply holds. */
-function sampleSources(all: readonly RegistryEntry[], now: number, room: number, out: RegistryEntry[]): void {
+function sampleSources(all: SourceList, now: number, room: number, out: RegistryEntry[]): void {
   const tried = new Set<number>();
   let used = 0;
   for (let probe = 0; probe < SAMPLE_PROBES && tried.size < all.length && room - used >= 48; probe++) {
     const i = randomInt(all.length);
     if (tried.has(i)) continue;
     tried.add(i);
-    const e = all[i];
+    const e = all.at(i);
     if (e.expiresAt <= now) continue;
     const bytes = packedSourceBytes(e);
     if (used + bytes > room) continue;

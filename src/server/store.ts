@@ -1,7 +1,12 @@
 // Where the index's registrations live: the RegistryStore contract and MemoryStore, its in-process implementation.
 import { P2PError } from '../protocol/errors';
 import { sourceKey } from '../protocol/address-text';
-import { NameIndex, NameScan } from './name-index';
+import { EntryColumns, NONE } from './entry-columns';
+import { NameIndex, NameRecord, NameScan } from './name-index';
+import { SeqOrder } from './seq-order';
+import { ClaimsTable, HostTable } from './entry-strings';
+import { EntryReader, EntryView, Sources } from './entry-view';
+import { ContentSources } from './content-sources';
 
 /**
  * Who owns a peer name: new-form peers by the SHA-256 of their secret, classic peers by their source IP.
@@ -35,6 +40,12 @@ export interface RegistryEntry extends Readonly<EntryFields> {
   readonly owner: Owner;
 }
 
+/** A content's sources, by index (0..length-1): made on demand, so a content with thousands costs nothing until read. */
+export interface SourceList {
+  readonly length: number;
+  at(i: number): RegistryEntry;
+}
+
 /**
  * The storage operations the Registry needs; the rules (names, ownership, caps, leases) live in Registry.
  * Synchronous on purpose: every call sits on the per-datagram path. A shared backend would keep a local
@@ -63,8 +74,8 @@ export interface RegistryStore {
   /** Removes a registration; the peer name is freed with its last one. */
   remove(entry: RegistryEntry): void;
   entriesOf(peerName: string): RegistryEntry[];
-  /** Every source of a content name; the array is the store's own: read it, do not keep or change it. */
-  sourcesOf(contentName: string): readonly RegistryEntry[];
+  /** Every source of a content name (read it at once: a later change to the store may change it). */
+  sourcesOf(contentName: string): SourceList;
   /** Entries with seq >= cursor, in seq order. */
   fromSeq(cursor: number): Iterable<RegistryEntry>;
   /** Entries from the position-th one (0-based) on, in seq order. */
@@ -81,161 +92,35 @@ export interface RegistryStore {
 
 /** Largest sequence number an O cursor (u32) can carry. */
 export const MAX_SEQ = 0xffff_ffff;
-
-class PeerRecord {
-  count = 0;
-  /** A peer with one registration (the common case at scale) costs no Map. */
-  one: Entry | null = null;
-  many: Map<string, Entry> | null = null;
-  /** The last host string seen, so this peer's entries share one string instead of one per datagram. */
-  host = '';
-  constructor(
-    readonly name: string,
-    readonly owner: Owner,
-  ) {}
-}
-
-class Entry implements RegistryEntry {
-  /** Index in SeqOrder's array. */
-  orderSlot = 0;
-  /** Index in its content bucket when the bucket is an array. */
-  contentSlot = 0;
-  removed = false;
-  leasePrev: Entry | null = null;
-  leaseNext: Entry | null = null;
-  constructor(
-    public seq: number,
-    readonly peer: PeerRecord,
-    readonly contentName: string,
-    public host: string,
-    public port: number,
-    public size: number,
-    public hash: string,
-    public claims: string,
-    public expiresAt: number,
-  ) {}
-  get peerName(): string {
-    return this.peer.name;
-  }
-  get owner(): Owner {
-    return this.peer.owner;
-  }
-}
+const NO_SOURCES = { length: 0, at: (): never => { throw new RangeError('no sources'); } } satisfies SourceList;
 
 /**
- * Entries in sequence order, for O paging. Appends are O(1) (a new entry always has the highest seq);
- * removals leave a tombstone, compacted away once they are half the array, so paging by seq is a
- * binary search. A Fenwick tree over the slots counts live entries, so the classic O's positional
- * offsets are found in O(log n) instead of by a scan.
+ * Every registration in this process's memory, as columns (entry-columns.ts) rather than an object
+ * each: O(1) add/get/remove, O(log n) paging. Content names are ids in a NameIndex; peers, hosts and
+ * claims are interned once and referred to by id; a content's sources are its name's value (the one
+ * slot) or a bucket of slots. The figures per entry are in bench/RESULTS.md, section 3.
  */
-class SeqOrder {
-  private list: Entry[] = [];
-  private dead = 0;
-  private tree = new Int32Array(1025);
-
-  get live(): number {
-    return this.list.length - this.dead;
-  }
-
-  push(e: Entry): void {
-    e.orderSlot = this.list.length;
-    this.list.push(e);
-    if (this.list.length >= this.tree.length) this.rebuild(this.tree.length * 2);
-    else this.add(e.orderSlot, 1);
-  }
-
-  drop(e: Entry): void {
-    this.add(e.orderSlot, -1);
-    this.dead++;
-    if (this.dead > 1024 && this.dead * 2 > this.list.length) this.compact();
-  }
-
-  /** Seq numbers 1..n again; used when the u32 cursor space runs out. Returns the next free seq. */
-  renumber(): number {
-    this.compact();
-    this.list.forEach((e, i) => (e.seq = i + 1));
-    return this.list.length + 1;
-  }
-
-  *fromSeq(cursor: number): Generator<Entry> {
-    const list = this.list;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid].seq < cursor) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < list.length; i++) if (!list[i].removed) yield list[i];
-  }
-
-  *fromPosition(position: number): Generator<Entry> {
-    const list = this.list;
-    for (let i = this.slotOfLive(position); i < list.length; i++) if (!list[i].removed) yield list[i];
-  }
-
-  clear(): void {
-    this.list = [];
-    this.dead = 0;
-    this.tree = new Int32Array(1025);
-  }
-
-  private compact(): void {
-    this.list = this.list.filter((e) => !e.removed);
-    this.list.forEach((e, i) => (e.orderSlot = i));
-    this.dead = 0;
-    this.rebuild(Math.max(1025, this.tree.length));
-  }
-
-  /** Fenwick tree over slots 0..size-2 (1-based inside), built in O(n). */
-  private rebuild(size: number): void {
-    const tree = new Int32Array(size);
-    const list = this.list;
-    for (let i = 1; i < size; i++) {
-      if (i <= list.length && !list[i - 1].removed) tree[i] += 1;
-      // Every node passes its sum up, even past the last entry, or the upper nodes would miss it.
-      const parent = i + (i & -i);
-      if (parent < size) tree[parent] += tree[i];
-    }
-    this.tree = tree;
-  }
-
-  private add(slot: number, delta: number): void {
-    const tree = this.tree;
-    for (let i = slot + 1; i < tree.length; i += i & -i) tree[i] += delta;
-  }
-
-  /** Slot of the k-th (0-based) live entry, or the array's length when there are not that many. */
-  private slotOfLive(k: number): number {
-    if (k >= this.live) return this.list.length;
-    const tree = this.tree;
-    let pos = 0;
-    let rest = k + 1;
-    let step = 1;
-    while (step * 2 < tree.length) step *= 2;
-    for (; step > 0; step >>= 1) {
-      if (pos + step < tree.length && tree[pos + step] < rest) {
-        pos += step;
-        rest -= tree[pos];
-      }
-    }
-    return pos; // 1-based position pos+1 is the answer, i.e. slot pos
-  }
-}
-
-/** Every registration in this process's memory: O(1) add/get/remove, O(log n) paging. */
-export class MemoryStore implements RegistryStore {
-  private readonly peers = new Map<string, PeerRecord>();
-  /** One entry, or an array of them (each knowing its slot) when several peers share the content. */
-  private readonly byContent = new Map<string, Entry | Entry[]>();
-  private readonly order = new SeqOrder();
-  private readonly names = new NameIndex();
+export class MemoryStore implements RegistryStore, EntryReader {
+  /** The entry columns; read by EntryView. */
+  readonly cols = new EntryColumns();
+  private readonly order = new SeqOrder(this.cols);
+  private readonly names = new NameIndex((moved) => this.cols.renameAll(moved));
+  private readonly sources = new ContentSources(this.cols, this.names);
+  private readonly peers = new Map<string, number>();
+  private peerName: string[] = [];
+  private peerOwner: (Owner | null)[] = [];
+  private peerEntries: number[] = [];
+  /** The peer's latest registration: its list runs back through peerNext to the first. */
+  private peerHead: number[] = [];
+  private freePeers: number[] = [];
+  private readonly hosts = new HostTable();
+  private readonly claims = new ClaimsTable();
   /**
    * Lease order, oldest refresh first, so sweeping costs only what it removes. One list per owner
    * kind: classic registrations have a lease of their own (none at all by default), and each list
    * stays in expiry order only while every entry in it has the same lease.
    */
-  private readonly leases = { secret: new LeaseList(), ip: new LeaseList() };
+  private readonly leases = { secret: { head: NONE, tail: NONE }, ip: { head: NONE, tail: NONE } };
   /** Counts for the fair-share caps, kept as entries come and go so a cap check costs one lookup. */
   private readonly bySource = new Map<string, number>();
   private readonly bySecret = new Map<string, number>();
@@ -255,11 +140,13 @@ export class MemoryStore implements RegistryStore {
   }
 
   ownerOf(peerName: string): Owner | undefined {
-    return this.peers.get(peerName)?.owner;
+    const peer = this.peers.get(peerName);
+    return peer === undefined ? undefined : this.peerOwner[peer]!;
   }
 
   countOf(peerName: string): number {
-    return this.peers.get(peerName)?.count ?? 0;
+    const peer = this.peers.get(peerName);
+    return peer === undefined ? 0 : this.peerEntries[peer];
   }
 
   countFrom(source: string): number {
@@ -270,180 +157,269 @@ export class MemoryStore implements RegistryStore {
     return this.bySecret.get(digest) ?? 0;
   }
 
-  get(peerName: string, contentName: string): Entry | undefined {
-    const peer = this.peers.get(peerName);
-    if (!peer) return undefined;
-    if (peer.one) return peer.one.contentName === contentName ? peer.one : undefined;
-    return peer.many?.get(contentName);
+  get(peerName: string, contentName: string): RegistryEntry | undefined {
+    const slot = this.find(peerName, contentName);
+    return slot === NONE ? undefined : this.view(slot);
   }
 
-  add(peerName: string, contentName: string, owner: Owner, f: EntryFields): Entry {
-    if (this.get(peerName, contentName)) throw new P2PError('INTERNAL', `store already holds ${peerName}/${contentName}`);
-    let peer = this.peers.get(peerName);
-    if (!peer) {
-      peer = new PeerRecord(peerName, owner);
-      this.peers.set(peerName, peer);
-    }
+  add(peerName: string, contentName: string, owner: Owner, f: EntryFields): RegistryEntry {
+    if (this.find(peerName, contentName) !== NONE) throw new P2PError('INTERNAL', `store already holds ${peerName}/${contentName}`);
+    const peer = this.peers.get(peerName) ?? this.newPeer(peerName, owner);
     if (this.nextSeq > MAX_SEQ) this.nextSeq = this.order.renumber();
-    const e = new Entry(this.nextSeq++, peer, contentName, this.shareHost(peer, f.host), f.port, f.size, f.hash, f.claims, f.expiresAt);
-    this.linkPeer(peer, e);
-    this.linkContent(e);
-    this.names.add(contentName, e.hash, e.size);
-    this.order.push(e);
-    this.leases[owner.kind].append(e);
-    bump(this.bySource, sourceKey(e.host), 1);
+    const cols = this.cols;
+    const slot = cols.take();
+    cols.peer[slot] = peer;
+    cols.host[slot] = this.hosts.take(f.host);
+    cols.port[slot] = f.port;
+    cols.size[slot] = f.size;
+    cols.setHash(slot, f.hash);
+    cols.claims[slot] = f.claims === '' ? 0 : this.claims.take(f.claims);
+    cols.expiresAt[slot] = f.expiresAt;
+    this.order.push(slot, this.nextSeq++);
+    cols.peerNext[slot] = this.peerHead[peer];
+    cols.peerPrev[slot] = NONE;
+    if (this.peerHead[peer] !== NONE) cols.peerPrev[this.peerHead[peer]] = slot;
+    this.peerHead[peer] = slot;
+    this.peerEntries[peer]++;
+    const id = this.names.find(contentName);
+    if (id < 0) {
+      const created = this.names.add(contentName);
+      cols.name[slot] = created;
+      this.names.values[created] = slot;
+    } else {
+      cols.name[slot] = id;
+      this.sources.link(id, slot);
+      this.sources.joinVersion(id, slot);
+    }
+    this.leaseAppend(owner.kind, slot);
+    bump(this.bySource, sourceKey(f.host), 1);
     if (owner.kind === 'secret') bump(this.bySecret, owner.digest, 1);
     this.count++;
-    return e;
+    return this.view(slot);
   }
 
   update(entry: RegistryEntry, f: EntryFields): void {
-    const e = entry as Entry;
-    if (e.removed) throw new P2PError('INTERNAL', `store entry ${e.peerName}/${e.contentName} was removed`);
-    if (e.host !== f.host) {
+    const slot = this.liveSlot(entry);
+    const cols = this.cols;
+    const host = this.hosts.text[cols.host[slot]];
+    if (host !== f.host) {
       // A peer that moved takes its registration's share along; rare, so the hot refresh pays one compare.
-      bump(this.bySource, sourceKey(e.host), -1);
+      bump(this.bySource, sourceKey(host), -1);
       bump(this.bySource, sourceKey(f.host), 1);
+      this.hosts.drop(cols.host[slot]);
+      cols.host[slot] = this.hosts.take(f.host);
     }
-    if (e.hash !== f.hash || e.size !== f.size) {
-      this.names.remove(e.contentName, e.hash, e.size);
-      this.names.add(e.contentName, f.hash, f.size);
+    if (cols.size[slot] !== f.size || !cols.hashIs(slot, f.hash)) {
+      const id = cols.name[slot];
+      this.sources.leaveVersion(id, slot);
+      cols.size[slot] = f.size;
+      cols.setHash(slot, f.hash);
+      this.sources.joinVersion(id, slot);
     }
-    e.host = this.shareHost(e.peer, f.host);
-    e.port = f.port;
-    e.size = f.size;
-    e.hash = f.hash;
-    e.claims = f.claims;
-    e.expiresAt = f.expiresAt;
-    this.leases[e.owner.kind].unlink(e);
-    this.leases[e.owner.kind].append(e);
+    cols.port[slot] = f.port;
+    const claims = cols.claims[slot];
+    if (f.claims === '') {
+      if (claims !== 0) this.claims.drop(claims);
+      cols.claims[slot] = 0;
+    } else if (claims !== 0) this.claims.text[claims] = f.claims;
+    else cols.claims[slot] = this.claims.take(f.claims);
+    cols.expiresAt[slot] = f.expiresAt;
+    const kind = this.peerOwner[cols.peer[slot]]!.kind;
+    this.leaseUnlink(kind, slot);
+    this.leaseAppend(kind, slot);
   }
 
   remove(entry: RegistryEntry): void {
-    const e = entry as Entry;
-    if (e.removed) return;
-    e.removed = true;
-    this.unlinkPeer(e);
-    this.unlinkContent(e);
-    this.names.remove(e.contentName, e.hash, e.size);
-    this.order.drop(e);
-    this.leases[e.owner.kind].unlink(e);
-    bump(this.bySource, sourceKey(e.host), -1);
-    const owner = e.owner;
+    const view = entry as EntryView;
+    if (!this.isCurrent(view)) return;
+    view.hold();
+    const cols = this.cols;
+    const slot = view.slot;
+    const peer = cols.peer[slot];
+    const owner = this.peerOwner[peer]!;
+    this.leaseUnlink(owner.kind, slot);
+    bump(this.bySource, sourceKey(this.hosts.text[cols.host[slot]]), -1);
     if (owner.kind === 'secret') bump(this.bySecret, owner.digest, -1);
+    this.hosts.drop(cols.host[slot]);
+    if (cols.claims[slot] !== 0) this.claims.drop(cols.claims[slot]);
+    this.unlinkPeer(peer, slot);
+    const id = cols.name[slot];
+    this.sources.leaveVersion(id, slot);
+    const nameEmpty = this.sources.unlink(id, slot);
+    this.order.drop(slot);
+    cols.release(slot);
     this.count--;
+    // Last: removing a name may compact the name ids, which renames every live slot's.
+    if (nameEmpty) this.names.remove(id);
   }
 
-  entriesOf(peerName: string): Entry[] {
+  entriesOf(peerName: string): RegistryEntry[] {
     const peer = this.peers.get(peerName);
-    if (!peer) return [];
-    if (peer.one) return [peer.one];
-    return peer.many ? [...peer.many.values()] : [];
+    if (peer === undefined) return [];
+    const out: RegistryEntry[] = [];
+    for (let s = this.peerHead[peer]; s !== NONE; s = this.cols.peerNext[s]) out.push(this.view(s));
+    // The list runs newest first; registration order reads better and is what a Map of them gave.
+    return out.reverse();
   }
 
-  sourcesOf(contentName: string): readonly Entry[] {
-    const bucket = this.byContent.get(contentName);
-    if (!bucket) return [];
-    return Array.isArray(bucket) ? bucket : [bucket];
+  sourcesOf(contentName: string): SourceList {
+    const id = this.names.find(contentName);
+    if (id < 0) return NO_SOURCES;
+    const v = this.names.values[id];
+    return v >= 0 ? new Sources(this, v, null) : new Sources(this, NONE, this.sources.bucket(v));
   }
 
-  fromSeq(cursor: number): Iterable<Entry> {
-    return this.order.fromSeq(cursor);
+  *fromSeq(cursor: number): Iterable<RegistryEntry> {
+    for (const slot of this.order.fromSeq(cursor)) yield this.view(slot);
   }
 
-  fromPosition(position: number): Iterable<Entry> {
-    return this.order.fromPosition(position);
+  *fromPosition(position: number): Iterable<RegistryEntry> {
+    for (const slot of this.order.fromPosition(position)) yield this.view(slot);
   }
 
   searchNames(key: string, cursor: number, maxRecords: number, budget: number): NameScan {
-    return this.names.scan(key, cursor, maxRecords, budget);
+    const { ids, next } = this.names.scan(key, cursor, maxRecords, budget);
+    const records: NameRecord[] = ids.map((id) => ({ name: this.names.name(id), seq: this.names.seqOf(id), versions: this.sources.versionsOf(id) }));
+    return { records, next };
   }
 
-  takeExpired(now: number, limit: number): Entry[] {
-    const out: Entry[] = [];
+  takeExpired(now: number, limit: number): RegistryEntry[] {
+    const out: RegistryEntry[] = [];
     const { secret, ip } = this.leases;
+    const expiresAt = (slot: number): number => (slot === NONE ? Infinity : this.cols.expiresAt[slot]);
     while (out.length < limit) {
       // The earlier of the two heads, so entries still come out oldest first.
-      const a = secret.head;
-      const b = ip.head;
-      const e = a && (!b || a.expiresAt <= b.expiresAt) ? a : b;
-      if (!e || e.expiresAt > now) break;
-      this.remove(e);
-      out.push(e);
+      const slot = expiresAt(secret.head) <= expiresAt(ip.head) ? secret.head : ip.head;
+      if (slot === NONE || this.cols.expiresAt[slot] > now) break;
+      const view = this.view(slot);
+      this.remove(view);
+      out.push(view);
     }
     return out;
   }
 
   clear(): void {
-    this.peers.clear();
-    this.byContent.clear();
+    this.cols.clear();
     this.order.clear();
     this.names.clear();
-    this.leases.secret.clear();
-    this.leases.ip.clear();
+    this.sources.clear();
+    this.peers.clear();
+    this.peerName = [];
+    this.peerOwner = [];
+    this.peerEntries = [];
+    this.peerHead = [];
+    this.freePeers = [];
+    this.hosts.clear();
+    this.claims.clear();
+    this.leases.secret = { head: NONE, tail: NONE };
+    this.leases.ip = { head: NONE, tail: NONE };
     this.bySource.clear();
     this.bySecret.clear();
     this.count = 0;
   }
 
-  private shareHost(peer: PeerRecord, host: string): string {
-    if (peer.host !== host) peer.host = host;
-    return peer.host;
+  /** A view of a live slot. */
+  view(slot: number): EntryView {
+    return new EntryView(this, slot, this.order.seqOf(slot));
   }
 
-  private linkPeer(peer: PeerRecord, e: Entry): void {
-    if (peer.count === 0) peer.one = e;
-    else {
-      if (!peer.many) {
-        peer.many = new Map();
-        if (peer.one) peer.many.set(peer.one.contentName, peer.one);
-        peer.one = null;
-      }
-      peer.many.set(e.contentName, e);
-    }
-    peer.count++;
+  seqAt(slot: number): number {
+    return this.order.seqOf(slot);
   }
 
-  private unlinkPeer(e: Entry): void {
-    const peer = e.peer;
-    if (peer.one === e) peer.one = null;
-    else peer.many?.delete(e.contentName);
-    peer.count--;
-    if (peer.count === 0) this.peers.delete(peer.name);
-    else if (peer.count === 1 && peer.many) {
-      // Back to the Map-free form, so a peer that shrinks does not keep paying for one.
-      peer.one = peer.many.values().next().value ?? null;
-      peer.many = null;
-    }
+  peerNameAt(slot: number): string {
+    return this.peerName[this.cols.peer[slot]];
   }
 
-  private linkContent(e: Entry): void {
-    const bucket = this.byContent.get(e.contentName);
-    if (!bucket) this.byContent.set(e.contentName, e);
-    else if (Array.isArray(bucket)) {
-      e.contentSlot = bucket.length;
-      bucket.push(e);
-    } else {
-      bucket.contentSlot = 0;
-      e.contentSlot = 1;
-      this.byContent.set(e.contentName, [bucket, e]);
-    }
+  contentNameAt(slot: number): string {
+    return this.names.name(this.cols.name[slot]);
   }
 
-  private unlinkContent(e: Entry): void {
-    const bucket = this.byContent.get(e.contentName);
-    if (!bucket) return;
-    if (!Array.isArray(bucket)) {
-      if (bucket === e) this.byContent.delete(e.contentName);
-      return;
+  ownerAt(slot: number): Owner {
+    return this.peerOwner[this.cols.peer[slot]]!;
+  }
+
+  hostAt(slot: number): string {
+    return this.hosts.text[this.cols.host[slot]];
+  }
+
+  claimsAt(slot: number): string {
+    return this.claims.text[this.cols.claims[slot]];
+  }
+
+  /** Whether a view still names the entry it was made for (not removed, its slot not reused). */
+  private isCurrent(view: EntryView): boolean {
+    return view instanceof EntryView && !view.removed && this.cols.isLive(view.slot) && this.order.seqOf(view.slot) === view.made;
+  }
+
+  private liveSlot(entry: RegistryEntry): number {
+    const view = entry as EntryView;
+    if (!this.isCurrent(view)) throw new P2PError('INTERNAL', `store entry ${view.peerName}/${view.contentName} was removed`);
+    return view.slot;
+  }
+
+  /** The slot of (peer, content), or NONE: through whichever of the two is smaller, the content's sources or the peer's entries. */
+  private find(peerName: string, contentName: string): number {
+    const peer = this.peers.get(peerName);
+    if (peer === undefined) return NONE;
+    const id = this.names.find(contentName);
+    if (id < 0) return NONE;
+    const cols = this.cols;
+    const v = this.names.values[id];
+    if (v >= 0) return cols.peer[v] === peer ? v : NONE;
+    const bucket = this.sources.bucket(v);
+    if (bucket.byPeer) return bucket.byPeer.get(peer) ?? NONE;
+    if (bucket.slots.length > this.peerEntries[peer]) {
+      for (let s = this.peerHead[peer]; s !== NONE; s = cols.peerNext[s]) if (cols.name[s] === id) return s;
+      return NONE;
     }
-    // Swap-remove keeps removal O(1); source order within a content does not matter.
-    const last = bucket.pop()!;
-    if (last !== e) {
-      bucket[e.contentSlot] = last;
-      last.contentSlot = e.contentSlot;
-    }
-    if (bucket.length === 1) this.byContent.set(e.contentName, bucket[0]);
+    for (const s of bucket.slots) if (cols.peer[s] === peer) return s;
+    return NONE;
+  }
+
+  private newPeer(name: string, owner: Owner): number {
+    const peer = this.freePeers.pop() ?? this.peerName.length;
+    this.peerName[peer] = name;
+    this.peerOwner[peer] = owner;
+    this.peerEntries[peer] = 0;
+    this.peerHead[peer] = NONE;
+    this.peers.set(name, peer);
+    return peer;
+  }
+
+  private unlinkPeer(peer: number, slot: number): void {
+    const cols = this.cols;
+    const prev = cols.peerPrev[slot];
+    const next = cols.peerNext[slot];
+    if (prev !== NONE) cols.peerNext[prev] = next;
+    else this.peerHead[peer] = next;
+    if (next !== NONE) cols.peerPrev[next] = prev;
+    if (--this.peerEntries[peer] > 0) return;
+    this.peers.delete(this.peerName[peer]);
+    this.peerName[peer] = '';
+    this.peerOwner[peer] = null;
+    this.freePeers.push(peer);
+  }
+
+  private leaseAppend(kind: Owner['kind'], slot: number): void {
+    const list = this.leases[kind];
+    const cols = this.cols;
+    cols.leasePrev[slot] = list.tail;
+    cols.leaseNext[slot] = NONE;
+    if (list.tail !== NONE) cols.leaseNext[list.tail] = slot;
+    else list.head = slot;
+    list.tail = slot;
+  }
+
+  private leaseUnlink(kind: Owner['kind'], slot: number): void {
+    const list = this.leases[kind];
+    const cols = this.cols;
+    const prev = cols.leasePrev[slot];
+    const next = cols.leaseNext[slot];
+    if (prev !== NONE) cols.leaseNext[prev] = next;
+    else list.head = next;
+    if (next !== NONE) cols.leasePrev[next] = prev;
+    else list.tail = prev;
   }
 }
 
@@ -452,30 +428,4 @@ function bump(counts: Map<string, number>, key: string, delta: number): void {
   const n = (counts.get(key) ?? 0) + delta;
   if (n > 0) counts.set(key, n);
   else counts.delete(key);
-}
-
-/** A doubly-linked list of entries in refresh order: O(1) append and unlink. */
-class LeaseList {
-  head: Entry | null = null;
-  private tail: Entry | null = null;
-
-  append(e: Entry): void {
-    e.leasePrev = this.tail;
-    e.leaseNext = null;
-    if (this.tail) this.tail.leaseNext = e;
-    else this.head = e;
-    this.tail = e;
-  }
-
-  unlink(e: Entry): void {
-    if (e.leasePrev) e.leasePrev.leaseNext = e.leaseNext;
-    else if (this.head === e) this.head = e.leaseNext;
-    if (e.leaseNext) e.leaseNext.leasePrev = e.leasePrev;
-    else if (this.tail === e) this.tail = e.leasePrev;
-    e.leasePrev = e.leaseNext = null;
-  }
-
-  clear(): void {
-    this.head = this.tail = null;
-  }
 }
