@@ -1,4 +1,5 @@
 // The registry's entries as columns: one slot index per registration into typed arrays, removed slots reused through a free list.
+import { P2PError } from '../protocol/errors';
 
 /** SHA-256 bytes per slot in the hash column. */
 export const HASH_BYTES = 32;
@@ -79,7 +80,7 @@ export class EntryColumns {
 
   setHash(slot: number, hash: string): void {
     if (hash.length !== HASH_BYTES || this.hash.write(hash, slot * HASH_BYTES, HASH_BYTES, 'latin1') !== HASH_BYTES) {
-      throw new RangeError(`a hash must be ${HASH_BYTES} latin1 characters, got ${hash.length}`);
+      throw new P2PError('INTERNAL', `a kept hash must be ${HASH_BYTES} latin1 characters, got ${hash.length}`);
     }
   }
 

@@ -1,4 +1,5 @@
 // The index's distinct content names, interned to ids in registration order: an open-addressing hash table over one byte arena that F also searches.
+import { P2PError } from '../protocol/errors';
 
 /** One version of a content as F reports it: sources registered with this (SHA-256, size). */
 export interface NameVersion {
@@ -92,7 +93,7 @@ export class NameIndex {
     if (this.end === this.start.length) this.grow();
     const key = searchKey(name);
     const bytes = Buffer.from(key, 'utf8');
-    if (bytes.length > LENGTH) throw new RangeError(`a name of ${bytes.length} bytes is longer than the index keeps`);
+    if (bytes.length > LENGTH) throw new P2PError('INTERNAL', `a name of ${bytes.length} bytes is longer than the index keeps`);
     const id = this.end++;
     this.start[id] = this.append(bytes);
     // A name kept as its search key must come back as itself from the arena; any other is kept apart.

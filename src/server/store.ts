@@ -92,7 +92,7 @@ export interface RegistryStore {
 
 /** Largest sequence number an O cursor (u32) can carry. */
 export const MAX_SEQ = 0xffff_ffff;
-const NO_SOURCES = { length: 0, at: (): never => { throw new RangeError('no sources'); } } satisfies SourceList;
+const NO_SOURCES = { length: 0, at: (): never => { throw new P2PError('INTERNAL', 'a content with no sources has no source to read'); } } satisfies SourceList;
 
 /**
  * Every registration in this process's memory, as columns (entry-columns.ts) rather than an object

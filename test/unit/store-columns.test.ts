@@ -31,14 +31,19 @@ describe('MemoryStore columns', function () {
     const store = new MemoryStore();
     const first = store.add('sam', 'a.txt', owner('sam'), fields({ port: 1111 }));
     const capacity = store.cols.capacity;
+    // Another view of the same entry, made before it went: it must not reach whatever takes the slot next.
+    const other = store.get('sam', 'a.txt')!;
     store.remove(first);
     const second = store.add('kim', 'b.txt', owner('kim'), fields({ port: 2222, hash: hashOf('v2') }));
     assert.equal((second as unknown as { slot: number }).slot, (first as unknown as { slot: number }).slot, 'the freed slot was taken again');
     assert.equal(store.cols.capacity, capacity);
     // The removed view still reads what it held, and cannot touch the entry now in its slot.
     assert.deepEqual([first.peerName, first.contentName, first.port], ['sam', 'a.txt', 1111]);
-    assert.throws(() => store.update(first, fields()), (err: unknown) => err instanceof P2PError && err.code === 'INTERNAL');
+    const internal = (err: unknown) => err instanceof P2PError && err.code === 'INTERNAL';
+    assert.throws(() => store.update(first, fields()), internal);
+    assert.throws(() => store.update(other, fields({ port: 3333 })), internal);
     store.remove(first);
+    store.remove(other);
     assert.equal(store.size, 1);
     assert.deepEqual([second.peerName, second.contentName, second.port, second.hash], ['kim', 'b.txt', 2222, hashOf('v2')]);
     assert.equal(store.get('kim', 'b.txt')?.port, 2222);
