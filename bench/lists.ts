@@ -205,7 +205,7 @@ function searchBench(opts: ListsBenchOptions): Pick<Section, 'markdown' | 'summa
       'server/registry.ts over its MemoryStore in this process, one content name per entry (`shared-file-<i>.dat`), all registered first. '
         + 'A search is what the server does for a user\'s first page of hits: `Registry.searchNames(query, cursor)` again from each `next` '
         + `(each call looks at no more than ${(131_072).toLocaleString('en')} names) until a page holds a hit or the scan ends; over UDP each call is one F round trip more. `
-        + 'Queries: *rare*, the upper-case end of one random name (one hit at a random place: the scan runs up to it); *miss*, matching nothing (the whole index is scanned); *common*, `FILE-1` (a page fills at once). The first search after names arrive builds the joined key blocks (name-index.ts), which shows in the maximum of one request. '
+        + 'Queries: *rare*, the upper-case end of one random name (one hit at a random place: the scan runs up to it); *miss*, matching nothing (the whole index is scanned); *common*, `FILE-1` (a page fills at once). Names are searched where the name index keeps them (one byte arena of search keys, name-index.ts): nothing is built on a first search. '
         + `${queries} queries of each kind per size. Baselines in the same run: a bare \`Map.get\` of an existing name (the exact S lookup) and a plain loop of \`includes\` over an array of the same names (the floor of any scan).`,
       '',
       table(['entries', 'rare p50 / p99 ms', 'miss p50 / p99 ms', 'common p50 / p99 ms', 'one F request p99 / max ms', 'plain includes loop p50 ms', 'Map.get p50 µs', 'rare / Map.get'], rows),

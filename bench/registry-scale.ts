@@ -18,6 +18,7 @@ interface SizeResult {
   storeP99Us: number;
   mapMedianUs: number;
   mapP99Us: number;
+  slotsPerEntry: number;
 }
 
 /** Issue 15: search at 1M within this factor of a bare Map lookup of the same names in the same run. */
@@ -46,6 +47,7 @@ export async function runRegistryBench(opts: RegistryBenchOptions): Promise<Sect
     const rows = r.results.map((x) => [
       x.entries.toLocaleString('en'),
       Math.round(x.bytesPerEntry),
+      fixed(x.slotsPerEntry),
       `${(x.heapBytes / 2 ** 20).toFixed(1)} MiB`,
       Math.round(x.entries / (x.buildMs / 1000)).toLocaleString('en'),
       fixed(x.searchMedianUs, 2),
@@ -59,17 +61,19 @@ export async function runRegistryBench(opts: RegistryBenchOptions): Promise<Sect
     const md = [
       `server/registry.ts over its MemoryStore, in one process started with --expose-gc (bench/registry-worker.ts). Entries are registered the way `
         + `the server does it (fresh name strings, an owner and a hash Buffer per request), ${r.entriesPerPeer} per peer name, every content name `
-        + `different (\`shared-file-<i>.dat\`, peer names \`peer-<p>\`). Bytes per entry: heap (JS heap + external) after two full GCs, minus the `
-        + `heap before, divided by the entries. Search: \`Registry.searchEntries(name)\` (what S runs before its reply is written: name lookup, `
+        + `different (\`shared-file-<i>.dat\`, peer names \`peer-<p>\`), no claims. Bytes per entry: heap (JS heap + external, where the store's `
+        + `typed-array columns and name arena live) after two full GCs, minus the heap before, divided by the entries. The columns grow by half `
+        + `again when full, so a size just past a growth pays for up to half as many slots again: the column slots / entry figure says where each `
+        + `size fell. Search: \`Registry.searchEntries(name)\` (what S runs before its reply is written: name lookup, `
         + `lease check, reply room) for random existing names (fresh flat strings, as the decoder makes them), each call timed alone; also the `
-        + `store's own lookup (\`store.sourcesOf\`) and the baseline: a plain \`Map<string, object>\` of the same names, looked up the same way. `
+        + `store's own lookup (\`store.sourcesOf\`: the name's sources, no view of them made yet) and the baseline: a plain \`Map<string, object>\` of the same names, looked up the same way. `
         + `${lookups.toLocaleString('en')} calls of each per size in ${rounds} rounds that alternate across the sizes after a warm-up round, so `
         + `every size shares the same noise. Timer overhead (an empty pair of performance.now()): `
         + `${fixed(r.timerMedianUs, 3)} µs, included in every figure.`,
       '',
       table(
         [
-          'entries', 'bytes / entry', 'heap', 'registrations / s (fill)', 'search median µs', 'search p99 µs', 'search / Map.get (same size)',
+          'entries', 'bytes / entry', 'column slots / entry', 'heap', 'registrations / s (fill)', 'search median µs', 'search p99 µs', 'search / Map.get (same size)',
           'search / search at 1k', 'store.sourcesOf median / p99 µs', 'plain Map.get median / p99 µs', 'Map.get / Map.get at 1k',
         ],
         rows,

@@ -17,6 +17,8 @@ interface SizeResult {
   storeP99Us: number;
   mapMedianUs: number;
   mapP99Us: number;
+  /** Entry slots the store's columns hold room for, per entry: bytes per entry depend on where a size falls against the columns' growth. */
+  slotsPerEntry: number;
 }
 
 function gc(): void {
@@ -82,7 +84,7 @@ serveIpc({
       for (let i = 0; i < n; i++) plain.set(wireString(contentName(i)), { i });
       plainMaps.push(plain);
       results.push({
-        entries: n, bytesPerEntry: heapBytes / n, heapBytes, buildMs,
+        entries: n, bytesPerEntry: heapBytes / n, heapBytes, buildMs, slotsPerEntry: (registry.store as MemoryStore).cols.capacity / n,
         searchMedianUs: 0, searchP99Us: 0, storeMedianUs: 0, storeP99Us: 0, mapMedianUs: 0, mapP99Us: 0,
       });
     }
