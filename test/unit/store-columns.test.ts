@@ -118,6 +118,36 @@ describe('MemoryStore columns', function () {
     assert.deepEqual(hits('.txt').length, 4);
   });
 
+  it('NameIndex agrees with a Map through thousands of adds and removals: lookups across collisions, growth and compactions', function () {
+    const rand = prng(6122026);
+    const seen: number[][] = [];
+    const index = new NameIndex((moved) => seen.push(Array.from(moved)));
+    const model = new Map<string, number>();
+    let lastSeq = 0;
+    for (let step = 0; step < 40_000; step++) {
+      const name = `n${Math.floor(rand() * 4000)}${rand() < 0.1 ? 'É' : ''}.bin`;
+      const id = index.find(name);
+      assert.equal(id >= 0, model.has(name), `find ${name} at step ${step}`);
+      if (id >= 0) assert.equal(id, model.get(name));
+      if (id < 0 && rand() < 0.6) {
+        const added = index.add(name);
+        assert.ok(index.seqOf(added) > lastSeq, 'a new name gets the next sequence number');
+        lastSeq = index.seqOf(added);
+        model.set(name, added);
+      } else if (id >= 0 && rand() < 0.7) {
+        const before = seen.length;
+        index.remove(id);
+        model.delete(name);
+        // A compaction renumbers every id: the model follows what it was told.
+        for (const moved of seen.slice(before)) for (const [k, v] of model) model.set(k, moved[v]);
+      }
+      if (step % 5000 === 0) for (const [k, v] of model) assert.equal(index.name(v), k);
+    }
+    assert.ok(seen.length > 0, 'removals compacted the ids at least once');
+    assert.equal(index.size, model.size);
+    for (const [k, v] of model) assert.equal(index.find(k), v);
+  });
+
   it('agrees with a plain model through a random walk of adds, refreshes, moves, removals and sweeps', function () {
     const rand = prng(20261206);
     const store = new MemoryStore();
