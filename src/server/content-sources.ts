@@ -14,6 +14,7 @@ interface Version {
 /** The sources of a content with more than one; a content with one keeps that slot as its name's value instead. */
 export interface Bucket {
   slots: number[];
+  /** Peer id -> place in `slots`, once the bucket has held more than BY_PEER_FROM sources. */
   byPeer: Map<number, number> | null;
   /** Null while every source has the same version, as most do: then there is nothing to count apart. */
   versions: Version[] | null;
@@ -43,18 +44,25 @@ export class ContentSources {
     let bucket: Bucket;
     if (v >= 0) {
       bucket = { slots: [v, slot], byPeer: null, versions: null };
-      cols.contentSlot[v] = 0;
-      cols.contentSlot[slot] = 1;
       const at = this.freeBuckets.pop() ?? this.buckets.length;
       this.buckets[at] = bucket;
       this.names.values[id] = ~at;
     } else {
       bucket = this.bucket(v);
-      cols.contentSlot[slot] = bucket.slots.length;
       bucket.slots.push(slot);
     }
-    if (bucket.byPeer) bucket.byPeer.set(cols.peer[slot], slot);
-    else if (bucket.slots.length > BY_PEER_FROM) bucket.byPeer = new Map(bucket.slots.map((s) => [cols.peer[s], s]));
+    if (bucket.byPeer) bucket.byPeer.set(cols.peer[slot], bucket.slots.length - 1);
+    else if (bucket.slots.length > BY_PEER_FROM) bucket.byPeer = new Map(bucket.slots.map((s, i) => [cols.peer[s], i]));
+  }
+
+  /** The slot of `peer`'s source in a bucket, or -1. */
+  slotOf(bucket: Bucket, peer: number): number {
+    if (bucket.byPeer) {
+      const at = bucket.byPeer.get(peer);
+      return at === undefined ? -1 : bucket.slots[at];
+    }
+    for (const s of bucket.slots) if (this.cols.peer[s] === peer) return s;
+    return -1;
   }
 
   /** Takes a slot out of its content's sources; true when the content has none left. */
@@ -63,13 +71,15 @@ export class ContentSources {
     if (v >= 0) return true;
     const cols = this.cols;
     const bucket = this.bucket(v);
-    // Swap-remove keeps removal O(1); source order within a content does not matter.
+    // A large bucket knows each source's place; a small one (BY_PEER_FROM at most) is searched, which costs
+    // less than a column giving every entry its place. Swap-remove: order within a content does not matter.
+    const at = bucket.byPeer ? bucket.byPeer.get(cols.peer[slot])! : bucket.slots.indexOf(slot);
     const last = bucket.slots.pop()!;
-    if (last !== slot) {
-      bucket.slots[cols.contentSlot[slot]] = last;
-      cols.contentSlot[last] = cols.contentSlot[slot];
-    }
     bucket.byPeer?.delete(cols.peer[slot]);
+    if (last !== slot) {
+      bucket.slots[at] = last;
+      bucket.byPeer?.set(cols.peer[last], at);
+    }
     if (bucket.slots.length === 1) {
       // Back to the bucket-free form (one source has one version), so a content that shrinks stops paying for one.
       this.names.values[id] = bucket.slots[0];

@@ -1,5 +1,6 @@
 // The index's distinct content names, interned to ids in registration order: an open-addressing hash table over one byte arena that F also searches.
 import { P2PError } from '../protocol/errors';
+import { GROWTH } from './entry-columns';
 
 /** One version of a content as F reports it: sources registered with this (SHA-256, size). */
 export interface NameVersion {
@@ -230,8 +231,7 @@ export class NameIndex {
   private append(bytes: Buffer): number {
     const need = this.arenaEnd + bytes.length + 1;
     if (need > this.arena.length) {
-      // Half again, not double: the arena is the largest part of a name and doubling would leave up to half of it unused.
-      const grown = Buffer.allocUnsafeSlow(Math.max(need, Math.ceil(this.arena.length * 1.5)));
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, Math.ceil(this.arena.length * GROWTH)));
       this.arena.copy(grown, 0, 0, this.arenaEnd);
       this.arena = grown;
     }
@@ -267,7 +267,7 @@ export class NameIndex {
   }
 
   private grow(): void {
-    const size = Math.ceil(this.start.length * 1.5);
+    const size = Math.ceil(this.start.length * GROWTH);
     this.start = copyInto(new Int32Array(size), this.start);
     this.meta = copyInto(new Uint16Array(size), this.meta);
     this.seqs = copyInto(new Uint32Array(size), this.seqs);

@@ -1,5 +1,5 @@
 // Entry slots in sequence order, for O paging: O(1) append and removal, a cursor by binary search, a position through a Fenwick tree.
-import { EntryColumns, NONE } from './entry-columns';
+import { EntryColumns, GROWTH, NONE } from './entry-columns';
 
 /**
  * Slots in sequence order with their sequence numbers beside them. Appends are O(1) (a new entry
@@ -27,7 +27,7 @@ export class SeqOrder {
 
   push(slot: number, seq: number): void {
     if (this.length === this.slots.length) {
-      const size = Math.ceil(this.length * 1.5);
+      const size = Math.ceil(this.length * GROWTH);
       this.slots = grownTo(new Int32Array(size), this.slots);
       this.seqs = grownTo(new Uint32Array(size), this.seqs);
     }
@@ -35,7 +35,7 @@ export class SeqOrder {
     this.slots[at] = slot;
     this.seqs[at] = seq;
     this.cols.orderPos[slot] = at;
-    if (this.length >= this.tree.length) this.rebuild(Math.ceil(this.tree.length * 1.5));
+    if (this.length >= this.tree.length) this.rebuild(Math.ceil(this.tree.length * GROWTH));
     else this.add(at, 1);
   }
 

@@ -368,13 +368,11 @@ export class MemoryStore implements RegistryStore, EntryReader {
     const v = this.names.values[id];
     if (v >= 0) return cols.peer[v] === peer ? v : NONE;
     const bucket = this.sources.bucket(v);
-    if (bucket.byPeer) return bucket.byPeer.get(peer) ?? NONE;
-    if (bucket.slots.length > this.peerEntries[peer]) {
+    if (!bucket.byPeer && bucket.slots.length > this.peerEntries[peer]) {
       for (let s = this.peerHead[peer]; s !== NONE; s = cols.peerNext[s]) if (cols.name[s] === id) return s;
       return NONE;
     }
-    for (const s of bucket.slots) if (cols.peer[s] === peer) return s;
-    return NONE;
+    return this.sources.slotOf(bucket, peer);
   }
 
   private newPeer(name: string, owner: Owner): number {
