@@ -1,4 +1,5 @@
 // The index's distinct content names, interned to ids in registration order: an open-addressing hash table over one byte arena that F also searches.
+import { randomBytes } from 'node:crypto';
 import { P2PError } from '../protocol/errors';
 import { GROWTH } from './entry-columns';
 
@@ -42,6 +43,7 @@ const REMOVED = 0x8000;
 const DIFFERS = 0x4000;
 const LENGTH = 0x3fff;
 const FIRST_IDS = 1024;
+const HASH_SEED = randomBytes(4).readInt32LE(0);
 
 /**
  * Distinct content names, each an id. Ids are handed out in registration order and never reused until
@@ -194,14 +196,20 @@ export class NameIndex {
     const meta = this.meta[id];
     if (meta & DIFFERS) return this.differing.get(id) === name;
     const n = meta & LENGTH;
+    // UTF-8 is never shorter than the UTF-16 it encodes.
+    if (name.length > n) return false;
     const s = this.start[id];
     const arena = this.arena;
     if (name.length === n) {
       let i = 0;
-      while (i < n && name.charCodeAt(i) === arena[s + i]) i++;
+      for (; i < n; i++) {
+        const c = name.charCodeAt(i);
+        // Only ASCII is its own UTF-8 byte: "Ã©" has the code units of the bytes of "é", and is another name.
+        if (c >= 0x80) break;
+        if (c !== arena[s + i]) return false;
+      }
       if (i === n) return true;
-      if (name.charCodeAt(i) < 0x80) return false;
-    } else if (name.length > n) return false;
+    }
     return arena.toString('utf8', s, s + n) === name;
   }
 
@@ -305,11 +313,17 @@ export class NameIndex {
   }
 }
 
-/** FNV-1a over the UTF-16 code units: the table compares the stored hash before any bytes. */
+/**
+ * FNV-1a over the UTF-16 code units from a per-process random basis, then murmur3's finalizer: names
+ * arrive from strangers, and an unseeded hash would let them pick names that pile into one run of the
+ * table (V8's Map seeds its string hash for the same reason).
+ */
 function hashOf(s: string): number {
-  let h = 0x811c9dc5;
+  let h = HASH_SEED;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h ^ (h >>> 15);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
 function copyInto<T extends Int32Array | Uint16Array | Uint32Array>(to: T, from: T): T {

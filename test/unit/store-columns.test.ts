@@ -118,6 +118,16 @@ describe('MemoryStore columns', function () {
     assert.deepEqual(hits('.txt').length, 4);
   });
 
+  it('tells a name from one whose code units are the other\'s UTF-8 bytes, should their hashes ever meet', function () {
+    const index = new NameIndex();
+    const id = index.add('caf\u00e9.txt');
+    // 'Ã©' is U+00C3 U+00A9: the code units of the two UTF-8 bytes of 'é'. Asked directly, as a hash collision would ask.
+    const holds = (index as unknown as { holds(id: number, name: string): boolean }).holds.bind(index);
+    assert.equal(holds(id, 'caf\u00e9.txt'), true);
+    assert.equal(holds(id, 'caf\u00c3\u00a9.txt'), false);
+    assert.equal(index.find('caf\u00c3\u00a9.txt'), -1);
+  });
+
   it('NameIndex agrees with a Map through thousands of adds and removals: lookups across collisions, growth and compactions', function () {
     const rand = prng(6122026);
     const seen: number[][] = [];
