@@ -221,7 +221,7 @@ export class MemoryStore implements RegistryStore, EntryReader {
     if (f.claims === '') {
       if (claims !== 0) this.claims.drop(claims);
       cols.claims[slot] = 0;
-    } else if (claims !== 0) this.claims.text[claims] = f.claims;
+    } else if (claims !== 0) this.claims.set(claims, f.claims);
     else cols.claims[slot] = this.claims.take(f.claims);
     cols.expiresAt[slot] = f.expiresAt;
     const kind = this.peerOwner[cols.peer[slot]]!.kind;
@@ -344,7 +344,7 @@ export class MemoryStore implements RegistryStore, EntryReader {
   }
 
   claimsAt(slot: number): string {
-    return this.claims.text[this.cols.claims[slot]];
+    return this.claims.text(this.cols.claims[slot]);
   }
 
   /** Whether a view still names the entry it was made for (not removed, its slot not reused). */

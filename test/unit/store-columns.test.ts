@@ -72,6 +72,24 @@ describe('MemoryStore columns', function () {
     assert.equal(sourcesOf(store, 'file-1.bin')[0].port, 2);
   });
 
+  it('keeps claims as they were given, short, long or not bytes, through refreshes and slot reuse', function () {
+    const store = new MemoryStore();
+    const both = `\x02\x01\x20${'r'.repeat(32)}\x02\x20${'p'.repeat(32)}`;
+    const long = `\x03${'x'.repeat(120)}`;
+    const wide = 'claims \u03c0';
+    const a = store.add('sam', 'a.txt', owner('sam'), fields({ claims: both }));
+    const b = store.add('sam', 'b.txt', owner('sam'), fields({ claims: long }));
+    const c = store.add('sam', 'c.txt', owner('sam'), fields({ claims: wide }));
+    assert.deepEqual([a.claims, b.claims, c.claims], [both, long, wide]);
+    store.update(b, fields({ claims: both }));
+    store.update(a, fields({ claims: long }));
+    store.update(c, fields());
+    assert.deepEqual([a.claims, b.claims, c.claims], [long, both, '']);
+    store.remove(a);
+    const d = store.add('kim', 'd.txt', owner('kim'), fields({ claims: 'x' }));
+    assert.deepEqual([d.claims, b.claims], ['x', both]);
+  });
+
   it('keeps names findable and entries pointing at the right name after the name ids are compacted', function () {
     const store = new MemoryStore();
     for (let i = 0; i < 3000; i++) store.add('sam', `n${i}.dat`, owner('sam'), fields({ port: 1 + i }));
