@@ -19,6 +19,7 @@ export interface EntryReader {
 export class EntryView implements RegistryEntry {
   /** What the entry held when it was removed, so whoever still has the view (a sweep's result) can read it. */
   private held: RegistryEntry | null = null;
+  private hashRead: string | null = null;
   constructor(
     private readonly store: EntryReader,
     readonly slot: number,
@@ -47,7 +48,11 @@ export class EntryView implements RegistryEntry {
     return this.held ? this.held.size : this.store.cols.size[this.slot];
   }
   get hash(): string {
-    return this.held ? this.held.hash : this.store.cols.hashText(this.slot);
+    if (this.held) return this.held.hash;
+    // A reply reads it twice (sizing, then writing): comparing 32 bytes costs less than making the string again.
+    const read = this.hashRead;
+    if (read !== null && this.store.cols.hashIs(this.slot, read)) return read;
+    return (this.hashRead = this.store.cols.hashText(this.slot));
   }
   get claims(): string {
     return this.held ? this.held.claims : this.store.claimsAt(this.slot);
