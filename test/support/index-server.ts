@@ -1,5 +1,7 @@
 // Test helpers for the index: a real in-process IndexServer on 127.0.0.1 port 0, and a raw UDP client speaking through the codec.
+import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
+import { IndexClient } from '../../src/peer/index-client';
 import {
   ClassicReply, ClassicRequest, DeregisterRequest, EXCHANGE_KEY_BYTES, INDEX_KEY_BYTES, IndexReply, IndexRequest, OnlineEntry, RegisterRequest,
 } from '../../src/protocol/messages';
@@ -224,4 +226,15 @@ export async function allOnline(client: { onlinePage(cursor: number): Promise<{ 
     cursor = page.next;
   }
   throw new Error('more than 10 000 pages of online list');
+}
+
+/** Registers `count` files "file 000.txt", "file 001.txt", ... under one peer name through a real IndexClient, so a listing has pages to walk. */
+export async function registerListing(srv: RunningIndexServer, count: number, peerName = 'lister'): Promise<void> {
+  const c = new IndexClient({ address: { host: srv.host, port: srv.port } });
+  try {
+    const secret = randomBytes(32);
+    for (let i = 0; i < count; i++) await c.register(peerName, secret, 4000, `file ${String(i).padStart(3, '0')}.txt`, 1, randomBytes(32));
+  } finally {
+    await c.close();
+  }
 }

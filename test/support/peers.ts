@@ -197,23 +197,45 @@ export class RawContentClient {
 /** What a scripted source does with each D; it owns the socket from then on. */
 export type RawSourceBehaviour = (req: DownloadRequest, socket: net.Socket, file: TestFile) => void | Promise<void>;
 
+/** A test server listening on 127.0.0.1 that keeps its sockets, so close() can cut them and return at once. */
+export class TrackedServer {
+  private readonly sockets = new Set<net.Socket>();
+  constructor(readonly server: net.Server) {}
+
+  /** Keeps `socket` until it closes; its errors are what the test provokes, not a crash. */
+  protected track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+  }
+
+  protected listen(): Promise<void> {
+    return new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
 /**
  * A hand-made content source on 127.0.0.1 for failure cases a real ContentServer never produces:
  * it decodes D with the codec and lets `behave` answer, so a test can send wrong bytes, stop
  * mid-stream or stall.
  */
-export class RawSource {
-  private readonly sockets = new Set<net.Socket>();
+export class RawSource extends TrackedServer {
   requests: DownloadRequest[] = [];
-  private constructor(readonly server: net.Server) {}
 
   static async start(file: TestFile, behave: RawSourceBehaviour): Promise<RawSource> {
     const server = net.createServer();
     const src = new RawSource(server);
     server.on('connection', (socket) => {
-      src.sockets.add(socket);
-      socket.on('close', () => src.sockets.delete(socket));
-      socket.on('error', () => undefined);
+      src.track(socket);
       let buf = Buffer.alloc(0);
       const onData = (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
@@ -225,17 +247,8 @@ export class RawSource {
       };
       socket.on('data', onData);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await src.listen();
     return src;
-  }
-
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
 

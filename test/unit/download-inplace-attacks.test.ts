@@ -13,7 +13,7 @@ import type { DownloadRequest, PieceRequest } from '../../src/protocol/messages'
 import { merkleRoot, MAX_LEAVES_PER_REPLY, PIECE_BYTES } from '../../src/protocol/pieces';
 import { encodePieceReply, tryDecodeUploadRequest } from '../../src/protocol/tcp';
 import { isP2P } from '../support/p2p-error';
-import { headerFor, listDir, makeTempDir, readRange, removeDir, sha256OfFile, TestFile, writeTestFile } from '../support/peers';
+import { headerFor, listDir, makeTempDir, readRange, removeDir, sha256OfFile, TestFile, TrackedServer, writeTestFile } from '../support/peers';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -23,21 +23,20 @@ type OnD = (req: DownloadRequest, socket: net.Socket) => void | Promise<void>;
 type OnP = (req: PieceRequest, socket: net.Socket) => void | Promise<void>;
 
 /** A content server of the test's own making, plain or TLS: it parses D and P and lets the test answer. */
-class HostileSource {
+class HostileSource extends TrackedServer {
   readonly requests: DownloadRequest[] = [];
   connections = 0;
-  private readonly sockets = new Set<net.Socket>();
   private constructor(
-    private readonly server: net.Server,
+    server: net.Server,
     readonly pin: Buffer | undefined,
-  ) {}
+  ) {
+    super(server);
+  }
 
   static async start(onD: OnD, opts: { tls?: TlsIdentity; onP?: OnP; onConnect?: (socket: net.Socket) => void; leaves: Buffer }): Promise<HostileSource> {
     const handle = (socket: net.Socket) => {
       src.connections++;
-      src.sockets.add(socket);
-      socket.on('close', () => src.sockets.delete(socket));
-      socket.on('error', () => undefined);
+      src.track(socket);
       opts.onConnect?.(socket);
       let buf = Buffer.alloc(0);
       socket.on('data', (d: Buffer) => {
@@ -62,17 +61,8 @@ class HostileSource {
       ? tls.createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.3' }, handle).on('tlsClientError', () => undefined)
       : net.createServer(handle);
     const src: HostileSource = new HostileSource(server, opts.tls?.pin);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await src.listen();
     return src;
-  }
-
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
 

@@ -2,14 +2,12 @@
 import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { OnlinePage } from '../../src/peer/api';
-import { IndexClient } from '../../src/peer/index-client';
 import { Peer } from '../../src/peer/peer';
 import { headStart, readFirstPage } from '../../src/extension/first-page';
 import { ONLINE_PAGE_ITEMS, OnlineCache, OnlineSource } from '../../src/extension/online-cache';
 import { OnlineSnapshot } from '../../src/extension/view-model/online-rows';
-import { RunningIndexServer, startIndexServer } from '../support/index-server';
+import { RunningIndexServer, registerListing, startIndexServer } from '../support/index-server';
 import { makeTempDir, removeDir } from '../support/peers';
 
 describe('ui first page: the online list before the engine has started', function () {
@@ -20,10 +18,7 @@ describe('ui first page: the online list before the engine has started', functio
 
   before(async () => {
     srv = await startIndexServer();
-    const c = new IndexClient({ address: { host: srv.host, port: srv.port } });
-    const secret = randomBytes(32);
-    for (let i = 0; i < total; i++) await c.register('lister', secret, 4000, `file ${String(i).padStart(3, '0')}.txt`, 1, randomBytes(32));
-    await c.close();
+    await registerListing(srv, total);
     root = await makeTempDir('ui-first-page');
   });
 

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { OnlineItem, SearchHit } from '../../src/peer/api';
-import { IndexClient } from '../../src/peer/index-client';
 import { Peer } from '../../src/peer/peer';
 import { MAX_SHOWN_ITEMS, ONLINE_PAGE_ITEMS, OnlineCache } from '../../src/extension/online-cache';
 import { Commands, ContextValues } from '../../src/extension/view-model/ids';
@@ -12,7 +11,7 @@ import { OnlineSnapshot, buildOnlineRows } from '../../src/extension/view-model/
 import { CLASSIC_SHA256_HEX } from '../../src/protocol/classic';
 import { COOKIE_BYTES } from '../../src/protocol';
 import { FAKE_EXCHANGE_KEY, FakeIndex } from '../support/fake-index';
-import { RunningIndexServer, startIndexServer } from '../support/index-server';
+import { RunningIndexServer, registerListing, startIndexServer } from '../support/index-server';
 import { makeTempDir, removeDir } from '../support/peers';
 
 const H1 = 'a'.repeat(64);
@@ -91,10 +90,7 @@ describe('ui online cache: what the view shows, from a real peer and index', fun
 
   before(async () => {
     srv = await startIndexServer();
-    const c = new IndexClient({ address: { host: srv.host, port: srv.port } });
-    const secret = randomBytes(32);
-    for (let i = 0; i < total; i++) await c.register('lister', secret, 4000, `file ${String(i).padStart(3, '0')}.txt`, 1, randomBytes(32));
-    await c.close();
+    await registerListing(srv, total);
     root = await makeTempDir('ui-online-cache');
     peer = await Peer.start({ peerName: 'viewer', index: srv.address, listenHost: '127.0.0.1', downloadFolder: path.join(root, 'dl') });
   });
