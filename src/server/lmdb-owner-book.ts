@@ -73,17 +73,32 @@ export class LmdbOwnerBook implements OwnerBook {
     let seen = 0;
     let gone = 0;
     let last: string | undefined;
+    const lapsed = (rec: Buffer) => rec.length !== RECORD_BYTES || rec.readDoubleBE(DIGEST_BYTES) + this.ttlMs <= now;
     for (const { key, value } of this.db.getRange({ start: this.sweepFrom, limit, snapshot: false })) {
       seen++;
       last = key;
-      if (value.length !== RECORD_BYTES || value.readDoubleBE(DIGEST_BYTES) + this.ttlMs <= now) {
-        void this.db.remove(key);
+      // A touch lmdb has not committed yet is the newer record: an owner who just used the name keeps it.
+      if (lapsed(this.pending.get(key) ?? value)) {
+        this.forget(key);
+        gone++;
+      }
+    }
+    // Touches not committed yet are not in the range at all; a sweep right after them must still see them.
+    for (const [key, rec] of this.pending) {
+      if (lapsed(rec)) {
+        this.forget(key);
         gone++;
       }
     }
     // A short batch reached the end: the next sweep starts over at the first name.
     this.sweepFrom = seen < limit || last === undefined ? undefined : last + '\0';
     return gone;
+  }
+
+  /** Drops a lapsed owner, committed or still pending (the remove is queued after any put in flight). */
+  private forget(peerName: string): void {
+    this.pending.delete(peerName);
+    void this.db.remove(peerName);
   }
 
   /** Waits for batched writes to reach the disk, then closes the environment. */

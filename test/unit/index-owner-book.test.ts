@@ -73,4 +73,35 @@ describe('name ownership kept on disk', function () {
       await owners.close();
     }
   });
+  describe('the book and writes lmdb has not committed yet', function () {
+    const owner = { kind: 'secret' as const, digest: 'd'.repeat(32) };
+
+    it('a sweep right after a registration sees the owner that is still being written', async function () {
+      const book = new LmdbOwnerBook({ dir, ownerTtlSeconds: 3600 });
+      try {
+        book.touch('erin', owner, 0);
+        assert.equal(book.sweep(3600_000, 100), 1);
+        assert.equal(book.ownerOf('erin', 3600_000), undefined);
+      } finally {
+        await book.close();
+      }
+    });
+
+    it('a fresh use still being written keeps a name whose stored use has lapsed', async function () {
+      const first = new LmdbOwnerBook({ dir, ownerTtlSeconds: 3600 });
+      first.touch('fay', owner, 0);
+      await first.close();
+      const second = new LmdbOwnerBook({ dir, ownerTtlSeconds: 3600 });
+      second.touch('fay', owner, 3000_000);
+      assert.equal(second.sweep(3700_000, 100), 0, 'the stored use lapsed, the one being written has not');
+      assert.deepEqual(second.ownerOf('fay', 3700_000), owner);
+      await second.close();
+      const third = new LmdbOwnerBook({ dir, ownerTtlSeconds: 3600 });
+      try {
+        assert.deepEqual(third.ownerOf('fay', 3700_000), owner, 'still the owner once every write is on disk');
+      } finally {
+        await third.close();
+      }
+    });
+  });
 });
