@@ -57,7 +57,7 @@ export async function runManySourcesBench(opts: ManySourcesOptions): Promise<Sec
     await leech.call('start', { peerName: 'bench-many-leech', index: index.address, downloadFolder: down });
 
     /** Downloads from 1, 2 and 4 source processes whose uploads are limited to `limit` bytes a second (0: none), interleaved. */
-    const measure = async (limit: number, tag: string, reps: number): Promise<Map<number, PeerDownload[]>> => {
+    const measure = async (limit: number, tag: string, repetitions: number): Promise<Map<number, PeerDownload[]>> => {
       const sources: IpcChild[] = [];
       try {
         for (let i = 1; i <= Math.max(...COUNTS); i++) {
@@ -71,7 +71,7 @@ export async function runManySourcesBench(opts: ManySourcesOptions): Promise<Sec
           await Promise.all(sources.slice(0, n).map((s) => s.call('register', { path: file.path, contentName: `${tag}-${n}.bin` }, 300_000)));
         }
         const runs = new Map<number, PeerDownload[]>(COUNTS.map((n) => [n, []]));
-        for (let rep = 0; rep < reps; rep++) {
+        for (let rep = 0; rep < repetitions; rep++) {
           const order = rep % 2 === 0 ? COUNTS : [...COUNTS].reverse();
           for (const n of order) {
             const r = await leech.call<PeerDownload>('download', { contentName: `${tag}-${n}.bin`, sha256: file.sha256 }, 300_000);

@@ -105,35 +105,26 @@ export function failOver(
   shares: Share[],
   refused: (contentName: string, err: P2PError) => void,
 ): Promise<void> {
-  return whileLeasesPaused(parts.leases, () => failOverNow(parts, peerName, client, next, shares, refused));
-}
-
-async function failOverNow(
-  parts: MoveParts,
-  peerName: string,
-  client: IndexClient,
-  next: HostPort,
-  shares: Share[],
-  refused: (contentName: string, err: P2PError) => void,
-): Promise<void> {
-  const { link, leases } = parts;
-  const results = await link.registerAll(client, peerName, shares);
-  const old = link.client;
-  const oldAddress = link.addressText;
-  link.switchTo(client, next);
-  await old.close();
-  for (const r of results) {
-    if (r.lease !== undefined) leases.renewed(r.contentName, r.lease);
-    else if (r.error && !isNetworkFailure(r.error)) {
-      refused(r.contentName, r.error);
-      leases.failed(r.contentName);
-    } else leases.lapsed(r.contentName);
-  }
-  const held = results.filter((r) => r.lease !== undefined).length;
-  parts.log('warn', `index server ${oldAddress} stopped answering; now using ${link.addressText} (${held} of ${shares.length} share(s) registered there)`);
-  const timeout = results.find((r) => r.error && isNetworkFailure(r.error))?.error;
-  if (timeout && held === 0) link.fail(timeout, true);
-  else link.setState('connected', undefined, true);
+  return whileLeasesPaused(parts.leases, async () => {
+    const { link, leases } = parts;
+    const results = await link.registerAll(client, peerName, shares);
+    const old = link.client;
+    const oldAddress = link.addressText;
+    link.switchTo(client, next);
+    await old.close();
+    for (const r of results) {
+      if (r.lease !== undefined) leases.renewed(r.contentName, r.lease);
+      else if (r.error && !isNetworkFailure(r.error)) {
+        refused(r.contentName, r.error);
+        leases.failed(r.contentName);
+      } else leases.lapsed(r.contentName);
+    }
+    const held = results.filter((r) => r.lease !== undefined).length;
+    parts.log('warn', `index server ${oldAddress} stopped answering; now using ${link.addressText} (${held} of ${shares.length} share(s) registered there)`);
+    const timeout = results.find((r) => r.error && isNetworkFailure(r.error))?.error;
+    if (timeout && held === 0) link.fail(timeout, true);
+    else link.setState('connected', undefined, true);
+  });
 }
 
 /** Runs a move with no lease refresh in between: a refresh meanwhile would register at the old place or name. */

@@ -299,14 +299,7 @@ export class Registry {
     } else if (all.length * 315 <= room) {
       // The largest source without claims is 1+255+19+8+32 bytes: this many fit unless claims take the room.
       let used = 0;
-      for (let i = 0; i < all.length; i++) {
-        const e = all.at(i);
-        if (e.expiresAt <= now) continue;
-        const bytes = packedSourceBytes(e);
-        if (used + bytes > room) continue;
-        out.push(e);
-        used += bytes;
-      }
+      for (let i = 0; i < all.length; i++) used = takeIfFits(all.at(i), now, room, used, out);
     } else sampleSources(all, now, room, out);
     if (out.length === 0) throw new P2PError('NOT_FOUND', `nobody shares "${contentName}"`);
     return out;
@@ -411,6 +404,15 @@ export class Registry {
   }
 }
 
+/** Adds `e` to `out` when it is live and fits in what is left of `room` after `used` bytes; returns the bytes used then. */
+function takeIfFits(e: RegistryEntry, now: number, room: number, used: number, out: RegistryEntry[]): number {
+  if (e.expiresAt <= now) return used;
+  const bytes = packedSourceBytes(e);
+  if (used + bytes > room) return used;
+  out.push(e);
+  return used + bytes;
+}
+
 /** A random selection of live sources that fits `room`, for a content with more sources than one reply holds. */
 function sampleSources(all: SourceList, now: number, room: number, out: RegistryEntry[]): void {
   const tried = new Set<number>();
@@ -419,12 +421,7 @@ function sampleSources(all: SourceList, now: number, room: number, out: Registry
     const i = randomInt(all.length);
     if (tried.has(i)) continue;
     tried.add(i);
-    const e = all.at(i);
-    if (e.expiresAt <= now) continue;
-    const bytes = packedSourceBytes(e);
-    if (used + bytes > room) continue;
-    out.push(e);
-    used += bytes;
+    used = takeIfFits(all.at(i), now, room, used, out);
   }
 }
 

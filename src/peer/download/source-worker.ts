@@ -47,8 +47,6 @@ export interface WorkerHooks {
 /** One source's TCP connection and the loop that fetches chunk after chunk from it. */
 export class SourceWorker {
   keptBytes = 0;
-  /** The socket this worker's reads come through, as the blocks it reads into know it. */
-  reader: RoomReader | undefined;
   receiving = false;
   exited = false;
   failure: P2PError | undefined;
@@ -77,6 +75,11 @@ export class SourceWorker {
       },
       failed: (err) => hooks.disk.failed(err),
     });
+  }
+
+  /** The socket this worker's reads come through, as the blocks it reads into know it. */
+  get reader(): RoomReader | undefined {
+    return this.conn;
   }
 
   start(): void {
@@ -122,7 +125,6 @@ export class SourceWorker {
     if (breach) throw breach;
     if (!this.conn || this.conn.isClosed) {
       this.conn = await SourceConnection.connect(this.source, r.connectTimeoutMs, r.stallTimeoutMs, r.progress ?? DEFAULT_PROGRESS_RULE, r.stopSignal);
-      this.reader = this.conn;
     }
     if (this.hooks.isStopped()) throw new P2PError('CANCELLED');
     const from = task.frontier;
